@@ -1,0 +1,65 @@
+"""The ``gridgis`` command line: one module per command, loaded on demand."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+import click
+
+from gridgis import __version__
+from gridgis.errors import GridgisError, GridgisWarning
+
+#: command name -> module under gridgis.cli holding a click command named ``cli``
+COMMANDS = {
+    "demo": "demo",
+    "inspect": "inspect",
+    "partition": "partition",
+    "quality": "quality",
+    "assign": "assign",
+    "coverage": "coverage",
+    "plan": "plan",
+    "layer": "layer",
+    "serve": "serve",
+    "map": "map",
+    "cases": "cases",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when called (fast ``--help``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        try:
+            module = importlib.import_module(f"gridgis.cli.{COMMANDS[name]}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"gridgis.cli.{COMMANDS[name]}":
+                return None
+            raise
+        return module.cli
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GridgisError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, GridgisWarning):
+        click.secho(f"Warning: {message}", fg="yellow", err=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="gridgis")
+def main() -> None:
+    """gridgis: redraw communities into balanced grids, assign features to grids, serve them."""
+    warnings.showwarning = _show_warning

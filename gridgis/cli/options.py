@@ -1,0 +1,29 @@
+"""Options shared by several commands (declared once here)."""
+
+from __future__ import annotations
+
+import click
+
+layer_opt = click.option("--layer", "layer", default=None, help="Layer name inside a multi-layer file (GeoPackage).")
+encoding_opt = click.option(
+    "--encoding", default=None, help="Attribute encoding of a Shapefile/CSV (default: detected; UTF-8, GBK, GB18030)."
+)
+crs_opt = click.option(
+    "--crs",
+    "crs",
+    default=None,
+    help="CRS of the input when the file does not declare it, or GCJ-02/BD-09 input: "
+    "EPSG:4326, EPSG:4490, gcj02, bd09 or any EPSG code.",
+)
+output_opt = click.option(
+    "-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Output file (written atomically)."
+)
+json_opt = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+seed_opt = click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same result).")
+db_opt = click.option(
+    "--db",
+    "db",
+    default=None,
+    envvar="GRIDGIS_DATABASE_URL",
+    help="Store URL: sqlite:///path.db (default data/gridgis.db) or postgresql://user@host/db.",
+)
