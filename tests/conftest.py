@@ -35,7 +35,9 @@ def _toy_city() -> dict[str, gpd.GeoDataFrame]:
     towns, communities, buildings, shops = [], [], [], []
     bid = 0
     for t, (town_id, name, kind, x0) in enumerate(TOWNS):
-        towns.append({"town_id": town_id, "name": name, "kind": kind, "geometry": box(x0, LAT0, x0 + SIZE * 2, LAT0 + SIZE)})
+        towns.append(
+            {"town_id": town_id, "name": name, "kind": kind, "geometry": box(x0, LAT0, x0 + SIZE * 2, LAT0 + SIZE)}
+        )
         for c in range(2):
             cid = f"{town_id}{c + 1:03d}"
             cx0 = x0 + c * SIZE
