@@ -27,3 +27,5 @@ db_opt = click.option(
     envvar="GRIDGIS_DATABASE_URL",
     help="Store URL: sqlite:///path.db (default data/gridgis.db) or postgresql://user@host/db.",
 )
+lon_opt = click.option("--lon", default="lon", show_default=True, help="Longitude column of a CSV file.")
+lat_opt = click.option("--lat", default="lat", show_default=True, help="Latitude column of a CSV file.")

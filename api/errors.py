@@ -1,0 +1,103 @@
+"""The one place where errors become HTTP responses.
+
+Every error, ours or the framework's (404, 405, 413, 422, 500), is JSON of one
+shape: ``{"error": {"code": ..., "message": ..., "details": {...}}}``; a
+gridgis error's ``fix`` goes into ``details.fix``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gridgis.errors import (
+    ConflictError,
+    GridgisError,
+    InputError,
+    NotFoundError,
+    StoreError,
+)
+
+log = logging.getLogger("gridgis.api")
+
+#: gridgis error class -> HTTP status (the first matching class wins)
+STATUS = [
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InputError, 422),
+    (StoreError, 503),
+]
+
+
+class APIError(GridgisError):
+    """An HTTP-level error raised by the API itself (auth, limits): carries its status and code."""
+
+    def __init__(self, status: int, code: str, message: str, *, fix: str | None = None, details: dict | None = None):
+        super().__init__(message, fix=fix, details=details)
+        self.status = status
+        self.code = code
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None, headers=None):
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details or {}}}, status_code=status, headers=headers
+    )
+
+
+def _gridgis(request: Request, exc: GridgisError) -> JSONResponse:
+    status = getattr(exc, "status", None) or next((s for cls, s in STATUS if isinstance(exc, cls)), 400)
+    details = dict(exc.details)
+    if exc.fix:
+        details["fix"] = exc.fix
+    return error_response(status, exc.code, exc.message, details)
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"No route {request.url.path!r}."
+    if exc.status_code == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path!r}."
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        item = {"field": where, "message": err.get("msg", "")}
+        if "input" in err and isinstance(err["input"], str | int | float | bool | type(None)):
+            item["value"] = err["input"]
+        problems.append(item)
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+    return error_response(422, "invalid_request", f"Invalid request: {summary}.", {"problems": problems[:50]})
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal", "Internal error; it was logged.", {})
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(GridgisError, _gridgis)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(Exception, _unexpected)

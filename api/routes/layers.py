@@ -1,0 +1,65 @@
+"""Extra layers (police beats, river-chief sections, school districts...) that locate reports."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import Response
+
+from api.deps import StateDep, StoreDep, require
+from api.geojson import feature_collection, parse_bbox
+from api.schemas import LayerOut
+from gridgis.store.base import EXTRA_PLAN_ID, LayerInfo
+from gridgis.store.files import import_layer_file
+
+router = APIRouter(prefix="/v1/layers", tags=["layers"])
+
+
+def _out(info: LayerInfo) -> dict:
+    return {**info.__dict__, "created_at": info.created_at.isoformat()}
+
+
+@router.get("", response_model=list[LayerOut], summary="Extra layers")
+def list_layers(store: StoreDep) -> list[dict]:
+    return [_out(i) for i in store.list_layers()]
+
+
+@router.get("/{name}", summary="An extra layer as GeoJSON; bbox= filters")
+def get_layer(name: str, store: StoreDep, bbox: str | None = None) -> Response:
+    store.get_layer(name)
+    page = store.features(EXTRA_PLAN_ID, name, bbox=parse_bbox(bbox), limit=None)
+    return feature_collection(page.ids, page.properties, page.geometries, numberMatched=page.number_matched)
+
+
+@router.post(
+    "",
+    response_model=LayerOut,
+    status_code=201,
+    dependencies=[require("planner")],
+    summary="Import (or replace) an extra polygon layer (key: planner)",
+)
+def import_layer(
+    state: StateDep,
+    name: Annotated[str, Query(description="Layer name, e.g. police_beats.")],
+    file: Annotated[UploadFile, File(description="GeoPackage, GeoJSON, zipped... any file gridgis.io reads.")],
+    name_field: Annotated[str | None, Query(description="Column naming each area (default: name).")] = None,
+    title: str | None = None,
+) -> dict:
+    with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as tmp:
+        path = Path(tmp) / (name + Path(file.filename or "layer.geojson").suffix.lower())
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        info = import_layer_file(state.store, path, name, name_field=name_field, title=title)
+    state.refresh()
+    return _out(info)
+
+
+@router.delete("/{name}", status_code=204, dependencies=[require("planner")], summary="Delete an extra layer")
+def delete_layer(name: str, state: StateDep) -> Response:
+    state.store.delete_layer(name)
+    state.refresh()
+    return Response(status_code=204)

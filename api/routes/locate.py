@@ -1,0 +1,167 @@
+"""Point in grid: which grid, community and town, who is on duty, which other areas (MapIt-style)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import Response
+
+from api.deps import PlanQuery, StateDep
+from api.errors import APIError, error_response
+from api.schemas import FeatureCollectionIn, LocateArraysIn, LocateBatchIn, LocateBatchOut, LocateOut
+from gridgis.crs import CHINA_BOUNDS, check_lonlat, to_wgs84
+from gridgis.errors import InputError
+
+router = APIRouter(prefix="/v1", tags=["locate"])
+
+OUTSIDE = {
+    404: {
+        "description": "Outside every grid: `error.details` holds the nearest grid and the distance in metres.",
+    },
+    422: {"description": "Missing, non-numeric, NaN, out-of-range or swapped lon/lat; unknown crs."},
+}
+
+
+def _to_wgs84(lon: np.ndarray, lat: np.ndarray, crs: str, source: str) -> tuple[np.ndarray, np.ndarray]:
+    check_lonlat(lon, lat, source=source)
+    return to_wgs84(lon, lat, crs)
+
+
+def _one_to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
+    # the common case (a valid WGS84 point) without numpy; anything else goes through check_lonlat
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    if not (x0 <= lon <= x1 and y0 <= lat <= y1):  # also catches NaN
+        check_lonlat([lon], [lat], source="query lon/lat")
+    if crs in ("wgs84", "cgcs2000"):
+        return lon, lat
+    x, y = to_wgs84([lon], [lat], crs)
+    return float(x[0]), float(y[0])
+
+
+CRS_VALUES = ("wgs84", "cgcs2000", "gcj02", "bd09")
+GET_PARAMETERS = [
+    {
+        "name": "lon",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "number"},
+        "description": "Longitude (in crs).",
+    },
+    {"name": "lat", "in": "query", "required": True, "schema": {"type": "number"}, "description": "Latitude (in crs)."},
+    {
+        "name": "crs",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": list(CRS_VALUES), "default": "wgs84"},
+        "description": "CRS of lon/lat: gcj02 for Amap/Tencent/WeChat, bd09 for Baidu.",
+    },
+    {"name": "plan", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Plan name."},
+]
+
+
+def _number(query, name: str) -> float:
+    text = query.get(name)
+    if text is None or text == "":
+        raise InputError(
+            f"Query parameter {name!r} is missing.",
+            fix="send lon and lat in degrees, e.g. ?lon=112.96&lat=22.76.",
+            details={"parameter": name},
+        )
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(
+            f"Query parameter {name}={text[:40]!r} is not a number.",
+            fix="send decimal degrees, e.g. 112.96.",
+            details={"parameter": name, "value": text[:40]},
+        ) from None
+
+
+# Parameters are read by hand (documented through openapi_extra): this is the hot path, and FastAPI's
+# per-parameter validation would cost about a third of the request.
+@router.get(
+    "/locate",
+    response_model=LocateOut,
+    responses=OUTSIDE,
+    summary="Which grid is this point in",
+    openapi_extra={"parameters": GET_PARAMETERS},
+)
+async def locate(request: Request, state: StateDep) -> Response:
+    query = request.query_params
+    lon, lat = _number(query, "lon"), _number(query, "lat")
+    crs = query.get("crs", "wgs84").lower()
+    if crs not in CRS_VALUES:
+        raise InputError(
+            f"Unknown crs {crs[:40]!r}.", fix=f"use one of {list(CRS_VALUES)}.", details={"allowed": list(CRS_VALUES)}
+        )
+    snap = state.current(query.get("plan"))
+    x, y = _one_to_wgs84(lon, lat, crs)
+    pos = snap.locator.locate_point(x, y)
+    if pos < 0:
+        nearest, metres = snap.locator.nearest([x], [y])
+        near, dist = int(nearest[0]), float(metres[0])
+        grid = snap.answers[near]["grid"]
+        return error_response(
+            404,
+            "outside_coverage",
+            f"Point ({lon}, {lat}) [{crs}] is in no grid of plan {snap.plan.name!r}; "
+            f"the nearest grid is {grid['grid_id']} at {dist:,.0f} m.",
+            {"nearest": grid, "distance_m": round(dist, 1), "plan": snap.plan.name},
+        )
+    point = json.dumps({"lon": lon, "lat": lat, "crs": crs, "wgs84": [x, y]}, separators=(",", ":")).encode()
+    return Response(snap.answer_json(pos, x, y, point), media_type="application/json")
+
+
+@router.post(
+    "/locate",
+    response_model=LocateBatchOut,
+    responses={413: {"description": "More points than the batch limit (10,000)."}, **OUTSIDE},
+    summary="Locate up to 10,000 points in one call (arrays or GeoJSON)",
+)
+async def locate_batch(
+    state: StateDep,
+    body: Annotated[LocateBatchIn, Body(examples=[{"lon": [112.95, 112.91], "lat": [22.71, 22.705]}])],
+    plan: PlanQuery = None,
+) -> Response:
+    snap = state.current(plan)
+    if isinstance(body, LocateArraysIn):
+        if len(body.lon) != len(body.lat):
+            raise InputError(
+                f"lon has {len(body.lon)} values but lat has {len(body.lat)}.", fix="send one lat per lon."
+            )
+        lon, lat = np.asarray(body.lon, dtype=float), np.asarray(body.lat, dtype=float)
+    else:
+        coords = (
+            [f.geometry.coordinates for f in body.features]
+            if isinstance(body, FeatureCollectionIn)
+            else (body.coordinates)
+        )
+        if any(len(c) < 2 for c in coords):
+            raise InputError("A point has fewer than 2 coordinates.", fix="send [lon, lat] pairs.")
+        xy = np.array([c[:2] for c in coords], dtype=float).reshape(-1, 2)
+        lon, lat = xy[:, 0], xy[:, 1]
+    limit = state.settings.max_batch
+    if lon.size > limit:
+        raise APIError(
+            413,
+            "batch_too_large",
+            f"The batch holds {lon.size:,} points; the limit is {limit:,}.",
+            fix=f"split it into calls of at most {limit:,} points.",
+            details={"limit": limit, "count": int(lon.size)},
+        )
+    x, y = _to_wgs84(lon, lat, body.crs, source="request body")
+    pos = snap.locate(x, y)
+    ids = snap.grid_ids
+    hit = pos >= 0
+    grid_id = np.full(pos.size, None, dtype=object)
+    grid_id[hit] = ids[pos[hit]]
+    grids = {}
+    for p in np.unique(pos[hit]).tolist():
+        answer = snap.answers[p]
+        grids[str(ids[p])] = {k: answer[k] for k in ("grid", "community", "town", "staff")}
+    out = {"plan": snap.plan.name, "count": int(pos.size), "located": int(hit.sum()), "grid_id": grid_id.tolist()}
+    out["grids"] = grids
+    return Response(json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode(), media_type="application/json")

@@ -1,0 +1,66 @@
+"""Map pages served by the service (same library functions as ``gridgis map``), with Leaflet served locally."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, HTMLResponse
+
+from api.deps import StoreDep
+from gridgis.errors import NotFoundError
+from gridgis.maps import ASSET_DIR, ASSET_URL, cases_map, plan_map, render_page
+from gridgis.maps.cases import load_cases
+from gridgis.maps.page import ASSET_ORDER
+from gridgis.store import PLAN_LAYERS
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+
+PlanQuery = Annotated[str | None, Query(description="Plan name (default: the published plan).")]
+LangQuery = Annotated[str, Query(description="zh or en.")]
+BasemapQuery = Annotated[str, Query(description="none (default), osm, tianditu or amap.")]
+KeyQuery = Annotated[str | None, Query(alias="tianditu_key", description="Tianditu key, for basemap=tianditu.")]
+
+
+def leaders(store) -> dict[str, str]:
+    """Grid leader's name per grid_id, from the staff table."""
+    return {
+        gid: doc["leader"]["name"] for gid, doc in store.all_staff().items() if (doc.get("leader") or {}).get("name")
+    }
+
+
+@router.get("/plan", response_class=HTMLResponse, summary="Map of a plan: grids by load deviation, borders, buildings")
+def plan_page(
+    store: StoreDep,
+    plan: PlanQuery = None,
+    lang: LangQuery = "zh",
+    basemap: BasemapQuery = "none",
+    key: KeyQuery = None,
+) -> HTMLResponse:
+    info = store.get_plan(plan)
+    layers = {name: store.load_layer(info.plan_id, name) for name in PLAN_LAYERS}
+    m = plan_map(
+        layers, lang=lang, basemap=basemap, tianditu_key=key, leaders=leaders(store), title=info.name, source=info.name
+    )
+    return HTMLResponse(render_page(m, asset_url=ASSET_URL))
+
+
+@router.get("/cases", response_class=HTMLResponse, summary="Map of the cases: by status, clustered, heat, filters")
+def cases_page(
+    store: StoreDep,
+    plan: PlanQuery = None,
+    lang: LangQuery = "zh",
+    basemap: BasemapQuery = "none",
+    key: KeyQuery = None,
+) -> HTMLResponse:
+    cases, grids = load_cases(store, plan)
+    m = cases_map(cases, grids, lang=lang, basemap=basemap, tianditu_key=key)
+    return HTMLResponse(render_page(m, asset_url=ASSET_URL))
+
+
+@router.get("/assets/{name}", summary="Leaflet and plugin files the map pages use (served, never from a CDN)")
+def asset(name: str) -> FileResponse:
+    if name not in ASSET_ORDER:
+        raise NotFoundError(f"No map asset {name!r}.", fix=f"use one of {list(ASSET_ORDER)}.")
+    media = "text/javascript" if name.endswith(".js") else "text/css"
+    return FileResponse(ASSET_DIR / name, media_type=media, headers={"Cache-Control": "public, max-age=86400"})

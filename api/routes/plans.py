@@ -1,0 +1,57 @@
+"""Plans (MapIt-style generations): list, import a plan GeoPackage, publish one atomically."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+
+from api.deps import StateDep, StoreDep, require
+from api.schemas import PlanOut
+from gridgis.store.files import import_plan_file
+
+router = APIRouter(prefix="/v1/plans", tags=["plans"])
+
+
+@router.get("", response_model=list[PlanOut], summary="Every plan with its status and validity period")
+def list_plans(store: StoreDep) -> list[dict]:
+    return [p.as_dict() for p in store.list_plans()]
+
+
+@router.get("/{name}", response_model=PlanOut, summary="One plan")
+def get_plan(name: str, store: StoreDep) -> dict:
+    return store.get_plan(name).as_dict()
+
+
+@router.post(
+    "",
+    response_model=PlanOut,
+    status_code=201,
+    dependencies=[require("planner")],
+    summary="Import a plan GeoPackage (from `gridgis partition`) as a draft (key: planner)",
+)
+def import_plan(
+    store: StoreDep,
+    name: Annotated[str, Query(description="Plan name, e.g. 2026-heshan.")],
+    file: Annotated[UploadFile, File(description="Plan GeoPackage with layers grids, buildings, towns, communities.")],
+) -> dict:
+    with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as tmp:
+        path = Path(tmp) / ("plan" + Path(file.filename or "plan.gpkg").suffix.lower())
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        return import_plan_file(store, path, name).as_dict()
+
+
+@router.post(
+    "/{name}/publish",
+    response_model=PlanOut,
+    dependencies=[require("planner")],
+    summary="Publish a plan: the previous one is retired with its validity period kept (key: planner)",
+)
+def publish_plan(name: str, state: StateDep) -> dict:
+    info = state.store.publish_plan(name)
+    state.refresh()
+    return info.as_dict()

@@ -1,0 +1,34 @@
+"""Service settings, from the environment (prefix ``GRIDGIS_``) or passed to :func:`api.main.create_app`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gridgis.store import DEFAULT_URL
+
+
+class Settings(BaseSettings):
+    """``GRIDGIS_DATABASE_URL``, ``GRIDGIS_API_KEYS`` ("token:role,token:role"), limits..."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGIS_", extra="ignore")
+
+    database_url: str = Field(DEFAULT_URL, description="sqlite:///path.db or postgresql://user@host:port/db")
+    #: keys given by the environment, besides those in the store: "token:role,token:role"
+    api_keys: str = ""
+    #: largest request body accepted (413 above)
+    max_body_bytes: int = 64 * 1024 * 1024
+    #: most points in one POST /v1/locate, features in one OGC page
+    max_batch: int = 10_000
+    #: seconds between two checks of the store's revision number by a worker
+    poll_seconds: float = 1.0
+    #: older plans kept in memory for ?plan= queries
+    cached_plans: int = 4
+
+    def env_keys(self) -> dict[str, str]:
+        """token -> role from :attr:`api_keys`."""
+        keys = {}
+        for item in filter(None, (s.strip() for s in self.api_keys.split(","))):
+            token, _, role = item.rpartition(":")
+            keys[token] = role
+        return keys

@@ -1,0 +1,142 @@
+"""The case desk: what the API and the command line do with cases, over a store and a plan snapshot.
+
+:class:`CaseRouter` prepares routing for one plan snapshot (cached per snapshot);
+:func:`submit` checks, routes and durably stores a report; :func:`run_escalation`
+is the background job (and ``gridgis cases escalate`` runs it once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from gridgis.cases.intake import Report
+from gridgis.cases.routing import DepartmentAreas, Route, Territory, route_case
+from gridgis.cases.store import CaseStore, utc_now
+from gridgis.errors import NotFoundError
+
+log = logging.getLogger("gridgis.cases")
+
+Clock = Callable[[], datetime]
+
+
+class CaseRouter:
+    """Routing prepared for one plan snapshot (:class:`gridgis.store.snapshot.Snapshot`).
+
+    Department areas are the snapshot's extra layers; an area is labelled by its name
+    (``name_fields[layer]``, the layer's name field) or its 1-based position, as the locate answers do.
+    """
+
+    def __init__(self, snapshot, name_fields: dict[str, str | None] | None = None):
+        self.snapshot = snapshot
+        self.name_fields = name_fields or {}
+        self.territory = Territory(snapshot.grids, snapshot.towns, locator=snapshot.locator)
+        self._areas: dict[str, DepartmentAreas] = {}
+        self._lock = threading.Lock()
+
+    def departments(self, layer: str) -> DepartmentAreas | None:
+        frame = self.snapshot.layers.get(layer)
+        if frame is None or frame.empty:
+            return None
+        with self._lock:
+            if layer not in self._areas:
+                field = self.name_fields.get(layer)
+                if field and field in frame.columns:
+                    labels = [str(v) if v is not None else str(i + 1) for i, v in enumerate(frame[field])]
+                else:
+                    labels = [str(i + 1) for i in range(len(frame))]
+                self._areas[layer] = DepartmentAreas(frame, labels)
+            return self._areas[layer]
+
+    def staff_of(self, grid_id: str) -> dict[str, Any] | None:
+        pos = np.flatnonzero(self.territory.grid_ids == grid_id)
+        return self.snapshot.answers[int(pos[0])]["staff"] if pos.size else None
+
+    def route(self, report: Report, rules: dict) -> Route:
+        rule = rules.get(report.category)
+        departments = {}
+        if rule is not None:
+            areas = self.departments(rule.layer)
+            if areas is not None:
+                departments[rule.layer] = areas
+        return route_case(
+            self.territory,
+            report.lon,
+            report.lat,
+            report.category,
+            rules=rules,
+            departments=departments,
+            staff_of=self.staff_of,
+        )
+
+
+#: (plan_id, store revision) -> router, most recent last
+_routers: OrderedDict[tuple[int, int], CaseRouter] = OrderedDict()
+_routers_lock = threading.Lock()
+_KEEP_ROUTERS = 4
+
+
+def router_for(snapshot, store) -> CaseRouter:
+    """The :class:`CaseRouter` of ``snapshot`` (built once per snapshot; ``store`` gives the layers' name fields)."""
+    key = (snapshot.plan.plan_id, snapshot.revision)
+    with _routers_lock:
+        router = _routers.get(key)
+        if router is not None and router.snapshot is snapshot:
+            _routers.move_to_end(key)
+            return router
+    names = {info.name: info.name_field for info in store.list_layers()}
+    router = CaseRouter(snapshot, names)
+    with _routers_lock:
+        _routers[key] = router
+        while len(_routers) > _KEEP_ROUTERS:
+            _routers.popitem(last=False)
+    return router
+
+
+def submit(
+    cases: CaseStore,
+    snapshot,
+    report: Report,
+    *,
+    client: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Route a checked report on the plan ``snapshot`` and store it; return (case, replayed).
+
+    The case is committed (durably) when this returns.
+    """
+    if snapshot is None:
+        raise NotFoundError("No plan is published, so cases cannot be routed.", fix="publish one: gridgis plan publish")
+    route = router_for(snapshot, cases.store).route(report, cases.rules())
+    return cases.create(report, route, client=client, idempotency_key=idempotency_key, now=now)
+
+
+def run_escalation(
+    cases: CaseStore, *, clock: Clock = utc_now, interval_s: float = 60.0, stop: threading.Event
+) -> threading.Thread:
+    """Start a daemon thread escalating overdue cases every ``interval_s`` until ``stop`` is set."""
+
+    def loop() -> None:
+        while True:
+            try:
+                done = cases.escalate_overdue(clock())
+                if done:
+                    log.info("escalated %d overdue case(s): %s", len(done), done[:20])
+            except Exception:  # keep the service up; the next round retries
+                log.exception("case escalation failed")
+            if stop.wait(interval_s):
+                return
+
+    thread = threading.Thread(target=loop, name="gridgis-case-escalation", daemon=True)
+    thread.start()
+    return thread
+
+
+__all__ = ["CaseRouter", "router_for", "run_escalation", "submit"]

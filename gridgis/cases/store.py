@@ -1,0 +1,627 @@
+"""The case store: cases, their audit log, the routing table and idempotency keys.
+
+The tables live in the service's database (:func:`gridgis.store.open_store`),
+migrated as component ``cases``. Two implementations share every query:
+
+- :class:`SQLiteCaseStore` writes through its own connection with
+  ``synchronous=FULL`` (WAL), so a commit is on disk before the API answers 201;
+  writers in one process queue on a lock instead of SQLite's sleeping busy handler.
+- :class:`PostGISCaseStore` uses the service's connection pool; a returned
+  commit is durable (``synchronous_commit`` on). The point also gets a PostGIS
+  geometry column with a GiST index for maps and analysts.
+
+Times are UTC; SQLite keeps them as fixed-width ISO text so they sort and compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gridgis.cases.categories import get_category
+from gridgis.cases.intake import Report
+from gridgis.cases.lifecycle import FINAL_STATUSES, OPEN_STATUSES, check_status, check_transition
+from gridgis.cases.routing import Route, RouteRule, escalation_target
+from gridgis.errors import ConflictError, InputError, NotFoundError, StoreError
+
+COMPONENT = "cases"
+MAX_PAGE = 1000
+
+#: columns of a case, in the order the queries return them
+CASE_COLUMNS = (
+    "id",
+    "status",
+    "category",
+    "channel",
+    "description",
+    "lon",
+    "lat",
+    "source_crs",
+    "photo_urls",
+    "contact",
+    "grid_id",
+    "community_id",
+    "town_id",
+    "assignee",
+    "assignee_kind",
+    "department",
+    "level",
+    "outside_coverage",
+    "submitted_by",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "resolved_at",
+    "closed_at",
+)
+_TIME_COLUMNS = ("created_at", "updated_at", "due_at", "resolved_at", "closed_at")
+EVENT_COLUMNS = ("id", "case_id", "at", "actor", "from_status", "to_status", "assignee", "note")
+
+_CASES_SQL = """
+    CREATE TABLE cases (id {serial} PRIMARY KEY, status TEXT NOT NULL, category TEXT NOT NULL,
+        channel TEXT NOT NULL, description TEXT NOT NULL, lon {real} NOT NULL, lat {real} NOT NULL,
+        source_crs TEXT NOT NULL, photo_urls TEXT NOT NULL, contact TEXT NOT NULL,
+        grid_id TEXT, community_id TEXT, town_id TEXT, assignee TEXT NOT NULL, assignee_kind TEXT NOT NULL,
+        department TEXT, level INTEGER NOT NULL, outside_coverage {bool} NOT NULL, submitted_by TEXT NOT NULL,
+        created_at {ts} NOT NULL, updated_at {ts} NOT NULL, due_at {ts} NOT NULL,
+        resolved_at {ts}, closed_at {ts});
+    CREATE INDEX cases_grid ON cases (grid_id, id);
+    CREATE INDEX cases_community ON cases (community_id, id);
+    CREATE INDEX cases_town ON cases (town_id, id);
+    CREATE INDEX cases_status_due ON cases (status, due_at);
+    CREATE INDEX cases_created ON cases (created_at);
+    CREATE TABLE case_events (id {serial} PRIMARY KEY, case_id BIGINT NOT NULL REFERENCES cases (id),
+        at {ts} NOT NULL, actor TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL,
+        assignee TEXT, note TEXT NOT NULL);
+    CREATE INDEX case_events_case ON case_events (case_id, id);
+    CREATE TABLE case_routes (category TEXT PRIMARY KEY, layer TEXT NOT NULL, department TEXT NOT NULL,
+        max_distance_m {real} NOT NULL, updated_at {ts} NOT NULL, updated_by TEXT NOT NULL);
+    CREATE TABLE case_scopes (key_prefix TEXT NOT NULL, grid_id TEXT NOT NULL, PRIMARY KEY (key_prefix, grid_id));
+    CREATE TABLE case_idempotency (client TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
+        case_id BIGINT, created_at {ts} NOT NULL, PRIMARY KEY (client, key))
+"""
+
+SQLITE_MIGRATIONS = [
+    _CASES_SQL.format(serial="INTEGER", real="REAL", bool="INTEGER", ts="TEXT"),
+]
+POSTGIS_MIGRATIONS = [
+    _CASES_SQL.format(serial="BIGSERIAL", real="DOUBLE PRECISION", bool="BOOLEAN", ts="TIMESTAMPTZ")
+    + """;
+    ALTER TABLE cases ADD COLUMN geom geometry(Point, 4326)
+        GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED;
+    CREATE INDEX cases_geom ON cases USING GIST (geom)
+    """,
+]
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a case query keeps. ``grid_ids`` is the caller's scope (a grid worker's grids), None for all."""
+
+    grid_id: str | None = None
+    community_id: str | None = None
+    town_id: str | None = None
+    status: tuple[str, ...] = ()
+    category: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    ids: tuple[int, ...] = ()
+    grid_ids: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for s in self.status:
+            check_status(s)
+        if self.category is not None:
+            get_category(self.category)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def request_hash(report: Report) -> str:
+    """Fingerprint of a report: an idempotency key replayed with a different report is a conflict."""
+    return hashlib.sha256(json.dumps(asdict(report), sort_keys=True, default=list).encode()).hexdigest()
+
+
+class CaseStore:
+    """Cases in the service's database. Open one with :func:`open_case_store`."""
+
+    kind: str
+    _for_update = ""
+
+    def __init__(self, store):
+        self.store = store
+
+    # --- dialect hooks ---------------------------------------------------------------------
+    @contextmanager
+    def _tx(self, *, readonly: bool = False) -> Iterator[Any]:
+        """A cursor in a transaction: committed (durably) on success, rolled back on error."""
+        raise NotImplementedError
+
+    def _q(self, sql: str) -> str:
+        return sql
+
+    def _ts(self, value: datetime | None) -> Any:
+        return value
+
+    def _bool(self, value: bool) -> Any:
+        return value
+
+    def close(self) -> None:
+        """Release own connections (the service store stays open)."""
+
+    # --- intake ----------------------------------------------------------------------------
+    def create(
+        self,
+        report: Report,
+        route: Route,
+        *,
+        client: str,
+        now: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Insert a case (status ``assigned``, two audit events) and commit it; return (case, replayed).
+
+        With ``idempotency_key``, a second call by the same ``client`` returns the first case and
+        ``replayed=True``; the same key with a different report raises :class:`ConflictError`.
+        """
+        now = now or utc_now()
+        due = now + get_category(report.category).deadline
+        digest = request_hash(report) if idempotency_key else None
+        with self._tx() as cur:
+            if idempotency_key:
+                cur.execute(
+                    self._q(
+                        "INSERT INTO case_idempotency (client, key, request_hash, created_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT DO NOTHING RETURNING key"
+                    ),
+                    (client, idempotency_key, digest, self._ts(now)),
+                )
+                if cur.fetchone() is None:
+                    cur.execute(
+                        self._q("SELECT case_id, request_hash FROM case_idempotency WHERE client = ? AND key = ?"),
+                        (client, idempotency_key),
+                    )
+                    case_id, old_digest = cur.fetchone()
+                    if old_digest != digest:
+                        raise ConflictError(
+                            f"Idempotency-Key {idempotency_key!r} was used for another report (case {case_id}).",
+                            fix="use a new key for a new report; reuse a key only to retry the same request.",
+                            details={"case_id": case_id},
+                        )
+                    return self._get(cur, case_id), True
+            cur.execute(
+                self._q(
+                    "INSERT INTO cases (status, category, channel, description, lon, lat, source_crs, photo_urls, "
+                    "contact, grid_id, community_id, town_id, assignee, assignee_kind, department, level, "
+                    "outside_coverage, submitted_by, created_at, updated_at, due_at) "
+                    "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                ),
+                (
+                    report.category,
+                    report.channel,
+                    report.description,
+                    report.lon,
+                    report.lat,
+                    report.source_crs,
+                    json.dumps(list(report.photo_urls)),
+                    json.dumps(report.contact, ensure_ascii=False),
+                    route.grid_id,
+                    route.community_id,
+                    route.town_id,
+                    route.assignee,
+                    route.assignee_kind,
+                    route.department,
+                    route.level,
+                    self._bool(route.outside_coverage),
+                    client,
+                    self._ts(now),
+                    self._ts(now),
+                    self._ts(due),
+                ),
+            )
+            case_id = int(cur.fetchone()[0])
+            where = "outside every grid: sent to the nearest town's desk" if route.outside_coverage else "routed"
+            events = [
+                (case_id, self._ts(now), client, None, "reported", None, f"via {report.channel}"),
+                (case_id, self._ts(now), "system:router", "reported", "assigned", route.assignee, where),
+            ]
+            cur.executemany(
+                self._q(
+                    "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
+                events,
+            )
+            if idempotency_key:
+                cur.execute(
+                    self._q("UPDATE case_idempotency SET case_id = ? WHERE client = ? AND key = ?"),
+                    (case_id, client, idempotency_key),
+                )
+            return self._get(cur, case_id), False
+
+    # --- reads -----------------------------------------------------------------------------
+    def get(self, case_id: int) -> dict[str, Any]:
+        """One case; :class:`NotFoundError` when there is none with that id."""
+        with self._tx(readonly=True) as cur:
+            return self._get(cur, case_id)
+
+    def _get(self, cur, case_id: int, *, lock: bool = False) -> dict[str, Any]:
+        lock_sql = self._for_update if lock else ""
+        cur.execute(self._q(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE id = ?{lock_sql}"), (case_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise NotFoundError(f"No case {case_id}.", fix="check the case id.", details={"case_id": case_id})
+        return self._case(row)
+
+    def _case(self, row: Sequence[Any]) -> dict[str, Any]:
+        case = dict(zip(CASE_COLUMNS, row, strict=True))
+        case["id"] = int(case["id"])
+        case["photo_urls"] = json.loads(case["photo_urls"])
+        case["contact"] = json.loads(case["contact"])
+        case["outside_coverage"] = bool(case["outside_coverage"])
+        for col in _TIME_COLUMNS:
+            case[col] = _as_datetime(case[col])
+        return case
+
+    def _where(self, f: CaseFilter) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        for col in ("grid_id", "community_id", "town_id", "category"):
+            value = getattr(f, col)
+            if value is not None:
+                clauses.append(f"{col} = ?")
+                params.append(value)
+        for col, values in (("status", f.status), ("id", f.ids), ("grid_id", f.grid_ids)):
+            if values is not None and (values or col == "grid_id"):
+                if not values:  # an empty scope sees nothing
+                    clauses.append("1 = 0")
+                    continue
+                clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if f.since is not None:
+            clauses.append("created_at >= ?")
+            params.append(self._ts(f.since))
+        if f.until is not None:
+            clauses.append("created_at < ?")
+            params.append(self._ts(f.until))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list(self, f: CaseFilter = CaseFilter(), *, limit: int = 100, offset: int = 0) -> tuple[list[dict], int]:
+        """(cases newest first, total matching) for one page."""
+        if not (1 <= limit <= MAX_PAGE) or offset < 0:
+            raise InputError(
+                f"Bad page: limit={limit}, offset={offset}.", fix=f"use 1 <= limit <= {MAX_PAGE} and offset >= 0."
+            )
+        where, params = self._where(f)
+        with self._tx(readonly=True) as cur:
+            cur.execute(self._q(f"SELECT COUNT(*) FROM cases{where}"), params)
+            total = int(cur.fetchone()[0])
+            cur.execute(
+                self._q(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases{where} ORDER BY id DESC LIMIT ? OFFSET ?"),
+                [*params, limit, offset],
+            )
+            return [self._case(r) for r in cur.fetchall()], total
+
+    def iter_cases(self, f: CaseFilter = CaseFilter(), *, chunk: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every matching case, oldest first, read in chunks (for the ledger)."""
+        last = 0
+        where, params = self._where(f)
+        glue = " AND " if where else " WHERE "
+        while True:
+            with self._tx(readonly=True) as cur:
+                cur.execute(
+                    self._q(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases{where}{glue}id > ? ORDER BY id LIMIT ?"),
+                    [*params, last, chunk],
+                )
+                rows = [self._case(r) for r in cur.fetchall()]
+            yield from rows
+            if len(rows) < chunk:
+                return
+            last = rows[-1]["id"]
+
+    def events(self, case_id: int) -> list[dict[str, Any]]:
+        """The audit log of a case, oldest first."""
+        with self._tx(readonly=True) as cur:
+            self._get(cur, case_id)
+            cur.execute(
+                self._q(f"SELECT {', '.join(EVENT_COLUMNS)} FROM case_events WHERE case_id = ? ORDER BY id"),
+                (case_id,),
+            )
+            out = []
+            for row in cur.fetchall():
+                event = dict(zip(EVENT_COLUMNS, row, strict=True))
+                event["at"] = _as_datetime(event["at"])
+                out.append(event)
+            return out
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def transition(
+        self,
+        case_id: int,
+        target: str,
+        *,
+        actor: str,
+        note: str = "",
+        assignee: str | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Move a case to ``target`` and append the audit event, in one transaction.
+
+        Raises :class:`ConflictError` listing the allowed moves when the move is illegal. Moving to
+        ``escalated`` by hand goes one level up the chain like the overdue job does.
+        """
+        now = now or utc_now()
+        if len(note) > 4000:
+            raise InputError(f"The note has {len(note):,} characters; at most 4,000.", fix="shorten it.")
+        with self._tx() as cur:
+            case = self._get(cur, case_id, lock=True)
+            check_transition(case["status"], target, case_id=case_id)
+            sets = {"status": target, "updated_at": self._ts(now)}
+            if target == "escalated":
+                up = escalation_target(case["level"], case["community_id"], case["town_id"])
+                if up is None:
+                    raise ConflictError(
+                        f"Case {case_id} is already held by the town ({case['assignee']}); it cannot escalate further.",
+                        fix="assign it, resolve it or reject it.",
+                        details={"status": case["status"], "level": case["level"]},
+                    )
+                sets.update(level=up[0], assignee=up[1], assignee_kind=up[1].split(":")[0])
+                sets["due_at"] = self._ts(now + get_category(case["category"]).deadline)
+            if assignee is not None:
+                if target != "assigned":
+                    raise InputError(
+                        f"An assignee can be given only when assigning (target 'assigned', not {target!r}).",
+                        fix="drop the assignee or move the case to 'assigned'.",
+                    )
+                sets.update(assignee=assignee, assignee_kind=assignee.split(":")[0] if ":" in assignee else "person")
+            if target == "resolved":
+                sets["resolved_at"] = self._ts(now)
+            if target == "in_progress" and case["status"] == "resolved":
+                sets["resolved_at"] = None
+            if target in FINAL_STATUSES:
+                sets["closed_at"] = self._ts(now)
+            cur.execute(
+                self._q(f"UPDATE cases SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?"),
+                [*sets.values(), case_id],
+            )
+            cur.execute(
+                self._q(
+                    "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (case_id, self._ts(now), actor, case["status"], target, sets.get("assignee"), note),
+            )
+            return self._get(cur, case_id)
+
+    def escalate_overdue(self, now: datetime | None = None, *, actor: str = "system:escalation") -> list[int]:
+        """Escalate every open case past its deadline one level up; return their ids.
+
+        Safe to run from several processes at once (each case moves once per deadline).
+        """
+        now = now or utc_now()
+        with self._tx(readonly=True) as cur:
+            placeholders = ", ".join("?" * len(OPEN_STATUSES))
+            cur.execute(
+                self._q(
+                    f"SELECT id, status, level, community_id, town_id, category FROM cases "
+                    f"WHERE status IN ({placeholders}) AND due_at < ? AND level < 2 ORDER BY id"
+                ),
+                (*OPEN_STATUSES, self._ts(now)),
+            )
+            overdue = cur.fetchall()
+        done = []
+        for case_id, status, level, community_id, town_id, category in overdue:
+            up = escalation_target(level, community_id, town_id)
+            if up is None:
+                continue
+            new_level, assignee = up
+            with self._tx() as cur:
+                cur.execute(
+                    self._q(
+                        "UPDATE cases SET status = 'escalated', level = ?, assignee = ?, assignee_kind = ?, "
+                        "due_at = ?, updated_at = ? WHERE id = ? AND status = ? AND level = ? AND due_at < ?"
+                    ),
+                    (
+                        new_level,
+                        assignee,
+                        assignee.split(":")[0],
+                        self._ts(now + get_category(category).deadline),
+                        self._ts(now),
+                        case_id,
+                        status,
+                        level,
+                        self._ts(now),
+                    ),
+                )
+                if cur.rowcount != 1:
+                    continue  # another escalator or a handler got there first
+                cur.execute(
+                    self._q(
+                        "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
+                        "VALUES (?, ?, ?, ?, 'escalated', ?, ?)"
+                    ),
+                    (case_id, self._ts(now), actor, status, assignee, f"overdue: escalated to {assignee}"),
+                )
+            done.append(int(case_id))
+        return done
+
+    # --- routing table -----------------------------------------------------------------------
+    def rules(self) -> dict[str, RouteRule]:
+        with self._tx(readonly=True) as cur:
+            cur.execute("SELECT category, layer, department, max_distance_m FROM case_routes ORDER BY category")
+            return {r[0]: RouteRule(r[0], r[1], r[2], float(r[3])) for r in cur.fetchall()}
+
+    def set_rule(self, rule: RouteRule, *, actor: str, now: datetime | None = None) -> RouteRule:
+        """Add or replace the rule of ``rule.category``."""
+        with self._tx() as cur:
+            cur.execute(self._q("DELETE FROM case_routes WHERE category = ?"), (rule.category,))
+            cur.execute(
+                self._q(
+                    "INSERT INTO case_routes (category, layer, department, max_distance_m, updated_at, updated_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    rule.category,
+                    rule.layer,
+                    rule.department,
+                    float(rule.max_distance_m),
+                    self._ts(now or utc_now()),
+                    actor,
+                ),
+            )
+        return rule
+
+    def delete_rule(self, category: str) -> None:
+        with self._tx() as cur:
+            cur.execute(self._q("DELETE FROM case_routes WHERE category = ?"), (category,))
+            if cur.rowcount == 0:
+                raise NotFoundError(
+                    f"No routing rule for category {category!r}.", fix="list them: GET /v1/cases/routes."
+                )
+
+    # --- grid workers' scopes ---------------------------------------------------------------
+    def scope_of(self, key_prefix: str) -> tuple[str, ...]:
+        """The grids whose cases the key ``key_prefix`` works on (empty: not a grid worker's key)."""
+        with self._tx(readonly=True) as cur:
+            cur.execute(self._q("SELECT grid_id FROM case_scopes WHERE key_prefix = ? ORDER BY grid_id"), (key_prefix,))
+            return tuple(r[0] for r in cur.fetchall())
+
+    def set_scope(self, key_prefix: str, grid_ids: Sequence[str]) -> tuple[str, ...]:
+        """Make ``key_prefix`` a grid worker's key for ``grid_ids`` (empty: no longer one)."""
+        with self._tx() as cur:
+            cur.execute(self._q("DELETE FROM case_scopes WHERE key_prefix = ?"), (key_prefix,))
+            cur.executemany(
+                self._q("INSERT INTO case_scopes (key_prefix, grid_id) VALUES (?, ?)"),
+                [(key_prefix, g) for g in sorted(set(grid_ids))],
+            )
+        return tuple(sorted(set(grid_ids)))
+
+    def scopes(self) -> dict[str, tuple[str, ...]]:
+        with self._tx(readonly=True) as cur:
+            cur.execute("SELECT key_prefix, grid_id FROM case_scopes ORDER BY key_prefix, grid_id")
+            out: dict[str, list[str]] = {}
+            for prefix, grid_id in cur.fetchall():
+                out.setdefault(prefix, []).append(grid_id)
+            return {k: tuple(v) for k, v in out.items()}
+
+    # --- figures ----------------------------------------------------------------------------
+    def timings(self, f: CaseFilter = CaseFilter()) -> list[tuple]:
+        """(grid_id, community_id, town_id, status, level, created_at, closed_at, due_at) of matching cases."""
+        where, params = self._where(f)
+        with self._tx(readonly=True) as cur:
+            cur.execute(
+                self._q(
+                    f"SELECT grid_id, community_id, town_id, status, level, created_at, closed_at, due_at "
+                    f"FROM cases{where}"
+                ),
+                params,
+            )
+            return [(*r[:5], _as_datetime(r[5]), _as_datetime(r[6]), _as_datetime(r[7])) for r in cur.fetchall()]
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC)
+
+
+class SQLiteCaseStore(CaseStore):
+    """Cases in the SQLite store's file; own connections with ``synchronous=FULL``."""
+
+    kind = "sqlite"
+
+    def __init__(self, store):
+        super().__init__(store)
+        self.path = store.path
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._writer = self._open()
+        store.migrate_component(COMPONENT, SQLITE_MIGRATIONS)
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            con = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open the case tables in {self.path}: {exc}.", fix="check the file.") from exc
+        return con
+
+    def _ts(self, value: datetime | None) -> Any:
+        return None if value is None else value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def _bool(self, value: bool) -> Any:
+        return int(value)
+
+    @contextmanager
+    def _tx(self, *, readonly: bool = False) -> Iterator[Any]:
+        if readonly:
+            con = getattr(self._local, "con", None)
+            if con is None:
+                con = self._local.con = self._open()
+            yield from _sqlite_tx(con, "BEGIN")
+            return
+        with self._write_lock:
+            yield from _sqlite_tx(self._writer, "BEGIN IMMEDIATE")
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _sqlite_tx(con: sqlite3.Connection, begin: str) -> Iterator[sqlite3.Cursor]:
+    cur = con.cursor()
+    try:
+        cur.execute(begin)
+    except sqlite3.Error as exc:
+        raise StoreError(f"The case tables are not usable: {exc}.", fix="check the database file.") from exc
+    try:
+        yield cur
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    else:
+        con.execute("COMMIT")
+
+
+class PostGISCaseStore(CaseStore):
+    """Cases in the PostGIS store's database, through its connection pool."""
+
+    kind = "postgis"
+    _for_update = " FOR UPDATE"
+
+    def __init__(self, store):
+        super().__init__(store)
+        store.migrate_component(COMPONENT, POSTGIS_MIGRATIONS)
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    @contextmanager
+    def _tx(self, *, readonly: bool = False) -> Iterator[Any]:
+        with self.store.connect(readonly=readonly) as con, con.transaction():
+            yield con.cursor()
+
+
+def open_case_store(store_or_url=None) -> CaseStore:
+    """The case tables of a store (an open :class:`gridgis.store.Store` or its URL), created on first use.
+
+    Examples
+    --------
+    >>> cases = open_case_store("sqlite:////tmp/gridgis-cases-doctest.db")
+    >>> cases.kind
+    'sqlite'
+    """
+    from gridgis.store import Store, open_store
+
+    store = store_or_url if isinstance(store_or_url, Store) else open_store(store_or_url)
+    return SQLiteCaseStore(store) if store.kind == "sqlite" else PostGISCaseStore(store)

@@ -1,0 +1,50 @@
+"""``gridgis layer``: extra layers (police beats, school districts...) that locate reports."""
+
+from __future__ import annotations
+
+import click
+
+from gridgis.cli.options import db_opt, layer_opt
+
+
+@click.group("layer")
+def cli() -> None:
+    """Extra polygon layers reported by locate (MapIt-style areas)."""
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--name", required=True, help="Layer name, e.g. police_beats.")
+@click.option("--name-field", default=None, help="Column naming each area (default: 'name' when present).")
+@click.option("--title", default=None, help="Human title (default: the name).")
+@layer_opt
+@db_opt
+def import_(path: str, name: str, name_field: str | None, title: str | None, layer: str | None, db: str | None) -> None:
+    """Import the polygons of PATH as layer NAME (replacing a layer of that name)."""
+    from gridgis.store import open_store
+    from gridgis.store.files import import_layer_file
+
+    store = open_store(db)
+    info = import_layer_file(store, path, name, layer=layer, name_field=name_field, title=title)
+    click.echo(f"Imported layer {info.name!r}: {info.n_features} areas into {store.url}.")
+
+
+@cli.command("list")
+@db_opt
+def list_(db: str | None) -> None:
+    """List the extra layers."""
+    from gridgis.store import open_store
+
+    for info in open_store(db).list_layers():
+        click.echo(f"{info.name:<24} {info.n_features:>7} areas  name field: {info.name_field or '-'}")
+
+
+@cli.command("delete")
+@click.argument("name")
+@db_opt
+def delete(name: str, db: str | None) -> None:
+    """Delete layer NAME."""
+    from gridgis.store import open_store
+
+    open_store(db).delete_layer(name)
+    click.echo(f"Deleted layer {name!r}.")

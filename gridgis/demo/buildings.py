@@ -1,0 +1,126 @@
+"""Synthetic building footprints and their households, in metres of a projected CRS.
+
+Buildings come in clusters (a housing estate, a shop-house street, a village
+core). A cluster is a rotated lattice whose spacing leaves room between
+footprints; slots are drawn without replacement with a Gaussian preference
+for the cluster centre, so buildings within a cluster never overlap.
+Footprints are rectangles aligned with the lattice, turned by a few degrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+
+@dataclass(frozen=True)
+class BuildingType:
+    """A kind of building: footprint sizes (x along the lattice, y across), lattice spacing, floors, households."""
+
+    size_x: tuple[float, float]
+    size_y: tuple[float, float]
+    spacing: tuple[float, float]
+    floors: tuple[int, int]
+    #: households per floor (uniform range); ``None`` for the 1-3 household village houses.
+    per_floor: tuple[float, float] | None
+    households: tuple[int, int]
+    #: how anisotropic the cluster is: (spread along, spread across) as factors of its radius.
+    shape: tuple[float, float] = (1.0, 1.0)
+
+    @property
+    def half_diagonal(self) -> float:
+        return float(np.hypot(self.size_x[1], self.size_y[1]) / 2)
+
+
+TYPES: dict[str, BuildingType] = {
+    "high_rise": BuildingType((24, 34), (16, 22), (62, 55), (18, 33), (3.0, 12.0), (50, 400)),
+    "residential_block": BuildingType((36, 56), (12, 15), (72, 34), (7, 11), (6.0, 11.0), (50, 400)),
+    "shop_house": BuildingType((7, 11), (15, 20), (13, 26), (3, 6), (0.8, 3.0), (2, 20), shape=(2.5, 0.35)),
+    "village_house": BuildingType((8, 12), (7, 10), (15, 14), (1, 4), None, (1, 3)),
+    # Non-residential buildings inside facilities (schools, hospitals, parks, markets).
+    "facility": BuildingType((20, 60), (14, 30), (75, 45), (2, 6), None, (0, 0)),
+}
+#: Households of a village house: 1, 2 or 3 with these probabilities.
+VILLAGE_HOUSEHOLDS = (0.45, 0.4, 0.15)
+
+
+def draw_attributes(kind: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Floors and households of ``n`` buildings of one type."""
+    t = TYPES[kind]
+    floors = rng.integers(t.floors[0], t.floors[1] + 1, size=n)
+    if t.per_floor is not None:
+        households = np.rint(floors * rng.uniform(*t.per_floor, size=n))
+    elif t.households[1] > 0:
+        households = rng.choice(np.arange(1, 4), size=n, p=VILLAGE_HOUSEHOLDS)
+    else:
+        households = np.zeros(n)
+    return floors.astype("int64"), np.clip(households, *t.households).astype("int64")
+
+
+def lattice_slots(
+    centre: np.ndarray, radius: float, kind: str, angle: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Slot centres of a lattice rotated by ``angle`` within ``2 * radius``, and their Gaussian preference."""
+    t = TYPES[kind]
+    sx, sy = t.spacing
+    rx, ry = 2 * radius * t.shape[0], 2 * radius * t.shape[1]
+    gx, gy = np.meshgrid(np.arange(-rx, rx + 1e-9, sx), np.arange(-ry, ry + 1e-9, sy))
+    local = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-0.5, 0.5, size=2) * (sx, sy)
+    weight = np.exp(-0.5 * ((local[:, 0] / (rx / 2)) ** 2 + (local[:, 1] / (ry / 2)) ** 2))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return centre + local @ rot.T, weight
+
+
+def cluster_radius(kind: str, n: int, fill: float = 0.45) -> float:
+    """Radius of a disc holding ``n`` slots of ``kind`` at a ``fill`` share of the lattice."""
+    sx, sy = TYPES[kind].spacing
+    return float(np.sqrt(n * sx * sy / (np.pi * fill)))
+
+
+def footprints(kind: str, centres: np.ndarray, angles: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rotated rectangles of ``kind``'s sizes at ``centres``, turned by ``angles`` plus up to 4 degrees."""
+    t = TYPES[kind]
+    n = len(centres)
+    hx = rng.uniform(*t.size_x, size=n) / 2
+    hy = rng.uniform(*t.size_y, size=n) / 2
+    theta = angles + np.radians(rng.uniform(-4, 4, size=n))
+    corners = np.array([(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)], dtype=float)
+    local = corners[None, :, :] * np.stack([hx, hy], axis=1)[:, None, :]
+    cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    x = centres[:, 0:1] + local[:, :, 0] * cos - local[:, :, 1] * sin
+    y = centres[:, 1:2] + local[:, :, 0] * sin + local[:, :, 1] * cos
+    return shapely.polygons(np.stack([x, y], axis=2))
+
+
+def place_cluster(
+    kind: str,
+    n: int,
+    centre: np.ndarray,
+    area: shapely.Geometry,
+    blocked: shapely.STRtree,
+    rng: np.random.Generator,
+    *,
+    angle: float | None = None,
+    radius: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``n`` slot centres of one cluster inside ``area`` (already shrunk by a margin), clear of ``blocked``.
+
+    Returns the chosen slot centres (k, 2) and the lattice angle of each.
+    """
+    angle = rng.uniform(0, np.pi) if angle is None else angle
+    radius = cluster_radius(kind, n) if radius is None else radius
+    slots, weight = lattice_slots(centre, radius, kind, angle, rng)
+    ok = shapely.contains_xy(area, slots[:, 0], slots[:, 1])
+    slots, weight = slots[ok], weight[ok]
+    if len(slots):
+        hit = blocked.query(shapely.points(slots), predicate="dwithin", distance=TYPES[kind].half_diagonal)[0]
+        free = np.ones(len(slots), dtype=bool)
+        free[hit] = False
+        slots, weight = slots[free], weight[free]
+    k = min(n, len(slots))
+    if k == 0:
+        return np.empty((0, 2)), np.empty(0)
+    chosen = rng.choice(len(slots), size=k, replace=False, p=weight / weight.sum())
+    return slots[chosen], np.full(k, angle)

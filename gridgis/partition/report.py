@@ -1,0 +1,178 @@
+"""The grids table and the partition report (balance, bound, compactness, barriers, footprints, moves)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridgis.model import STORAGE_CRS
+
+#: distance (metres) within which a grid edge counts as lying on a barrier
+BARRIER_SNAP_M = 1.0
+#: how many unassigned building ids the report lists
+LIST_LIMIT = 50
+
+
+def polsby_popper(geoms: np.ndarray) -> np.ndarray:
+    """4 pi area / perimeter^2 of metric polygons (1 for a disc, pi/4 for a square).
+
+    Examples
+    --------
+    >>> round(float(polsby_popper(np.array([shapely.box(0, 0, 1, 1)]))[0]), 4)
+    0.7854
+    """
+    perimeter = shapely.length(geoms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(perimeter > 0, 4 * np.pi * shapely.area(geoms) / perimeter**2, 0.0)
+
+
+def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back) -> gpd.GeoDataFrame:
+    n = len(rows)
+    inside = b_grid >= 0
+    bg = b_grid[inside]
+    b = ctx.buildings
+    households = np.bincount(bg, weights=b["households"].to_numpy(dtype=float)[inside], minlength=n)
+    population = np.bincount(bg, weights=b["population"].to_numpy(dtype=float)[inside], minlength=n)
+    load = np.bincount(bg, weights=ctx.b_load[inside], minlength=n)
+    n_buildings = np.bincount(bg, minlength=n)
+    target = np.array([r["target"] for r in rows], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deviation = np.where(target > 0, (load - target) / target, np.nan)
+    com = ctx.communities
+    c = np.array([r["c"] for r in rows], dtype=np.int64)
+    geoms = shapely.transform(geoms_m, lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
+    grids = gpd.GeoDataFrame(
+        {
+            "grid_id": grid_code.astype(str),
+            "grid_code": grid_code.astype(str),
+            "community_id": com["community_id"].to_numpy()[c].astype(str),
+            "town_id": com["town_id"].to_numpy()[c].astype(str),
+            "kind": [r["kind"] for r in rows],
+            "name": [r["name"] for r in rows],
+            "households": households.round().astype(np.int64),
+            "population": population.round().astype(np.int64),
+            "buildings": n_buildings.astype(np.int64),
+            "shops": np.zeros(n, dtype=np.int64),
+            "area_m2": shapely.area(geoms_m),
+            "polsby_popper": polsby_popper(geoms_m),
+            "load": load,
+            "target": target,
+            "deviation": deviation,
+            "flags": [r["flags"] for r in rows],
+        },
+        geometry=geoms,
+        crs=STORAGE_CRS,
+    )
+    return grids
+
+
+def count_points(grids: gpd.GeoDataFrame, points: gpd.GeoSeries) -> np.ndarray:
+    """Number of points inside each grid (a point on a shared edge counts once, for the first grid)."""
+    pi, gi = shapely.STRtree(grids.geometry.values).query(points.values, predicate="intersects")
+    first = np.unique(pi, return_index=True)[1]
+    return np.bincount(gi[first], minlength=len(grids)).astype(np.int64)
+
+
+def build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts) -> dict:
+    from gridgis.quality import check_plan
+
+    if ctx.shops is not None:
+        grids["shops"] = count_points(grids, ctx.shops.geometry)
+    basic = (grids["kind"] == "basic").to_numpy() & np.isfinite(grids["target"].to_numpy())
+    dev = np.abs(grids["deviation"].to_numpy()[basic])
+    bounds = np.array([r.bound for r in results])
+    per_community = []
+    for c, res in enumerate(results):
+        mask = basic & (grids["community_id"].to_numpy() == ctx.communities["community_id"].iloc[c])
+        d = np.abs(grids["deviation"].to_numpy()[mask])
+        per_community.append(
+            {
+                "community_id": ctx.communities["community_id"].iloc[c],
+                "grids": int(counts[c]),
+                "load": float(ctx.site_load[c].sum()),
+                "max_deviation": float(d.max()) if len(d) else 0.0,
+                "bound": round(res.bound, 6),
+            }
+        )
+    unassigned = np.flatnonzero(ctx.b_community < 0)
+    ids = buildings["building_id"].to_numpy()
+    footprint = _footprint_share(buildings, grids, b_grid)
+    report = {
+        "grids": len(grids),
+        "basic_grids": int(basic.sum()),
+        "dedicated_grids": int((grids["kind"] == "dedicated").sum()),
+        "communities": len(ctx.communities),
+        "buildings": len(buildings),
+        "balance": {
+            "max_deviation": float(dev.max()) if len(dev) else 0.0,
+            "mean_deviation": float(dev.mean()) if len(dev) else 0.0,
+            "bound": float(bounds.max()) if len(bounds) else 0.0,
+            "above_bound": float(max(0.0, (dev.max() if len(dev) else 0.0) - (bounds.max() if len(bounds) else 0))),
+            "load_weights": ctx.weights,
+        },
+        "compactness": {
+            "mean_polsby_popper": float(grids["polsby_popper"].mean()) if len(grids) else 0.0,
+            "min_polsby_popper": float(grids["polsby_popper"].min()) if len(grids) else 0.0,
+        },
+        "barriers": _barrier_share(ctx, grids, geoms_m),
+        "footprints_inside_grid": footprint,
+        "unassigned_buildings": {
+            "count": int(len(unassigned)),
+            "building_ids": [_plain(v) for v in ids[unassigned[:LIST_LIMIT]]],
+            "reason": "representative point outside every community",
+        },
+        "communities_without_buildings": sorted(grids.loc[grids["flags"].str.contains("no_buildings"), "community_id"]),
+        "island_grids": sorted(grids.loc[grids["flags"].str.contains("island_parts"), "grid_id"]),
+        "per_community": per_community,
+    }
+    if ctx.b_old is not None:
+        report["keep"] = _moves(ctx.b_old, b_grid)
+    quality = check_plan(grids, buildings, ctx.communities, n_grids=int(counts.sum()))
+    report["quality"] = quality.to_dict()
+    return report
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def _footprint_share(buildings, grids, b_grid) -> dict:
+    """Share of polygon footprints lying wholly inside the grid holding their representative point."""
+    geoms = buildings.geometry.values
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & (b_grid >= 0)
+    if not poly.any():
+        return {"polygons": 0, "share_inside": 1.0}
+    grid_geoms = grids.geometry.values
+    inside = shapely.covers(grid_geoms[b_grid[poly]], geoms[poly])
+    return {"polygons": int(poly.sum()), "share_inside": float(inside.mean())}
+
+
+def _barrier_share(ctx, grids, geoms_m) -> dict:
+    """Share of the grid edges inside communities (not their outer boundary) lying on a barrier."""
+    if ctx.barriers is None:
+        return {"share_on_barriers": None}
+    total = on = 0.0
+    snap = shapely.buffer(ctx.barriers, BARRIER_SNAP_M)
+    shapely.prepare(snap)
+    com_of = grids["community_id"].to_numpy()
+    for c, cid in enumerate(ctx.communities["community_id"]):
+        mine = geoms_m[com_of == cid]
+        if len(mine) < 2:
+            continue
+        inner = shapely.difference(
+            shapely.union_all(shapely.boundary(mine)), shapely.buffer(shapely.boundary(ctx.areas[c]), 1e-6)
+        )
+        total += shapely.length(inner)
+        on += shapely.length(shapely.intersection(inner, snap))
+    return {"share_on_barriers": on / total if total else None, "inner_edge_m": total}
+
+
+def _moves(b_old: np.ndarray, b_grid: np.ndarray) -> dict:
+    """Buildings whose grid changed: each new grid is matched to the old grid most of its buildings came from."""
+    both = (b_old >= 0) & (b_grid >= 0)
+    pairs = pd.DataFrame({"new": b_grid[both], "old": b_old[both]})
+    match = pairs.groupby("new")["old"].agg(lambda s: s.value_counts().index[0])
+    moved = int((pairs["old"].to_numpy() != match.reindex(pairs["new"]).to_numpy()).sum())
+    return {"buildings_compared": int(both.sum()), "moved": moved, "share_moved": moved / max(int(both.sum()), 1)}

@@ -1,0 +1,473 @@
+"""The store interface: one small abstract class, two implementations (SQLite, PostGIS).
+
+A store keeps versioned plans (layers towns, communities, grids, buildings per
+plan), the staff of each grid, extra layers (police beats, school districts...)
+and hashed API keys. Plans are versioned like MapIt generations: at most one is
+published; publishing closes the validity period of the previous one.
+
+Other components (cases, maps) keep their own tables in the same database:
+they call :meth:`Store.migrate_component` with their own ordered list of SQL
+steps and use :meth:`Store.connect` for their queries (placeholders:
+:attr:`Store.paramstyle`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridgis.errors import InputError, NotFoundError
+
+#: layers a plan holds, in import order; ``grids`` is required
+PLAN_LAYERS = ("towns", "communities", "grids", "buildings")
+#: id column of each plan layer
+ID_COLUMNS = {"towns": "town_id", "communities": "community_id", "grids": "grid_id", "buildings": "building_id"}
+ROLES = ("reader", "dispatcher", "planner", "admin")
+#: plan_id under which extra layers' features are stored (they are not plan-versioned)
+EXTRA_PLAN_ID = 0
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """One plan (a MapIt-style generation)."""
+
+    plan_id: int
+    name: str
+    status: str  # draft | published | retired
+    created_at: datetime
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        iso = lambda d: d.isoformat() if d else None  # noqa: E731
+        return {
+            "plan_id": self.plan_id,
+            "name": self.name,
+            "status": self.status,
+            "created_at": iso(self.created_at),
+            "valid_from": iso(self.valid_from),
+            "valid_to": iso(self.valid_to),
+            "counts": dict(self.counts),
+        }
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One extra layer reported by locate (MapIt-style area type)."""
+
+    name: str
+    title: str
+    name_field: str | None
+    n_features: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """Features of one collection: ids, properties, geometries and how many match in all."""
+
+    ids: list[str]
+    properties: list[dict[str, Any]]
+    geometries: np.ndarray  # shapely geometries
+    number_matched: int
+
+
+def hash_key(token: str) -> str:
+    """The stored form of an API key (keys are random 32-byte tokens, so a plain SHA-256 suffices)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_key_token() -> str:
+    return "ggk_" + secrets.token_urlsafe(32)
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InputError(f"Unknown role {role!r}.", fix=f"use one of {list(ROLES)}.", details={"allowed": list(ROLES)})
+    return role
+
+
+def check_name(name: str, what: str) -> str:
+    """Plan and layer names: 1-64 characters of letters, digits, '-', '_' or '.'."""
+    ok = 0 < len(name) <= 64 and all(c.isalnum() or c in "-_." for c in name) and name.isascii()
+    if not ok:
+        raise InputError(
+            f"Bad {what} name {name!r}.",
+            fix="use 1-64 ASCII letters, digits, '-', '_' or '.' (e.g. 2026-heshan).",
+        )
+    return name
+
+
+def frame_records(gdf: gpd.GeoDataFrame, id_column: str | None) -> tuple[list[str], list[str], np.ndarray]:
+    """(ids as strings, properties as JSON strings, geometries) of a layer, ready to insert."""
+    props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    ids = [str(i) for i in range(1, len(gdf) + 1)] if id_column is None else props[id_column].astype(str).tolist()
+    props = props.astype(object).where(props.notna(), None)
+    rows = [
+        json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False)
+        for row in props.to_dict(orient="records")
+    ]
+    return ids, rows, np.asarray(gdf.geometry.values)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    return value
+
+
+def _check_geometries(gdf: gpd.GeoDataFrame, what: str) -> None:
+    geoms = np.asarray(gdf.geometry.values)
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if bad.any():
+        rows = list(gdf.index[bad][:10])
+        raise InputError(f"{what} has null or empty geometries at row(s) {rows}.", fix="drop or fix those rows.")
+
+
+class Store(ABC):
+    """What the service needs from a database. Open one with :func:`gridgis.store.open_store`."""
+
+    #: "sqlite" or "postgis"
+    kind: str
+    #: DB-API placeholder style of :meth:`connect`: "qmark" (SQLite) or "format" (psycopg)
+    paramstyle: str
+    url: str
+
+    # --- schema -------------------------------------------------------------------------
+    @abstractmethod
+    def connect(self, *, readonly: bool = False) -> AbstractContextManager[Any]:
+        """A DB-API connection in a transaction: commits on success, rolls back on error.
+
+        ``readonly=True`` for pure reads (on SQLite, they then never wait for a writer).
+        """
+
+    def migrate_component(self, component: str, steps: Sequence[str]) -> int:
+        """Apply the SQL ``steps`` of ``component`` not applied yet; return its schema version.
+
+        Version n means steps[:n] were applied; a step may hold several statements, each ending with ';' at the
+        end of a line (so ';' inside a line, as in a trigger body, does not split).
+        """
+        with self.connect() as con:
+            cur = con.cursor()
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER)")
+            self._lock_schema(cur)
+            cur.execute(self._q("SELECT version FROM schema_version WHERE component = ?"), (component,))
+            row = cur.fetchone()
+            version = row[0] if row else 0
+            for step in steps[version:]:
+                for statement in (s.strip() for s in re.split(r";[ \t]*\n", step)):
+                    if statement:
+                        cur.execute(statement)
+            if len(steps) > version:
+                if row:
+                    cur.execute(
+                        self._q("UPDATE schema_version SET version = ? WHERE component = ?"), (len(steps), component)
+                    )
+                else:
+                    cur.execute(
+                        self._q("INSERT INTO schema_version (component, version) VALUES (?, ?)"),
+                        (component, len(steps)),
+                    )
+            return max(version, len(steps))
+
+    def schema_version(self, component: str = "core") -> int:
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute(self._q("SELECT version FROM schema_version WHERE component = ?"), (component,))
+            row = cur.fetchone()
+            return row[0] if row else 0
+
+    def _lock_schema(self, cur) -> None:  # noqa: B027 - optional hook
+        """Serialize concurrent migrations (PostGIS takes an advisory lock)."""
+
+    def _q(self, sql: str) -> str:
+        return sql if self.paramstyle == "qmark" else sql.replace("?", "%s")
+
+    # --- revision: a cheap number that changes whenever what locate answers changes ----
+    def revision(self) -> int:
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute("SELECT value FROM revision WHERE id = 1")
+            return int(cur.fetchone()[0])
+
+    @staticmethod
+    def _bump(cur) -> None:
+        cur.execute("UPDATE revision SET value = value + 1 WHERE id = 1")
+
+    # --- plans --------------------------------------------------------------------------
+    def import_plan(self, name: str, layers: dict[str, gpd.GeoDataFrame], *, source: str | None = None) -> PlanInfo:
+        """Store ``layers`` (grids required; towns, communities, buildings when present) as draft plan ``name``."""
+        check_name(name, "plan")
+        if "grids" not in layers:
+            raise InputError(
+                f"Plan {name!r} has no 'grids' layer (layers: {sorted(layers)}).",
+                fix="import a plan GeoPackage written by `gridgis partition` (layers grids, buildings, ...).",
+            )
+        if any(p.name == name for p in self.list_plans()):
+            raise InputError(f"A plan named {name!r} exists already.", fix="choose another name.")
+        for layer in PLAN_LAYERS:
+            if layer in layers:
+                _check_geometries(layers[layer], f"Layer {layer!r} of plan {name!r}")
+        with self.connect() as con:
+            cur = con.cursor()
+            plan_id = self._insert_plan(cur, name, source)
+            for layer in PLAN_LAYERS:
+                if layer in layers:
+                    self._insert_features(cur, plan_id, layer, *frame_records(layers[layer], ID_COLUMNS[layer]))
+        return self.get_plan(name)
+
+    def publish_plan(self, name: str) -> PlanInfo:
+        """Make ``name`` the published plan, closing the validity of the previous one, in one transaction."""
+        with self.connect() as con:
+            cur = con.cursor()
+            self._lock_plans(cur)
+            cur.execute(self._q("SELECT plan_id FROM plans WHERE name = ?"), (name,))
+            row = cur.fetchone()
+            if row is None:
+                raise self._plan_missing(name, cur)
+            now = _now()
+            cur.execute(
+                self._q("UPDATE plans SET status = 'retired', valid_to = ? WHERE status = 'published' AND name <> ?"),
+                (now, name),
+            )
+            cur.execute(
+                self._q(
+                    "UPDATE plans SET status = 'published', valid_from = ?, valid_to = NULL "
+                    "WHERE name = ? AND status <> 'published'"
+                ),
+                (now, name),
+            )
+            self._bump(cur)
+        return self.get_plan(name)
+
+    def _plan_missing(self, name: str, cur) -> NotFoundError:
+        cur.execute("SELECT name FROM plans ORDER BY plan_id")
+        names = [r[0] for r in cur.fetchall()]
+        return NotFoundError(
+            f"No plan named {name!r}.",
+            fix=f"use one of {names}" if names else "import one first: gridgis plan import PLAN.gpkg --name NAME",
+            details={"plans": names},
+        )
+
+    def _lock_plans(self, cur) -> None:  # noqa: B027 - optional hook
+        """Serialize publishes (SQLite's write lock already does)."""
+
+    def list_plans(self) -> list[PlanInfo]:
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute(
+                "SELECT p.plan_id, p.name, p.status, p.created_at, p.valid_from, p.valid_to, f.layer, COUNT(f.fid) "
+                "FROM plans p LEFT JOIN features f ON f.plan_id = p.plan_id "
+                "GROUP BY p.plan_id, p.name, p.status, p.created_at, p.valid_from, p.valid_to, f.layer "
+                "ORDER BY p.plan_id"
+            )
+            plans: dict[int, PlanInfo] = {}
+            for pid, name, status, created, vfrom, vto, layer, n in cur.fetchall():
+                if pid not in plans:
+                    plans[pid] = PlanInfo(pid, name, status, _dt(created), _dt(vfrom), _dt(vto), {})
+                if layer:
+                    plans[pid].counts[layer] = int(n)
+            return list(plans.values())
+
+    def get_plan(self, name: str | None = None) -> PlanInfo:
+        """Plan ``name``, or the published plan when ``name`` is None."""
+        plans = self.list_plans()
+        for p in plans:
+            if (name is None and p.status == "published") or (name is not None and p.name == name):
+                return p
+        names = [p.name for p in plans]
+        if name is None:
+            raise NotFoundError(
+                "No plan is published.",
+                fix="publish one: gridgis plan publish NAME (plans: " + (", ".join(names) or "none yet") + ").",
+                details={"plans": names},
+            )
+        raise NotFoundError(f"No plan named {name!r}.", fix=f"use one of {names}.", details={"plans": names})
+
+    def load_layer(self, plan_id: int, layer: str) -> gpd.GeoDataFrame:
+        """A whole stored layer as a GeoDataFrame (columns from the stored properties)."""
+        page = self.features(plan_id, layer, limit=None)
+        frame = pd.DataFrame(page.properties)
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(page.geometries, crs="EPSG:4326").values, crs=4326)
+
+    # --- extra layers ---------------------------------------------------------------------
+    def import_layer(
+        self, name: str, gdf: gpd.GeoDataFrame, *, title: str | None = None, name_field: str | None = None
+    ) -> LayerInfo:
+        """Store (or replace) extra layer ``name``; ``name_field`` is the column locate reports as the area name."""
+        check_name(name, "layer")
+        if name in PLAN_LAYERS:
+            raise InputError(f"Layer name {name!r} is taken by a plan layer.", fix=f"avoid {list(PLAN_LAYERS)}.")
+        if name_field is not None and name_field not in gdf.columns:
+            raise InputError(
+                f"Layer {name!r} has no column {name_field!r}.",
+                fix=f"use one of {[c for c in gdf.columns if c != gdf.geometry.name]}.",
+            )
+        polys = gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+        if not polys.all():
+            rows = list(gdf.index[~polys.to_numpy()][:10])
+            raise InputError(
+                f"Layer {name!r} has non-polygon geometries at row(s) {rows}; locate needs areas.",
+                fix="import polygon layers only (police beats, school districts, river-chief sections).",
+            )
+        _check_geometries(gdf, f"Layer {name!r}")
+        ids, props, geoms = frame_records(gdf, None)
+        with self.connect() as con:
+            cur = con.cursor()
+            cur.execute(self._q("DELETE FROM features WHERE plan_id = ? AND layer = ?"), (EXTRA_PLAN_ID, name))
+            cur.execute(self._q("DELETE FROM layers WHERE name = ?"), (name,))
+            cur.execute(
+                self._q("INSERT INTO layers (name, title, name_field, n_features, created_at) VALUES (?, ?, ?, ?, ?)"),
+                (name, title or name, name_field, len(ids), _now()),
+            )
+            self._insert_features(cur, EXTRA_PLAN_ID, name, ids, props, geoms)
+            self._bump(cur)
+        return self.get_layer(name)
+
+    def list_layers(self) -> list[LayerInfo]:
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute("SELECT name, title, name_field, n_features, created_at FROM layers ORDER BY name")
+            return [LayerInfo(r[0], r[1], r[2], int(r[3]), _dt(r[4])) for r in cur.fetchall()]
+
+    def get_layer(self, name: str) -> LayerInfo:
+        layers = self.list_layers()
+        for info in layers:
+            if info.name == name:
+                return info
+        names = [i.name for i in layers]
+        raise NotFoundError(f"No layer named {name!r}.", fix=f"use one of {names}.", details={"layers": names})
+
+    def delete_layer(self, name: str) -> None:
+        self.get_layer(name)
+        with self.connect() as con:
+            cur = con.cursor()
+            cur.execute(self._q("DELETE FROM features WHERE plan_id = ? AND layer = ?"), (EXTRA_PLAN_ID, name))
+            cur.execute(self._q("DELETE FROM layers WHERE name = ?"), (name,))
+            self._bump(cur)
+
+    # --- staff ----------------------------------------------------------------------------
+    def get_staff(self, grid_id: str) -> dict[str, Any] | None:
+        """Staff of a grid: {"leader": {...}, "workers": [...]}, or None when none was set."""
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute(self._q("SELECT doc FROM staff WHERE grid_id = ?"), (grid_id,))
+            row = cur.fetchone()
+            return _json(row[0]) if row else None
+
+    def all_staff(self) -> dict[str, dict[str, Any]]:
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute("SELECT grid_id, doc FROM staff")
+            return {gid: _json(doc) for gid, doc in cur.fetchall()}
+
+    def set_staff(self, grid_id: str, doc: dict[str, Any]) -> None:
+        """Replace the staff of ``grid_id`` (staff follow the grid id across plans)."""
+        with self.connect() as con:
+            cur = con.cursor()
+            text = json.dumps(doc, ensure_ascii=False)
+            cur.execute(self._q("DELETE FROM staff WHERE grid_id = ?"), (grid_id,))
+            cur.execute(
+                self._q("INSERT INTO staff (grid_id, doc, updated_at) VALUES (?, ?, ?)"), (grid_id, text, _now())
+            )
+            self._bump(cur)
+
+    # --- API keys -------------------------------------------------------------------------
+    def create_key(self, role: str, name: str = "") -> str:
+        """Create an API key with ``role``; return the token (shown once, stored hashed)."""
+        check_role(role)
+        token = new_key_token()
+        with self.connect() as con:
+            con.cursor().execute(
+                self._q("INSERT INTO api_keys (key_hash, prefix, name, role, created_at) VALUES (?, ?, ?, ?, ?)"),
+                (hash_key(token), token[:10], name, role, _now()),
+            )
+        return token
+
+    def key_role(self, token: str) -> str | None:
+        """The role of a valid (not revoked) key, else None."""
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute(
+                self._q("SELECT role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL"), (hash_key(token),)
+            )
+            row = cur.fetchone()
+            return row[0] if row else None
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute("SELECT prefix, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at")
+            cols = ("prefix", "name", "role", "created_at", "revoked_at")
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def revoke_key(self, prefix: str) -> int:
+        with self.connect() as con:
+            cur = con.cursor()
+            cur.execute(
+                self._q("UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL"), (_now(), prefix)
+            )
+            return cur.rowcount
+
+    # --- features -------------------------------------------------------------------------
+    @abstractmethod
+    def _insert_plan(self, cur, name: str, source: str | None) -> int: ...
+
+    @abstractmethod
+    def _insert_features(
+        self, cur, plan_id: int, layer: str, ids: list[str], props: list[str], geoms: np.ndarray
+    ) -> None: ...
+
+    @abstractmethod
+    def features(
+        self,
+        plan_id: int,
+        layer: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        fid: str | None = None,
+    ) -> FeaturePage:
+        """Features of ``layer`` (of plan ``plan_id``; EXTRA_PLAN_ID for extra layers) ordered by id.
+
+        ``bbox`` keeps those whose geometry intersects the box; ``fid`` selects one feature.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def batched(seq: Sequence, size: int) -> Iterator[Sequence]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]

@@ -1,0 +1,116 @@
+"""The PostgreSQL + PostGIS store: psycopg 3 with a connection pool, geometry columns with a GiST index.
+
+Many stateless API workers can share one database. Tests isolate themselves in
+a schema through the URL (``?options=-csearch_path%3Dmyschema,public``).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import psycopg
+import shapely
+from psycopg_pool import ConnectionPool
+
+from gridgis.errors import StoreError
+from gridgis.store.base import FeaturePage, Store, _json
+
+MIGRATIONS = [
+    """
+    CREATE EXTENSION IF NOT EXISTS postgis;
+    CREATE TABLE plans (plan_id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(), valid_from TIMESTAMPTZ, valid_to TIMESTAMPTZ, source TEXT);
+    CREATE UNIQUE INDEX plans_one_published ON plans (status) WHERE status = 'published';
+    CREATE TABLE features (id BIGSERIAL PRIMARY KEY, plan_id BIGINT NOT NULL, layer TEXT NOT NULL,
+        fid TEXT NOT NULL, props JSONB NOT NULL, geom geometry(Geometry, 4326) NOT NULL,
+        UNIQUE (plan_id, layer, fid));
+    CREATE INDEX features_geom ON features USING GIST (geom);
+    CREATE TABLE layers (name TEXT PRIMARY KEY, title TEXT NOT NULL, name_field TEXT,
+        n_features INTEGER NOT NULL, created_at TIMESTAMPTZ NOT NULL);
+    CREATE TABLE staff (grid_id TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);
+    CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, prefix TEXT NOT NULL, name TEXT NOT NULL,
+        role TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ);
+    CREATE TABLE revision (id INTEGER PRIMARY KEY, value BIGINT NOT NULL);
+    INSERT INTO revision VALUES (1, 0)
+    """,
+]
+
+
+class PostGISStore(Store):
+    """Store in PostgreSQL with PostGIS."""
+
+    kind = "postgis"
+    paramstyle = "format"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8):
+        self.url = url
+        try:
+            self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True, timeout=30)
+            self.pool.wait(timeout=30)
+        except (psycopg.Error, Exception) as exc:
+            raise StoreError(
+                f"Cannot connect to PostGIS at {_redact(url)}: {exc}.",
+                fix="check GRIDGIS_DATABASE_URL / --db and that the server runs.",
+            ) from exc
+        self.migrate_component("core", MIGRATIONS)
+
+    @contextmanager
+    def connect(self, *, readonly: bool = False):
+        try:
+            with self.pool.connection() as con:
+                yield con
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"PostGIS at {_redact(self.url)} failed: {exc}.", fix="check the server.") from exc
+
+    def _lock_schema(self, cur) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(7160001)")
+
+    def _lock_plans(self, cur) -> None:
+        cur.execute("LOCK TABLE plans IN SHARE ROW EXCLUSIVE MODE")
+
+    def _insert_plan(self, cur, name, source) -> int:
+        cur.execute(
+            "INSERT INTO plans (name, status, source) VALUES (%s, 'draft', %s) RETURNING plan_id", (name, source)
+        )
+        return int(cur.fetchone()[0])
+
+    def _insert_features(self, cur, plan_id, layer, ids, props, geoms) -> None:
+        ewkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
+        with cur.copy("COPY features (plan_id, layer, fid, props, geom) FROM STDIN") as copy:
+            for fid, p, g in zip(ids, props, ewkb, strict=True):
+                copy.write_row((plan_id, layer, fid, p, g))
+
+    def features(self, plan_id, layer, *, bbox=None, limit=100, offset=0, fid=None) -> FeaturePage:
+        where, params = "plan_id = %s AND layer = %s", [plan_id, layer]
+        if fid is not None:
+            where += " AND fid = %s"
+            params.append(fid)
+        if bbox is not None:
+            where += " AND ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))"
+            params += [float(v) for v in bbox]
+        page = " LIMIT %s OFFSET %s" if limit is not None else ""
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute(f"SELECT COUNT(*) FROM features WHERE {where}", params)
+            total = cur.fetchone()[0]
+            cur.execute(
+                f"SELECT fid, props, ST_AsBinary(geom) FROM features WHERE {where} ORDER BY id{page}",
+                params + ([limit, offset] if limit is not None else []),
+            )
+            rows = cur.fetchall()
+        geoms = shapely.from_wkb([bytes(r[2]) for r in rows]) if rows else np.empty(0, dtype=object)
+        return FeaturePage([r[0] for r in rows], [_json(r[1]) for r in rows], geoms, int(total))
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _redact(url: str) -> str:
+    """The URL without its password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "<unparsable URL>"
+    info.pop("password", None)
+    return " ".join(f"{k}={v}" for k, v in info.items())

@@ -1,0 +1,196 @@
+"""The whole lifecycle over HTTP, on SQLite and on PostGIS."""
+
+from __future__ import annotations
+
+from tests.cases.conftest import APP, DISPATCHER, G1, G2, IN_G2, OTHER_WORKER, OUTSIDE, WORKER
+
+
+def test_intake_routes_to_the_worker_on_duty_and_the_lifecycle_runs_to_closed(service):
+    r = service.post_case(photo_urls=["https://img.example.cn/a.jpg"], contact={"phone": "13800000000"})
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert r.headers["location"] == f"/v1/cases/{case['id']}"
+    assert (case["status"], case["grid_id"], case["community_id"], case["town_id"]) == (
+        "assigned",
+        G1,
+        "440784101001",
+        "440784101",
+    )
+    assert case["assignee"] == "worker:王五" and case["level"] == "grid" and not case["outside_coverage"]
+    cid = case["id"]
+    for to in ("in_progress", "resolved", "closed"):
+        r = service.move(cid, to, key=WORKER if to != "closed" else DISPATCHER, note=f"-> {to}")
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == to
+    detail = service.get(f"/v1/cases/{cid}").json()
+    assert detail["closed_at"] is not None and detail["allowed_transitions"] == []
+    trail = [(e["from_status"], e["to_status"]) for e in detail["events"]]
+    assert trail == [
+        (None, "reported"),
+        ("reported", "assigned"),
+        ("assigned", "in_progress"),
+        ("in_progress", "resolved"),
+        ("resolved", "closed"),
+    ]
+    assert detail["events"][2]["actor"] == f"worker:{WORKER[:10]}"
+    assert detail["events"][-1]["note"] == "-> closed"
+
+
+def test_grid_without_a_worker_on_duty_goes_to_its_leader(service):
+    r = service.post_case(lon=IN_G2[0], lat=IN_G2[1])
+    assert r.status_code == 201, r.text
+    assert (r.json()["grid_id"], r.json()["assignee"]) == (G2, "leader:陈长")
+
+
+def test_illegal_transition_is_409_listing_the_allowed_ones(service):
+    cid = service.post_case().json()["id"]
+    r = service.move(cid, "closed")
+    assert r.status_code == 409
+    err = r.json()["error"]
+    assert err["details"]["allowed"] == ["in_progress", "escalated", "rejected"]
+    assert "'assigned'" in err["message"] and "'closed'" in err["message"]
+    assert service.move(cid, "rejected", note="duplicate").json()["status"] == "rejected"
+    r = service.move(cid, "in_progress")
+    assert r.status_code == 409 and r.json()["error"]["details"]["allowed"] == []
+
+
+def test_reopen_after_feedback(service):
+    cid = service.post_case().json()["id"]
+    for to in ("in_progress", "resolved"):
+        service.move(cid, to)
+    case = service.move(cid, "in_progress", note="reporter: still there").json()
+    assert case["status"] == "in_progress" and case["resolved_at"] is None
+
+
+def test_outside_coverage_is_accepted_and_flagged_for_the_nearest_town_desk(service):
+    r = service.post_case(lon=OUTSIDE[0], lat=OUTSIDE[1])
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["outside_coverage"] is True
+    assert (case["grid_id"], case["town_id"], case["assignee"], case["level"]) == (
+        None,
+        "440784101",
+        "town:440784101",
+        "town",
+    )
+
+
+def test_gcj02_location_is_converted_before_locating(service):
+    from gridgis.crs import wgs84_to_gcj02
+
+    lon, lat = wgs84_to_gcj02([IN_G2[0]], [IN_G2[1]])
+    case = service.post_case(lon=float(lon[0]), lat=float(lat[0]), crs="gcj02").json()
+    assert case["grid_id"] == G2 and case["source_crs"] == "gcj02"
+    assert abs(case["lon"] - IN_G2[0]) < 1e-5 and abs(case["lat"] - IN_G2[1]) < 1e-5
+
+
+def test_queries_filter_and_page(service):
+    ids = [service.post_case(category=c).json()["id"] for c in ("fire", "fire", "other")]
+    service.post_case(lon=IN_G2[0], lat=IN_G2[1])
+    service.move(ids[0], "in_progress")
+    page = service.get("/v1/cases", category="fire", limit=1).json()
+    assert page["total"] == 2 and [c["id"] for c in page["cases"]] == [ids[1]] and page["next_offset"] == 1
+    page2 = service.get("/v1/cases", category="fire", limit=1, offset=1).json()
+    assert [c["id"] for c in page2["cases"]] == [ids[0]] and page2["next_offset"] is None
+    assert service.get("/v1/cases", status="in_progress").json()["total"] == 1
+    assert service.get("/v1/cases", status="assigned,in_progress", grid_id=G1).json()["total"] == 3
+    assert service.get("/v1/cases", town_id="440784101").json()["total"] == 4
+    assert service.get("/v1/cases", community_id="440784106001").json()["total"] == 0
+    created = service.get(f"/v1/cases/{ids[0]}").json()["created_at"]
+    assert service.get("/v1/cases", since=created).json()["total"] == 4
+    assert service.get("/v1/cases", until=created).json()["total"] == 0
+    r = service.get("/v1/cases", since="2026-01-01T00:00:00")
+    assert r.status_code == 422 and "time zone" in r.json()["error"]["message"]
+    r = service.get("/v1/cases", status="lost")
+    assert r.status_code == 422 and "reported" in r.json()["error"]["details"]["fix"]
+
+
+def test_ledger_csv_and_stats(service):
+    import csv
+    import io
+
+    a = service.post_case().json()["id"]
+    b = service.post_case().json()["id"]
+    service.post_case(lon=IN_G2[0], lat=IN_G2[1])
+    for to in ("in_progress", "resolved", "closed"):
+        service.move(a, to)
+    service.move(b, "rejected")
+    r = service.get("/v1/cases.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [int(x["id"]) for x in rows] == [a, b, b + 1]
+    assert rows[0]["status"] == "closed" and rows[0]["category_zh"] == "城市管理" and rows[0]["hours_to_close"] != ""
+    stats = {g["grid_id"]: g for g in service.get("/v1/cases/stats").json()["grids"]}
+    assert (stats[G1]["cases"], stats[G1]["closed"], stats[G1]["rejected"], stats[G1]["open"]) == (2, 1, 1, 0)
+    assert stats[G1]["median_hours_to_close"] is not None and stats[G1]["median_hours_to_close"] >= 0
+    assert (stats[G2]["cases"], stats[G2]["open"], stats[G2]["median_hours_to_close"]) == (1, 1, None)
+
+
+def test_roles_are_enforced(service):
+    cid = service.post_case().json()["id"]  # in G1
+    # anonymous: cannot write, cannot read
+    r = service.post_case(key=None)
+    assert r.status_code == 401 and "X-API-Key" in r.json()["error"]["details"]["fix"]
+    assert service.get(f"/v1/cases/{cid}", key=None).status_code == 401
+    assert service.get("/v1/cases", key=None).status_code == 401
+    # an unknown key is refused, not treated as anonymous
+    assert service.post_case(key="ggk_nobody000000000").status_code == 401
+    # the app reads back its own case but lists nothing and moves nothing
+    assert service.get(f"/v1/cases/{cid}", key=APP).status_code == 200
+    assert service.get("/v1/cases", key=APP).status_code == 403
+    assert service.move(cid, "in_progress", key=APP).status_code == 403
+    # the G2 worker can neither read nor move a G1 case, and lists only G2's
+    r = service.get(f"/v1/cases/{cid}", key=OTHER_WORKER)
+    assert r.status_code == 403 and G1 in r.json()["error"]["message"]
+    assert service.move(cid, "in_progress", key=OTHER_WORKER).status_code == 403
+    assert service.get("/v1/cases", key=OTHER_WORKER).json()["total"] == 0
+    # the G1 worker and the dispatcher can
+    assert service.get("/v1/cases", key=WORKER).json()["total"] == 1
+    assert service.get(f"/v1/cases/{cid}", key=WORKER).status_code == 200
+    # a worker's own report from the patrol elsewhere is still visible to the dispatcher only
+    other = service.post_case(key=WORKER, lon=IN_G2[0], lat=IN_G2[1], channel="patrol").json()["id"]
+    assert service.get(f"/v1/cases/{other}", key=WORKER).status_code == 403
+    assert service.get("/v1/cases", key=DISPATCHER).json()["total"] == 2
+    # only dispatchers edit the routing table and scopes
+    rule = {"layer": "river_sections", "department": "河长办"}
+    assert (
+        service.client.put("/v1/cases/routes/river_chief", json=rule, headers={"X-API-Key": WORKER}).status_code == 403
+    )
+
+
+def test_bad_input_gets_a_clear_answer(service):
+    r = service.post_case(lon=None, lat=None)
+    assert r.status_code == 422 and "needs a location" in r.json()["error"]["message"]
+    r = service.post_case(category="dogs")
+    assert r.status_code == 422
+    assert "dogs" in r.json()["error"]["message"] and "river_chief" in r.json()["error"]["details"]["fix"]
+    r = service.post_case(description="x" * 4001)
+    assert r.status_code == 422 and "4,001 characters" in r.json()["error"]["message"]
+    assert service.post_case(description="x" * 4000).status_code == 201
+    r = service.post_case(photo_urls=["file:///etc/passwd"])
+    assert r.status_code == 422 and "file:///etc/passwd" in r.json()["error"]["message"]
+    r = service.post_case(photo_urls=["not a url"])
+    assert r.status_code == 422 and "photo URL" in r.json()["error"]["message"]
+    r = service.post_case(lon=22.705, lat=112.905)
+    assert r.status_code == 422 and "swapped" in r.json()["error"]["message"]
+    r = service.post_case(crs="EPSG:3857")
+    assert r.status_code == 422 and "gcj02" in r.json()["error"]["details"]["fix"]
+    r = service.post_case(channel="fax")
+    assert r.status_code == 422 and "hotline" in r.json()["error"]["details"]["fix"]
+    # nothing of the above was stored
+    assert service.get("/v1/cases").json()["total"] == 1
+
+
+def test_idempotency_key_makes_retries_safe(service):
+    h = {"Idempotency-Key": "req-42"}
+    first = service.post_case(headers=h)
+    again = service.post_case(headers=h)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+    # another client may use the same key for its own report
+    mine = service.post_case(key=WORKER, headers=h)
+    assert mine.status_code == 201 and mine.json()["id"] != first.json()["id"]
+    # the same key with a different report is a conflict, not a silent replay
+    r = service.post_case(headers=h, description="something else")
+    assert r.status_code == 409 and "req-42" in r.json()["error"]["message"]
+    assert service.get("/v1/cases").json()["total"] == 2
