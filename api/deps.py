@@ -59,6 +59,7 @@ class ServiceState:
 
     def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
+        self._owns_store = store is None
         self.store = store or open_store(settings.database_url)
         self.snapshot: Snapshot | None = None
         self._older: OrderedDict[tuple[str, int], Snapshot] = OrderedDict()
@@ -90,7 +91,8 @@ class ServiceState:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.store.close()
+        if self._owns_store:
+            self.store.close()
 
     def _poll(self) -> None:
         while not self._stop.wait(self.settings.poll_seconds):

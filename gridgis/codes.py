@@ -29,7 +29,8 @@ def check_community_id(community_id: str) -> str:
     """Return ``community_id`` if it is 12 digits (6 county + 3 town + 3 community), else raise SchemaError."""
     if not isinstance(community_id, str) or not _COMMUNITY.match(community_id):
         raise SchemaError(
-            f"Community id {community_id!r} is not a 12-digit code (6-digit county + 3-digit town + 3-digit community).",
+            f"Community id {community_id!r} is not a 12-digit code "
+            "(6-digit county + 3-digit town + 3-digit community).",
             fix="give communities ids such as '440784101001' (town 440784101, community 001).",
             details={"community_id": str(community_id)},
         )

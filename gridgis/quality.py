@@ -6,7 +6,8 @@ Hard rules (a plan breaking one is a bug, never an output):
 ``codes``        grid codes are 15 digits, unique, the community id + a sequence
                  ``001..n`` numbered west to east, north to south (:mod:`gridgis.codes`);
 ``tiling``       the grids of a community cover it with no gap, no overlap and
-                 nothing outside it (relative area tolerance ``tol``);
+                 nothing outside it (tolerance: a band ``tol_m`` wide along the
+                 community boundary, for the millimetre snapping of vertices);
 ``contiguity``   every grid is one polygon; the only exception is an island of
                  the community without buildings joined to a grid (reported);
 ``buildings``    every building inside a community lies in exactly one grid
@@ -30,8 +31,9 @@ from gridgis.crs import local_metric_crs
 from gridgis.errors import GridgisError, SchemaError
 from gridgis.model import STORAGE_CRS, validate_layer
 
-#: relative area tolerance of the tiling check (float noise of reprojection)
-AREA_TOL = 1e-6
+#: width (metres) of the band along a community boundary whose area the tiling check tolerates as
+#: gap, overlap or overflow: grid vertices are snapped to a millimetre grid
+TOL_M = 0.001
 _LIMIT = 20
 
 
@@ -91,7 +93,7 @@ def check_plan(
     communities: gpd.GeoDataFrame | None = None,
     *,
     n_grids: int | None = None,
-    tol: float = AREA_TOL,
+    tol_m: float = TOL_M,
 ) -> QualityReport:
     """Check ``grids`` against every hard rule that the given layers allow.
 
@@ -105,8 +107,9 @@ def check_plan(
         The communities (optional: the ``tiling`` rule; contiguity exceptions).
     n_grids
         The grid count asked for (optional: the ``count`` rule).
-    tol
-        Relative area tolerance of gaps, overlaps and overflow per community.
+    tol_m
+        Gaps, overlaps and overflow of a community may total the area of a
+        band this wide (metres) along its boundary.
 
     Returns
     -------
@@ -141,16 +144,14 @@ def check_plan(
     com_m = None
     if communities is not None:
         com_m = metric(communities.geometry.values)
-        report.checks["tiling"] = _check_tiling(grids, g_m, communities, com_m, tol)
+        report.checks["tiling"] = _check_tiling(grids, g_m, communities, com_m, tol_m)
     b_pts = None
     if buildings is not None:
         b_pts = metric(shapely.point_on_surface(buildings.geometry.values))
         report.checks["buildings"] = _check_buildings(grids, g_m, buildings, b_pts, com_m)
     report.checks["contiguity"], islands = _check_contiguity(grids, g_m, b_pts, communities, com_m)
     if n_grids is not None:
-        report.checks["count"] = _check(
-            len(grids) == n_grids, f"{len(grids)} grids, {n_grids} asked for", None
-        )
+        report.checks["count"] = _check(len(grids) == n_grids, f"{len(grids)} grids, {n_grids} asked for", None)
     report.metrics = _metrics(grids, g_m)
     report.metrics["island_grids"] = islands
     return report
@@ -191,13 +192,11 @@ def _check_codes(grids: gpd.GeoDataFrame, g_m: np.ndarray) -> dict:
         if not np.array_equal(np.sort(seqs), np.arange(1, len(pos) + 1)) or not np.array_equal(seqs, expected):
             misordered.append(cid)
     if misordered:
-        return _check(
-            False, f"{len(misordered)} communities not numbered 001..n west->east, north->south", misordered
-        )
+        return _check(False, f"{len(misordered)} communities not numbered 001..n west->east, north->south", misordered)
     return _check(True, f"{len(codes)} codes, 15 digits, unique, numbered west->east, north->south")
 
 
-def _check_tiling(grids, g_m, communities, com_m, tol) -> dict:
+def _check_tiling(grids, g_m, communities, com_m, tol_m) -> dict:
     cids = grids["community_id"].astype(str).to_numpy()
     known = set(communities["community_id"].astype(str))
     problems = [f"grid {g} names unknown community {c}" for g, c in zip(grids["grid_id"], cids, strict=True)
@@ -205,19 +204,20 @@ def _check_tiling(grids, g_m, communities, com_m, tol) -> dict:
     for cid, geom in zip(communities["community_id"].astype(str), com_m, strict=True):
         mine = g_m[cids == cid]
         area = shapely.area(geom)
+        allowed = tol_m * shapely.length(geom)
         if not len(mine):
             problems.append(f"community {cid} has no grid")
             continue
         union = shapely.union_all(mine)
-        gap = shapely.area(shapely.difference(geom, union)) / area
-        out = shapely.area(shapely.difference(union, geom)) / area
-        overlap = (shapely.area(mine).sum() - shapely.area(union)) / area
+        gap = shapely.area(shapely.difference(geom, union))
+        out = shapely.area(shapely.difference(union, geom))
+        overlap = shapely.area(mine).sum() - shapely.area(union)
         for what, value in (("gap", gap), ("outside", out), ("overlap", overlap)):
-            if value > tol:
-                problems.append(f"community {cid}: {what} of {value:.2e} of its area")
+            if value > allowed:
+                problems.append(f"community {cid}: {what} of {value:.3g} m² ({value / area:.2e} of its area)")
     if problems:
         return _check(False, f"{len(problems)} problem(s): {problems[0]}", problems)
-    return _check(True, f"grids tile all {len(communities)} communities (tolerance {tol:g} of area)")
+    return _check(True, f"grids tile all {len(communities)} communities (within {tol_m * 1000:g} mm)")
 
 
 def _check_buildings(grids, g_m, buildings, b_pts, com_m) -> dict:
@@ -267,8 +267,10 @@ def _check_contiguity(grids, g_m, b_pts, communities, com_m) -> tuple[dict, list
     for i in multi:
         gid = str(grids["grid_id"].iloc[i])
         pieces = shapely.get_parts(g_m[i])
-        inhabited = len(pieces) if b_pts is None else len(
-            np.unique(shapely.STRtree(pieces).query(b_pts, predicate="intersects")[1])
+        inhabited = (
+            len(pieces)
+            if b_pts is None
+            else len(np.unique(shapely.STRtree(pieces).query(b_pts, predicate="intersects")[1]))
         )
         if com_parts.get(cids[i], 1) > 1 and inhabited <= 1:
             islands.append(gid)

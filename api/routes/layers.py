@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -13,6 +10,7 @@ from fastapi.responses import Response
 from api.deps import StateDep, StoreDep, require
 from api.geojson import feature_collection, parse_bbox
 from api.schemas import LayerOut
+from api.uploads import with_upload
 from gridgis.store.base import EXTRA_PLAN_ID, LayerInfo
 from gridgis.store.files import import_layer_file
 
@@ -49,11 +47,11 @@ def import_layer(
     name_field: Annotated[str | None, Query(description="Column naming each area (default: name).")] = None,
     title: str | None = None,
 ) -> dict:
-    with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as tmp:
-        path = Path(tmp) / (name + Path(file.filename or "layer.geojson").suffix.lower())
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
-        info = import_layer_file(state.store, path, name, name_field=name_field, title=title)
+    info = with_upload(
+        file,
+        "layer.geojson",
+        lambda path: import_layer_file(state.store, path, name, name_field=name_field, title=title),
+    )
     state.refresh()
     return _out(info)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.deps import StoreDep
+from api.deps import StateDep, StoreDep, require
 from gridgis.errors import NotFoundError
 from gridgis.maps import ASSET_DIR, ASSET_URL, cases_map, plan_map, render_page
 from gridgis.maps.cases import load_cases
@@ -45,15 +45,21 @@ def plan_page(
     return HTMLResponse(render_page(m, asset_url=ASSET_URL))
 
 
-@router.get("/cases", response_class=HTMLResponse, summary="Map of the cases: by status, clustered, heat, filters")
+@router.get(
+    "/cases",
+    response_class=HTMLResponse,
+    summary="Map of the cases: by status, clustered, heat, filters (dispatchers)",
+    dependencies=[require("dispatcher")],
+)
 def cases_page(
+    state: StateDep,
     store: StoreDep,
     plan: PlanQuery = None,
     lang: LangQuery = "zh",
     basemap: BasemapQuery = "none",
     key: KeyQuery = None,
 ) -> HTMLResponse:
-    cases, grids = load_cases(store, plan)
+    cases, grids = load_cases(store, plan, case_store=getattr(state, "case_store", None))
     m = cases_map(cases, grids, lang=lang, basemap=basemap, tianditu_key=key)
     return HTMLResponse(render_page(m, asset_url=ASSET_URL))
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
 from api.deps import StateDep, StoreDep, require
 from api.schemas import PlanOut
+from api.uploads import with_upload
 from gridgis.store.files import import_plan_file
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
@@ -38,11 +36,7 @@ def import_plan(
     name: Annotated[str, Query(description="Plan name, e.g. 2026-heshan.")],
     file: Annotated[UploadFile, File(description="Plan GeoPackage with layers grids, buildings, towns, communities.")],
 ) -> dict:
-    with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as tmp:
-        path = Path(tmp) / ("plan" + Path(file.filename or "plan.gpkg").suffix.lower())
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
-        return import_plan_file(store, path, name).as_dict()
+    return with_upload(file, "plan.gpkg", lambda path: import_plan_file(store, path, name)).as_dict()
 
 
 @router.post(

@@ -87,7 +87,8 @@ def assign_parquet_dask(
         frame = dask_geopandas.read_parquet(features)
         if frame.npartitions == 0 or not len(frame.columns):
             raise InputError(f"{features} has no features to assign.", fix="check the dataset.")
-        shipped = dask.delayed(index, traverse=False)
+        # one copy per worker, not one per task (the lookup table is a few MiB)
+        shipped = client.scatter(index, broadcast=True)
         meta = with_grid_columns(frame._meta, np.zeros(0, dtype=np.int64), columns)
         result = frame.map_partitions(_assign_partition, shipped, columns, meta=meta)
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +96,7 @@ def assign_parquet_dask(
         try:
             result.to_parquet(tmp, compute=True)
             written = dask_geopandas.read_parquet(tmp)
-            found = written["grid_id"].notna()
+            found = written["grid_id"].notnull()
             n, assigned = dask.compute(found.size, found.sum())
             outside = written[~found].head(limit, npartitions=-1)
         except BaseException:

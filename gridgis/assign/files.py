@@ -63,7 +63,7 @@ def with_grid_columns(features: gpd.GeoDataFrame, positions: np.ndarray, grids: 
     for col in GRID_COLUMNS:
         values = np.full(len(out), None, dtype=object)
         values[found] = grids[col].to_numpy(dtype=object)[positions[found]]
-        out[col] = values
+        out[col] = pd.Series(values, index=out.index, dtype="string")
     return out
 
 
@@ -151,7 +151,7 @@ class _ChunkWriter:
 
     def write(self, chunk: gpd.GeoDataFrame) -> None:
         if self.fmt == "GeoParquet":
-            table = chunk.to_arrow(index=False, geometry_encoding="WKB")
+            table = pa.table(chunk.to_arrow(index=False, geometry_encoding="WKB"))
             if self._parquet is None:
                 geo = {
                     "version": "1.0.0",

@@ -35,8 +35,11 @@ from gridgis.errors import CRSError, GeometryError, InputError, SchemaError
 
 __all__ = ["GridIndex"]
 
-#: Cells in the lookup table by default (16 MiB of int32): about 25 m cells over a county.
+#: Most cells in the lookup table by default (16 MiB of int32): about 25 m cells over a county.
 DEFAULT_CELLS = 1 << 22
+# By default the table gets this many cells per edge segment (within [2**16, DEFAULT_CELLS]):
+# the share of points needing the exact test falls with the cell size relative to the edges.
+_CELLS_PER_SEGMENT = 128
 # Empty cells kept around the grids' bounds, so out-of-range points can be clamped onto an empty border.
 _PAD = 2
 # Safety margin, in cells, around every traced edge: far above float rounding (~1e-12 cells).
@@ -115,7 +118,8 @@ class GridIndex:
         (0..n-1) in this order are what :meth:`locate` returns.
     cells
         Size of the lookup table in cells (more cells: fewer exact fallbacks,
-        more memory at 4 bytes a cell).
+        more memory at 4 bytes a cell). Default: 128 per edge segment, between
+        65,536 and :data:`DEFAULT_CELLS`.
 
     Notes
     -----
@@ -135,11 +139,14 @@ class GridIndex:
     1
     """
 
-    def __init__(self, grids: gpd.GeoDataFrame | gpd.GeoSeries, *, cells: int = DEFAULT_CELLS):
+    def __init__(self, grids: gpd.GeoDataFrame | gpd.GeoSeries, *, cells: int | None = None):
         geoms, crs = grid_geometries(grids)
         self.geometries = geoms
         self.crs = crs
         self.n_grids = len(geoms)
+        if cells is None:
+            segments = int(shapely.get_num_coordinates(geoms).sum())
+            cells = min(max(_CELLS_PER_SEGMENT * segments, 1 << 16), DEFAULT_CELLS)
         self._cells = int(cells)
         self._build()
 
@@ -348,9 +355,7 @@ class GridIndex:
         except (TypeError, ValueError) as exc:
             raise InputError(f"Coordinates must be numbers: {exc}.", fix="pass numeric lon/lat arrays.") from exc
         if x.shape != y.shape:
-            raise InputError(
-                f"lon and lat differ in shape: {x.shape} vs {y.shape}.", fix="pass one lat for every lon."
-            )
+            raise InputError(f"lon and lat differ in shape: {x.shape} vs {y.shape}.", fix="pass one lat for every lon.")
         return x, y
 
     def _locate_block(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:

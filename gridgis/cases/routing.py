@@ -82,7 +82,7 @@ class Territory:
         The towns layer (town_id, geometry); derived from the grids when None or empty.
     locator
         An object whose ``locate(lon, lat)`` gives grid row positions (-1 outside); default: a
-        :class:`gridgis.store.snapshot.GridLocator` over ``grids`` (the service's point-in-grid rule).
+        :class:`gridgis.assign.GridIndex` over ``grids`` (the point-in-grid rule of assign and the service).
 
     Examples
     --------
@@ -98,14 +98,14 @@ class Territory:
     """
 
     def __init__(self, grids: gpd.GeoDataFrame, towns: gpd.GeoDataFrame | None = None, *, locator: Any = None):
+        from gridgis.assign import GridIndex
         from gridgis.crs import local_metric_crs
-        from gridgis.store.snapshot import GridLocator
 
         self.grids = grids.reset_index(drop=True)
         self.grid_ids = self.grids["grid_id"].astype(str).to_numpy()
         self.community_ids = self.grids["community_id"].astype(str).to_numpy()
         self.town_ids = self.grids["town_id"].astype(str).to_numpy()
-        self._locator = locator if locator is not None else GridLocator(np.asarray(self.grids.geometry.values))
+        self._locator = locator if locator is not None else GridIndex(self.grids)
         if towns is None or towns.empty or "town_id" not in towns.columns:
             towns = self.grids.dissolve(by="town_id", as_index=False)[["town_id", "geometry"]]
         self._to_metric = Transformer.from_crs(4326, local_metric_crs(self.grids), always_xy=True)

@@ -16,8 +16,13 @@ def _fmt_int(value) -> str:
     return "" if value is None else f"{value:,}"
 
 
+def _fmt_counts(counts: dict, limit: int = 4) -> str:
+    shown = ", ".join(f"{k} {v:,}" for k, v in list(counts.items())[:limit])
+    return shown + (f", +{len(counts) - limit} more" if len(counts) > limit else "")
+
+
 def _print_table(info: dict) -> None:
-    console = Console(width=max(Console().width, 140))
+    console = Console(width=max(Console().width, 160))
     table = Table(title=f"{info['path']} ({info['format']})")
     for col in ("layer", "features", "geometry", "file CRS", "bounds (lon/lat)", "km²", "households", "population"):
         table.add_column(col, justify="right" if col in ("features", "km²", "households", "population") else "left")
@@ -27,13 +32,13 @@ def _print_table(info: dict) -> None:
         table.add_row(
             lay["layer"],
             _fmt_int(lay.get("features")),
-            ", ".join(f"{k} {v:,}" for k, v in lay.get("geometry_types", {}).items()),
+            _fmt_counts(lay.get("geometry_types", {})),
             lay.get("file_crs") or "none",
             " ".join(f"{v:.4f}" for v in bounds) if bounds else "",
             "" if lay.get("area_km2") is None else f"{lay['area_km2']:,.1f}",
             _fmt_int(lay.get("totals", {}).get("households")),
             _fmt_int(lay.get("totals", {}).get("population")),
-            ", ".join(f"{k} {v:,}" for k, v in lay.get("kinds", {}).items()),
+            _fmt_counts(lay.get("kinds", {})),
         )
     console.print(table)
     for lay in info["layers"]:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-layer_opt = click.option("--layer", "layer", default=None, help="Layer name inside a multi-layer file (GeoPackage).")
+layer_opt = click.option(
+    "--layer",
+    "layer",
+    default=None,
+    help="Layer name inside a multi-layer file (GeoPackage); for a single-layer file, the data-model layer it "
+    "holds (e.g. buildings), checked against the schema.",
+)
 encoding_opt = click.option(
     "--encoding", default=None, help="Attribute encoding of a Shapefile/CSV (default: detected; UTF-8, GBK, GB18030)."
 )

@@ -2,8 +2,9 @@
 
 Buildings come in clusters (a housing estate, a shop-house street, a village
 core). A cluster is a rotated lattice whose spacing leaves room between
-footprints; slots are drawn without replacement with a Gaussian preference
-for the cluster centre, so buildings within a cluster never overlap.
+footprints; slots are drawn without replacement with a preference for the cluster
+centre that is flat inside and falls off sharply at the edge (a dense core),
+so buildings within a cluster never overlap.
 Footprints are rectangles aligned with the lattice, turned by a few degrees.
 """
 
@@ -28,6 +29,8 @@ class BuildingType:
     households: tuple[int, int]
     #: how anisotropic the cluster is: (spread along, spread across) as factors of its radius.
     shape: tuple[float, float] = (1.0, 1.0)
+    #: share of the lattice slots of a cluster's core that get a building.
+    fill: float = 0.5
 
     @property
     def half_diagonal(self) -> float:
@@ -35,12 +38,12 @@ class BuildingType:
 
 
 TYPES: dict[str, BuildingType] = {
-    "high_rise": BuildingType((24, 34), (16, 22), (62, 55), (18, 33), (3.0, 12.0), (50, 400)),
-    "residential_block": BuildingType((36, 56), (12, 15), (72, 34), (7, 11), (6.0, 11.0), (50, 400)),
-    "shop_house": BuildingType((7, 11), (15, 20), (13, 26), (3, 6), (0.8, 3.0), (2, 20), shape=(2.5, 0.35)),
-    "village_house": BuildingType((8, 12), (7, 10), (15, 14), (1, 4), None, (1, 3)),
+    "high_rise": BuildingType((24, 34), (16, 22), (62, 55), (18, 33), (3.0, 12.0), (50, 400), fill=0.7),
+    "residential_block": BuildingType((36, 56), (12, 15), (72, 34), (7, 11), (6.0, 11.0), (50, 400), fill=0.7),
+    "shop_house": BuildingType((7, 11), (15, 20), (13, 26), (3, 6), (0.8, 3.0), (2, 20), shape=(2.5, 0.35), fill=0.7),
+    "village_house": BuildingType((8, 12), (7, 10), (15, 14), (1, 4), None, (1, 3), fill=0.75),
     # Non-residential buildings inside facilities (schools, hospitals, parks, markets).
-    "facility": BuildingType((20, 60), (14, 30), (75, 45), (2, 6), None, (0, 0)),
+    "facility": BuildingType((14, 36), (10, 20), (48, 30), (2, 6), None, (0, 0)),
 }
 #: Households of a village house: 1, 2 or 3 with these probabilities.
 VILLAGE_HOUSEHOLDS = (0.45, 0.4, 0.15)
@@ -62,21 +65,22 @@ def draw_attributes(kind: str, n: int, rng: np.random.Generator) -> tuple[np.nda
 def lattice_slots(
     centre: np.ndarray, radius: float, kind: str, angle: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Slot centres of a lattice rotated by ``angle`` within ``2 * radius``, and their Gaussian preference."""
+    """Slot centres of a lattice rotated by ``angle`` within ``2 * radius``, and their preference weights."""
     t = TYPES[kind]
     sx, sy = t.spacing
     rx, ry = 2 * radius * t.shape[0], 2 * radius * t.shape[1]
     gx, gy = np.meshgrid(np.arange(-rx, rx + 1e-9, sx), np.arange(-ry, ry + 1e-9, sy))
     local = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-0.5, 0.5, size=2) * (sx, sy)
-    weight = np.exp(-0.5 * ((local[:, 0] / (rx / 2)) ** 2 + (local[:, 1] / (ry / 2)) ** 2))
+    r2 = (local[:, 0] / (rx / 2)) ** 2 + (local[:, 1] / (ry / 2)) ** 2
+    weight = np.exp(-0.5 * r2**2)
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     return centre + local @ rot.T, weight
 
 
-def cluster_radius(kind: str, n: int, fill: float = 0.45) -> float:
-    """Radius of a disc holding ``n`` slots of ``kind`` at a ``fill`` share of the lattice."""
-    sx, sy = TYPES[kind].spacing
-    return float(np.sqrt(n * sx * sy / (np.pi * fill)))
+def cluster_radius(kind: str, n: int) -> float:
+    """Radius of a disc holding ``n`` buildings of ``kind`` at its ``fill`` share of the lattice slots."""
+    t = TYPES[kind]
+    return float(np.sqrt(n * t.spacing[0] * t.spacing[1] / (np.pi * t.fill * t.shape[0] * t.shape[1])))
 
 
 def footprints(kind: str, centres: np.ndarray, angles: np.ndarray, rng: np.random.Generator) -> np.ndarray:

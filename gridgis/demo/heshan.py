@@ -102,6 +102,7 @@ SHOPS = 10_000
 #: Share of shops along main roads (the rest line local streets).
 SHOPS_ON_MAIN = 0.65
 MESH_SPACING = 200.0  # metres between the points of the Voronoi mesh
+BORDER_SMOOTHING = 100.0  # metres: coverage simplification of the borders between communities
 
 
 def build_heshan(seed: int = 0) -> dict[str, gpd.GeoDataFrame]:
@@ -137,10 +138,12 @@ def build_heshan(seed: int = 0) -> dict[str, gpd.GeoDataFrame]:
 
     centres = metric([t.centre for t in TOWNS])
     towns, communities = _divisions(outline, centres, rng)
-    roads = _roads(outline, centres, communities, rng, metric)
+    # Each town centre has its own street grid orientation; its urban estates and facilities follow it.
+    towns["street_angle"] = rng.uniform(0, np.pi / 2, size=len(TOWNS))
+    roads = _roads(outline, centres, towns, communities, rng, metric)
     rivers = _rivers(outline, rng, metric)
-    facilities = _facilities(towns, communities, roads, rivers, centres, rng)
-    buildings = _buildings(communities, roads, rivers, facilities, rng)
+    facilities = _facilities(towns, communities, roads, rivers, rng)
+    buildings = _buildings(towns, communities, roads, rivers, facilities, rng)
     shops = _shops(communities, roads, centres, rng)
 
     hh = buildings.groupby("community_id")[["households", "population"]].sum()
@@ -148,7 +151,7 @@ def build_heshan(seed: int = 0) -> dict[str, gpd.GeoDataFrame]:
     by_town = communities.groupby("town_id")[["households", "population"]].sum()
     towns[["households", "population"]] = by_town.reindex(towns["town_id"]).to_numpy("int64")
     layers = {
-        "towns": towns,
+        "towns": towns.drop(columns="street_angle"),
         "communities": communities.drop(columns=["seed_x", "seed_y", "population_target"]),
         "buildings": buildings,
         "shops": shops,
@@ -187,7 +190,7 @@ def _divisions(outline, centres, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
         pts, areas = mesh.points[cells], mesh.areas[cells]
         k = town.urban + town.villages
         town_seeds = _community_seeds(pts, areas, centres[t], town, rng)
-        urban_area = 2.2e6 if town.kind == "subdistrict" else 3.5e6
+        urban_area = 1.4e6 if town.kind == "subdistrict" else 3.5e6
         target = np.empty(k)
         target[: town.urban] = urban_area * rng.lognormal(0, 0.25, size=town.urban)
         rest = max(areas.sum() - target[: town.urban].sum(), 0.5 * areas.sum())
@@ -224,7 +227,8 @@ def _divisions(outline, centres, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
         seeds.append(town_seeds[order])
         offset += k
     communities = pd.DataFrame(rows)
-    communities["geometry"] = tes.region_polygons(mesh, community_of, len(communities))
+    polygons = tes.region_polygons(mesh, community_of, len(communities), simplify=BORDER_SMOOTHING)
+    communities["geometry"] = tes.absorb_fragments(polygons, communities["town_id"].to_numpy())
     seeds = np.vstack(seeds)
     # A seed whose cells went to a neighbour (contiguity repair) moves to a point inside its community.
     inside = shapely.contains_xy(communities.geometry.to_numpy(), seeds[:, 0], seeds[:, 1])
@@ -279,7 +283,7 @@ def _population_targets(communities: pd.DataFrame, rng) -> None:
     communities["population_target"] = target
 
 
-def _roads(outline, centres, communities, rng, metric) -> pd.DataFrame:
+def _roads(outline, centres, towns, communities, rng, metric) -> pd.DataFrame:
     names, lines, classes = [], [], []
     exp_names, exp_lines = net.expressways({k: metric(v) for k, v in EXPRESSWAYS.items()}, rng)
     main_names, main_lines = net.main_roads(centres, [t.name for t in TOWNS], rng)
@@ -289,15 +293,12 @@ def _roads(outline, centres, communities, rng, metric) -> pd.DataFrame:
         classes += [cls] * len(ls)
     for t, town in enumerate(TOWNS):
         big = town.kind == "subdistrict"
-        streets = net.street_grid(centres[t], 3000 if big else 900, 350 if big else 300, rng.uniform(0, np.pi / 2))
-        lines += streets
-        names += [None] * len(streets)
-        classes += ["local"] * len(streets)
-    villages = communities[communities["kind"] == "village"]
-    lanes = net.village_lanes(villages[["seed_x", "seed_y"]].to_numpy(), shapely.union_all(main_lines), rng)
-    lines += lanes
-    names += [None] * len(lanes)
-    classes += ["local"] * len(lanes)
+        streets = net.street_grid(centres[t], 3000 if big else 900, 350 if big else 300, towns["street_angle"][t])
+        villages = communities[(communities["town_id"] == town.town_id) & (communities["kind"] == "village")]
+        lanes = net.village_lanes(np.vstack([centres[t], villages[["seed_x", "seed_y"]].to_numpy()]), rng)
+        lines += streets + lanes
+        names += [None] * (len(streets) + len(lanes))
+        classes += ["local"] * (len(streets) + len(lanes))
     parts, index = net.clip_lines(np.array(lines, dtype=object), outline)
     return pd.DataFrame(
         {
@@ -333,18 +334,17 @@ def _obstacles(roads: pd.DataFrame, rivers: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _facilities(towns, communities, roads, rivers, centres, rng) -> pd.DataFrame:
+def _facilities(towns, communities, roads, rivers, rng) -> pd.DataFrame:
     obstacles = shapely.STRtree(_obstacles(roads, rivers))
     placed, rows = [], []
     geoms = communities.geometry.to_numpy()
-    for town in TOWNS:
+    for town, angle in zip(TOWNS, towns["street_angle"], strict=True):
         counts = dict(FACILITIES[town.kind])
         if town.town_id in INDUSTRIAL_PARKS:
             counts["industrial_park"] = INDUSTRIAL_PARKS[town.town_id]
         mine = np.flatnonzero(communities["town_id"].to_numpy() == town.town_id)
         urban = mine[communities["kind"].to_numpy()[mine] == "urban"]
         village = mine[communities["kind"].to_numpy()[mine] == "village"]
-        angle = rng.uniform(0, np.pi / 2)
         for kind, count in counts.items():
             for i in range(count):
                 if kind in ("hospital", "market"):
@@ -372,14 +372,17 @@ def _facilities(towns, communities, roads, rivers, centres, rng) -> pd.DataFrame
     return frame
 
 
-def _buildings(communities, roads, rivers, facilities, rng) -> pd.DataFrame:
+def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFrame:
     road_tree = shapely.STRtree(_obstacles(roads, rivers))
     blocked = shapely.STRtree(
         np.concatenate([_obstacles(roads, rivers), shapely.buffer(facilities.geometry.to_numpy(), 10.0)])
     )
+    streets = roads[roads["class"] != "expressway"].geometry.to_numpy()
+    street_tree = shapely.STRtree(streets)
     parts = []  # (kind, community index, centres, angles, floors, households)
     geoms = communities.geometry.to_numpy()
-    town_kind = {t.town_id: t.kind for t in TOWNS}
+    town_kind = dict(zip(towns["town_id"], towns["kind"], strict=True))
+    town_angle = dict(zip(towns["town_id"], towns["street_angle"], strict=True))
     for c, com in enumerate(communities.itertuples()):
         urban = com.kind == "urban"
         mix = URBAN_MIX[town_kind[com.town_id]] if urban else VILLAGE_MIX
@@ -406,8 +409,11 @@ def _buildings(communities, roads, rivers, facilities, rng) -> pd.DataFrame:
             )
             for members, anchor in zip(split, anchors, strict=True):
                 todo, centre = members, anchor
+                angle = town_angle[com.town_id] if urban else None
                 for _ in range(4):  # a cluster that does not fit moves elsewhere for the rest
-                    pts, angles = bld.place_cluster(kind, len(todo), centre, inner, blocked, rng)
+                    if kind == "shop_house":
+                        centre, angle = _street_front(centre, streets, street_tree, bld.TYPES[kind].size_y[1])
+                    pts, angles = bld.place_cluster(kind, len(todo), centre, inner, blocked, rng, angle=angle)
                     parts.append((kind, c, pts, angles, floors[todo[: len(pts)]], hh[todo[: len(pts)]]))
                     todo = todo[len(pts) :]
                     if len(todo) == 0:
@@ -416,12 +422,14 @@ def _buildings(communities, roads, rivers, facilities, rng) -> pd.DataFrame:
     for f in facilities.itertuples():
         c = int(np.flatnonzero(communities["community_id"].to_numpy() == f.community_id)[0])
         inner = shapely.buffer(f.geometry, -(bld.TYPES["facility"].half_diagonal + 2.0))
-        if inner.is_empty:
-            continue
         n = int(rng.integers(8, 20)) if f.kind == "industrial_park" else int(rng.integers(2, 6))
         centre = shapely.get_coordinates(shapely.centroid(f.geometry))[0]
+        edge = np.diff(shapely.get_coordinates(f.geometry)[:2], axis=0)[0]
+        angle = float(np.arctan2(edge[1], edge[0]))
         radius = np.sqrt(f.geometry.area) / 2
-        pts, angles = bld.place_cluster("facility", n, centre, inner, road_tree, rng, radius=radius)
+        pts, angles = bld.place_cluster("facility", n, centre, inner, road_tree, rng, angle=angle, radius=radius)
+        if len(pts) == 0:  # a small market or clinic: one building in the middle
+            pts, angles = shapely.get_coordinates(shapely.point_on_surface(inner)), np.array([angle])
         floors, hh = bld.draw_attributes("facility", len(pts), rng)
         parts.append((f.kind, c, pts, angles, floors, hh))
 
@@ -466,6 +474,20 @@ def _buildings(communities, roads, rivers, facilities, rng) -> pd.DataFrame:
             "geometry": geometry[idx],
         }
     )
+
+
+def _street_front(point: np.ndarray, streets: np.ndarray, tree: shapely.STRtree, depth: float):
+    """A point facing the street nearest ``point``, set back by ``depth`` plus the road's clearance, and its angle."""
+    line = streets[tree.nearest(shapely.Point(point))]
+    s = line.project(shapely.Point(point))
+    s = min(max(s, 1.0), line.length - 1.0)
+    a = np.array(line.interpolate(s - 1.0).coords[0])
+    b = np.array(line.interpolate(s + 1.0).coords[0])
+    tangent = (b - a) / np.linalg.norm(b - a)
+    normal = np.array([-tangent[1], tangent[0]])
+    side = 1.0 if np.dot(point - a, normal) >= 0 else -1.0
+    front = (a + b) / 2 + side * normal * (net.CLEARANCE["main"] + depth)
+    return front, float(np.arctan2(tangent[1], tangent[0]))
 
 
 def _dirichlet_split(n: int, parts: int, rng) -> list[np.ndarray]:

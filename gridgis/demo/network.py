@@ -2,8 +2,8 @@
 
 Roads come in three classes: ``expressway`` (fixed corridors), ``main``
 (linking town centres: a minimum spanning tree plus short extra links) and
-``local`` (a street grid in each town centre and a lane from every village
-core to the nearest main road). Rivers are the Xijiang along the north-east
+``local`` (a street grid in each town centre and lanes linking the village
+cores of a town to its centre). Rivers are the Xijiang along the north-east
 edge of the outline plus two smaller meandering rivers.
 """
 
@@ -92,15 +92,15 @@ def street_grid(centre: np.ndarray, radius: float, spacing: float, angle: float)
     return list(shapely.intersection(lines, shapely.Point(centre).buffer(radius, quad_segs=16)))
 
 
-def village_lanes(cores: np.ndarray, network: shapely.Geometry, rng: np.random.Generator, *, min_length: float = 60.0):
-    """A gently bent lane from every village core to the nearest point of ``network``."""
-    shortest = shapely.shortest_line(shapely.points(cores), network)
-    ends = shapely.get_coordinates(shortest).reshape(-1, 2, 2)
-    lanes = []
-    for a, b in ends:
-        if np.linalg.norm(b - a) >= min_length:
-            lanes.append(shapely.linestrings(meander(a, b, rng, wiggle=0.1, knots=1)))
-    return lanes
+def village_lanes(points: np.ndarray, rng: np.random.Generator) -> list:
+    """Gently bent lanes along the minimum spanning tree of ``points`` (a town centre and its village cores)."""
+    if len(points) < 2:
+        return []
+    dist = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
+    a, b = minimum_spanning_tree(dist).nonzero()
+    return [
+        shapely.linestrings(meander(points[i], points[j], rng, wiggle=0.1, knots=1)) for i, j in zip(a, b, strict=True)
+    ]
 
 
 def edge_river(outline: shapely.Geometry, window: shapely.Geometry) -> shapely.Geometry:

@@ -138,12 +138,48 @@ def make_contiguous(labels: np.ndarray, areas: np.ndarray, edges: np.ndarray, *,
     return labels
 
 
-def region_polygons(mesh: Mesh, labels: np.ndarray, count: int) -> np.ndarray:
-    """Union of the cells of each label (0..count-1), clipped to the outline, snapped to :data:`GRID_SIZE`."""
+def region_polygons(mesh: Mesh, labels: np.ndarray, count: int, *, simplify: float = 0.0) -> np.ndarray:
+    """Union of the cells of each label (0..count-1), clipped to the outline, snapped to :data:`GRID_SIZE`.
+
+    ``simplify`` (metres) smooths the shared borders with a coverage simplification,
+    which keeps the regions edge-matched and leaves the outline as it is.
+    """
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(count + 1))
     merged = np.array(
         [shapely.coverage_union_all(mesh.cells[order[bounds[k] : bounds[k + 1]]]) for k in range(count)],
         dtype=object,
     )
-    return shapely.intersection(merged, mesh.outline, grid_size=GRID_SIZE)
+    regions = shapely.intersection(merged, mesh.outline, grid_size=GRID_SIZE)
+    if simplify > 0:
+        regions = shapely.coverage_simplify(regions, simplify, simplify_boundary=False)
+    return regions
+
+
+def absorb_fragments(polygons: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Hand every part of a region but its largest to the region of the same group it shares most border with.
+
+    Clipping whole cells to a ragged outline can leave a region with a sliver
+    that touches the rest only at a point, or across a narrow inlet. Parts with
+    no such neighbour (a true exclave) stay. Areas are unchanged: the regions
+    still tile the same outline.
+    """
+    polygons = polygons.copy()
+    tree = shapely.STRtree(polygons)
+    for i in np.flatnonzero(shapely.get_num_geometries(polygons) > 1):
+        parts = shapely.get_parts(polygons[i])
+        largest = int(np.argmax(shapely.area(parts)))
+        kept = [parts[largest]]
+        for k, part in enumerate(parts):
+            if k == largest:
+                continue
+            near = tree.query(part, predicate="intersects")
+            near = near[(near != i) & (groups[near] == groups[i])]
+            shared = shapely.length(shapely.intersection(shapely.boundary(polygons[near]), shapely.boundary(part)))
+            if len(near) == 0 or shared.max() <= 0:
+                kept.append(part)
+                continue
+            j = near[int(np.argmax(shared))]
+            polygons[j] = shapely.union(polygons[j], part, grid_size=GRID_SIZE)
+        polygons[i] = shapely.union_all(kept, grid_size=GRID_SIZE)
+    return polygons

@@ -24,22 +24,17 @@ import pandas as pd
 import pyproj
 
 from gridgis.errors import CRSError, CRSWarning, FileFormatError, InputError
+from gridgis.io import shapefile
 from gridgis.io.atomic import atomic_dir, atomic_path
-from gridgis.io.formats import (
-    FORMATS,
-    MULTI_LAYER,
-    STRING_COLUMNS,
-    file_format,
-    list_file_layers,
-    read_frame,
-    write_frame,
-)
+from gridgis.io.formats import FORMATS, MULTI_LAYER, file_format, list_file_layers, read_frame, write_frame
+from gridgis.io.lonlat_csv import STRING_COLUMNS
 from gridgis.io.reproject import parse_crs, to_storage_crs
 from gridgis.model import LAYERS, validate_layer
 from gridgis.repair import drop_empty, repair_geometries
 
 __all__ = [
     "FORMATS",
+    "file_format",
     "list_layers",
     "parse_crs",
     "prepare_layer",
@@ -206,6 +201,13 @@ def _rewrap(exc: FileFormatError, path: Path) -> FileFormatError:
     return FileFormatError(f"{path}: {exc.message} Nothing was written.", fix=exc.fix, details=exc.details)
 
 
+def _os_error(exc: OSError, path: Path) -> FileFormatError:
+    return FileFormatError(
+        f"Cannot write {path}: {exc.strerror or exc}. Nothing was written.",
+        fix="check that the directory is writable and the disk has space.",
+    )
+
+
 def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = None) -> None:
     """Write one layer atomically; the format comes from the suffix.
 
@@ -237,13 +239,16 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = Non
     _check_writable(gdf, name)
     try:
         if fmt == "Shapefile":
+            shapefile.check_names(gdf, path)
             with atomic_dir(path) as tmp:
-                write_frame(gdf, tmp / path.name, fmt, name)
+                write_frame(gdf, tmp / path.name, fmt, layer=None, name=name)
         else:
             with atomic_path(path, copy_existing=fmt in MULTI_LAYER) as tmp:
-                write_frame(gdf, tmp, fmt, name if fmt in MULTI_LAYER else None)
+                write_frame(gdf, tmp, fmt, layer=name if fmt in MULTI_LAYER else None, name=name)
     except FileFormatError as exc:
         raise _rewrap(exc, path) from exc
+    except OSError as exc:
+        raise _os_error(exc, path) from exc
 
 
 def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path) -> None:
@@ -278,6 +283,8 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path) -> No
     try:
         with atomic_path(path) as tmp:
             for name, gdf in layers.items():
-                write_frame(gdf, tmp, fmt, name)
+                write_frame(gdf, tmp, fmt, layer=name, name=name)
     except FileFormatError as exc:
         raise _rewrap(exc, path) from exc
+    except OSError as exc:
+        raise _os_error(exc, path) from exc

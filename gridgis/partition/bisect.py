@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
+
+from gridgis.partition.refine import balance, make_contiguous
 
 #: weight of one target-share of imbalance against one mean cut length when choosing a direction
 _IMBALANCE_WEIGHT = 10.0
@@ -15,6 +18,7 @@ def recursive_bisection(
     *,
     edges: np.ndarray | None = None,
     cost: np.ndarray | None = None,
+    graph: sparse.csr_matrix | None = None,
     n_directions: int = 8,
     angle0: float = 0.0,
 ) -> np.ndarray:
@@ -40,6 +44,10 @@ def recursive_bisection(
         Number of parts, ``1 <= k <= n``.
     edges, cost
         ``(m, 2)`` adjacent site pairs and the cost of cutting each pair.
+    graph
+        The same adjacency as a symmetric sparse matrix: when given, each cut
+        is repaired (both sides connected) and rebalanced by moving sites
+        across it before the sides are split further.
     n_directions
         Candidate cut directions, spread over 180 degrees from ``angle0``.
 
@@ -77,6 +85,8 @@ def recursive_bisection(
             continue
         k1 = kk // 2
         side = _best_cut(xy[idx], weights[idx], kk, k1, edges, cost, eidx, idx, local, dirs)
+        if graph is not None:
+            side = _repair(side, graph[idx][:, idx], weights[idx], kk, k1)
         local[idx] = side
         ei, ej = edges[eidx, 0], edges[eidx, 1]
         inner = local[ei] == local[ej]
@@ -99,7 +109,8 @@ def _best_cut(xy, w, kk, k1, edges, cost, eidx, idx, local, dirs) -> np.ndarray:
     share = total / kk
     local[idx] = np.arange(m)
     ei, ej, ec = local[edges[eidx, 0]], local[edges[eidx, 1]], cost[eidx]
-    mean_cut = max(ec.sum() / max(len(ec), 1) * np.sqrt(m), 1e-12)
+    mean_cut = ec.sum() / len(ec) * np.sqrt(m) if len(ec) else np.ptp(xy, axis=0).max()
+    mean_cut = max(mean_cut, 1e-12)
     proj = xy @ dirs.T
     best_score, best_side = np.inf, None
     for d in range(dirs.shape[0]):
@@ -111,8 +122,21 @@ def _best_cut(xy, w, kk, k1, edges, cost, eidx, idx, local, dirs) -> np.ndarray:
         count = int(counts[np.argmin(miss)])
         side = np.zeros(m, dtype=np.int8)
         side[order[:count]] = 1
-        cut = ec[side[ei] != side[ej]].sum()
+        # without adjacency, the width of the sites across the cut stands for its length
+        cut = ec[side[ei] != side[ej]].sum() if len(ec) else np.ptp(xy @ np.array([-dirs[d, 1], dirs[d, 0]]))
         score = cut / mean_cut + _IMBALANCE_WEIGHT * miss.min() / share
         if score < best_score:
             best_score, best_side = score, side
     return best_side
+
+
+def _repair(side: np.ndarray, sub: sparse.csr_matrix, w: np.ndarray, kk: int, k1: int) -> np.ndarray:
+    """Make both sides of a cut connected and move sites across it to meet the k1 : k-k1 split."""
+    labels = make_contiguous(side.astype(np.int64), sub, w)
+    if w.sum() > 0:
+        targets = w.sum() * np.array([kk - k1, k1]) / kk
+        labels = balance(labels, sub, w, 2, targets=targets, tol=1e-3)
+    # each side must keep enough sites for its parts
+    if (labels == 1).sum() < k1 or (labels == 0).sum() < kk - k1:
+        return side
+    return labels.astype(np.int8)

@@ -14,12 +14,14 @@ import shapely
 from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
 from gridgis.partition.refine import adjust_count, balance, make_contiguous
-from gridgis.partition.tessellate import dissolve, tessellate
+from gridgis.partition.tessellate import PRECISION_M, dissolve, tessellate
 
 #: share of a cut along a barrier (road, river) that counts as cut length when choosing cuts
 BARRIER_COST = 0.2
 #: stop refining once every grid is within this relative deviation of its target
 BALANCE_TOL = 0.001
+#: cut-direction offsets tried when the first plan misses the tolerance
+RESTARTS = 6
 
 
 @dataclass
@@ -47,6 +49,7 @@ class CommunityResult:
     flags: list = field(default_factory=list)
     site_grid: np.ndarray | None = None
     bound: float = 0.0
+    loose: list = field(default_factory=list)
 
 
 def partition_community(task: CommunityTask) -> CommunityResult:
@@ -55,9 +58,9 @@ def partition_community(task: CommunityTask) -> CommunityResult:
     An area in several pieces (islands, or pieces a dedicated grid cuts off)
     is handled piece by piece: the k grids are apportioned over the pieces
     holding sites by load (at least one each), so that no grid spans water.
-    A piece without sites joins the nearest grid, which then has several
-    parts and is flagged ``island_parts``. An area without any site becomes
-    one grid flagged ``no_buildings``.
+    Pieces without sites are returned in ``loose`` for the caller to join
+    to a neighbouring grid (see :func:`attach_loose`). An area without any
+    site becomes one grid flagged ``no_buildings``.
     """
     res = CommunityResult(task.community_id, site_grid=np.full(len(task.xy), -1, dtype=np.int64))
     parts = shapely.get_parts(task.area)
@@ -65,9 +68,9 @@ def partition_community(task: CommunityTask) -> CommunityResult:
     if task.k == 0 or len(parts) == 0:
         return res
     if len(task.xy) == 0:
-        res.geoms.append(task.area)
+        res.geoms.append(shapely.set_precision(task.area, PRECISION_M))
         res.targets.append(0.0)
-        res.flags.append("no_buildings")
+        res.flags.append("no_buildings" + (",island_parts" if len(parts) > 1 else ""))
         return res
     hit_site, hit_part = shapely.STRtree(parts).query(shapely.points(task.xy), predicate="intersects")
     site_part = np.full(len(task.xy), -1, dtype=np.int64)
@@ -85,17 +88,9 @@ def partition_community(task: CommunityTask) -> CommunityResult:
         cost_graph = tess.graph(len(sites), barrier_discount=1.0 - BARRIER_COST)
         if task.initial is not None:
             labels = adjust_count(task.initial[sites], cost_graph, xy, w, k)
+            labels = balance(labels, cost_graph, w, k, tol=task.tol)
         else:
-            labels = recursive_bisection(
-                xy,
-                w,
-                k,
-                edges=tess.edges,
-                cost=tess.length - (1.0 - BARRIER_COST) * tess.barrier,
-                angle0=float(rng.uniform(0, np.pi / 8)),
-            )
-            labels = make_contiguous(labels, cost_graph, w)
-        labels = balance(labels, cost_graph, w, k, tol=task.tol)
+            labels = _best_of(xy, w, k, tess, cost_graph, rng, task.tol)
         piece_grid = np.where(tess.site >= 0, labels[np.maximum(tess.site, 0)], -1)
         geoms = dissolve(tess.pieces, piece_grid, k)
         base = len(res.geoms)
@@ -105,27 +100,45 @@ def partition_community(task: CommunityTask) -> CommunityResult:
         res.targets.extend([target] * k)
         res.flags.extend([""] * k)
         bounds.append(balance_bound(w, k))
-        stray = tess.pieces[tess.site < 0]
-        if len(stray):
-            _attach(res, stray, range(base, base + k))
-    empty = np.setdiff1d(np.arange(len(parts)), inhabited)
-    if len(empty):
-        _attach(res, parts[empty], range(len(res.geoms)))
+        res.loose.extend(tess.pieces[tess.site < 0])
+    res.loose.extend(parts[np.setdiff1d(np.arange(len(parts)), inhabited)])
     res.bound = max(bounds, default=0.0)
     return res
 
 
-def _attach(res: CommunityResult, pieces: np.ndarray, candidates) -> None:
-    """Join pieces no site reaches to the nearest of the candidate grids (flagged)."""
-    candidates = list(candidates)
-    geoms = np.array([res.geoms[i] for i in candidates], dtype=object)
-    tree = shapely.STRtree(geoms)
-    near = tree.query_nearest(pieces, all_matches=False)[1]
-    for piece, g in zip(pieces, near, strict=True):
-        i = candidates[g]
-        res.geoms[i] = shapely.union(res.geoms[i], piece)
-        if shapely.get_num_geometries(res.geoms[i]) > 1 and "island_parts" not in res.flags[i]:
-            res.flags[i] = (res.flags[i] + ",island_parts").strip(",")
+def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
+    """Bisect, repair and balance from up to ``RESTARTS`` cut-direction offsets; keep the best balanced."""
+    cost = tess.length - (1.0 - BARRIER_COST) * tess.barrier
+    target = w.sum() / k if w.sum() > 0 else 1.0
+    best, best_dev = None, np.inf
+    # the axis-aligned directions first, then random offsets
+    for angle0 in np.concatenate([[0.0], rng.uniform(0, np.pi / 8, RESTARTS - 1)]):
+        labels = recursive_bisection(xy, w, k, edges=tess.edges, cost=cost, graph=cost_graph, angle0=float(angle0))
+        labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol)
+        dev = np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() / target
+        if dev < best_dev - 1e-12:
+            best, best_dev = labels, dev
+        if best_dev <= tol:
+            break
+    return best
+
+
+def attach_loose(geoms: list, flags: list, pieces: list) -> None:
+    """Join each loose piece to the grid sharing the longest edge with it, else to the nearest (flagged).
+
+    A piece that shares no edge with any grid is an island of the community
+    without buildings: the grid it joins has several parts and is flagged
+    ``island_parts``.
+    """
+    if not pieces or not geoms:
+        return
+    for piece in pieces:
+        arr = np.array(geoms, dtype=object)
+        shared = shapely.length(shapely.intersection(shapely.boundary(arr), shapely.boundary(piece)))
+        i = int(np.argmax(shared)) if shared.max() > 0 else int(np.argmin(shapely.distance(arr, piece)))
+        geoms[i] = shapely.set_precision(shapely.union(geoms[i], piece), PRECISION_M)
+        if shapely.get_num_geometries(geoms[i]) > 1 and "island_parts" not in flags[i]:
+            flags[i] = (flags[i] + ",island_parts").strip(",")
 
 
 def balance_bound(weights: np.ndarray, k: int) -> float:

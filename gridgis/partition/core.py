@@ -18,7 +18,8 @@ from gridgis.crs import local_metric_crs
 from gridgis.errors import PartitionError, SchemaError
 from gridgis.model import LAYERS, STORAGE_CRS, validate_layer
 from gridgis.partition.apportion import apportion
-from gridgis.partition.community import CommunityResult, CommunityTask, partition_community
+from gridgis.partition.community import CommunityResult, CommunityTask, attach_loose, partition_community
+from gridgis.partition.tessellate import PRECISION_M
 
 #: load columns a weight can name; ``shops`` counts shops, ``buildings`` counts buildings
 LOAD_COLUMNS = ("households", "population", "shops", "buildings")
@@ -176,7 +177,7 @@ def _validate(layers, n_grids, households, weights, barriers, dedicated) -> dict
             raise PartitionError(
                 f"Household range {lo}-{hi} must satisfy 0 < low <= high.", fix="e.g. --households 300-500."
             )
-    weights = dict(DEFAULT_WEIGHTS if not weights else weights)
+    weights = dict(weights or DEFAULT_WEIGHTS)
     bad = [c for c in weights if c not in LOAD_COLUMNS]
     if bad:
         raise SchemaError(f"Unknown load column(s) {bad} in the weights.", fix=f"use {list(LOAD_COLUMNS)}.")
@@ -220,7 +221,8 @@ class _Context:
 
     crs: pyproj.CRS
     communities: gpd.GeoDataFrame  # input order
-    areas: np.ndarray  # metric community geometries without dedicated grids
+    communities_m: np.ndarray  # metric community geometries
+    areas: np.ndarray  # the same without dedicated grids
     buildings: gpd.GeoDataFrame  # input buildings
     b_xy: np.ndarray  # metric representative points
     b_community: np.ndarray  # community position or -1
@@ -269,7 +271,7 @@ class _Context:
             label_col = next((c for c in ("name", "kind") if c in ded.columns), None)
             for d, c in zip(di[first], dc[first], strict=True):
                 geom = shapely.intersection(ded_m[d], areas[c])
-                geom = _polygonal(geom)
+                geom = _polygonal(shapely.set_precision(geom, PRECISION_M))
                 if shapely.is_empty(geom) or shapely.area(geom) <= 0:
                     continue
                 areas[c] = _polygonal(shapely.difference(areas[c], geom))
@@ -301,7 +303,7 @@ class _Context:
         if keep is not None:
             old, b_old = _old_sites(keep, fwd, b_pts, b_site, b_community, basic, len(communities))
         return cls(
-            crs, communities, areas, buildings, b_xy, b_community, load, b_dedicated, b_site,
+            crs, communities, com_m, areas, buildings, b_xy, b_community, load, b_dedicated, b_site,
             site_xy, site_load, ded_list, barrier_geom, old, b_old, weights, layers.get("shops"),
         )  # fmt: skip
 
@@ -442,10 +444,9 @@ def _assemble(ctx: _Context, results: list[CommunityResult], counts: np.ndarray)
     rows = []
     b_grid = np.full(len(ctx.buildings), -1, dtype=np.int64)
     for c, res in enumerate(results):
-        com = ctx.communities.iloc[c]
         start = len(rows)
         for geom, target, flags in zip(res.geoms, res.targets, res.flags, strict=True):
-            rows.append({"c": c, "kind": "basic", "geom": geom, "target": target, "flags": flags, "name": None})
+            rows.append({"c": c, "kind": "basic", "geom": geom, "target": target, "note": flags, "name": None})
         members = np.flatnonzero((ctx.b_community == c) & (ctx.b_dedicated < 0))
         if res.site_grid is not None and len(members):
             b_grid[members] = start + res.site_grid[ctx.b_site[members]]
@@ -454,9 +455,13 @@ def _assemble(ctx: _Context, results: list[CommunityResult], counts: np.ndarray)
                 continue
             in_d = np.flatnonzero(ctx.b_dedicated == d)
             b_grid[in_d] = len(rows)
-            rows.append(
-                {"c": c, "kind": "dedicated", "geom": geom, "target": np.nan, "flags": "", "name": label}
-            )
+            rows.append({"c": c, "kind": "dedicated", "geom": geom, "target": np.nan, "note": "", "name": label})
+        mine = list(range(start, len(rows)))
+        geoms = [rows[i]["geom"] for i in mine]
+        flags = [rows[i]["note"] for i in mine]
+        attach_loose(geoms, flags, res.loose)
+        for i, geom, flag in zip(mine, geoms, flags, strict=True):
+            rows[i]["geom"], rows[i]["note"] = geom, flag
     geoms_m = np.array([r["geom"] for r in rows], dtype=object)
     cents = shapely.get_coordinates(shapely.centroid(geoms_m))
     grid_code = np.empty(len(rows), dtype=object)

@@ -171,7 +171,32 @@ class _Balancer:
                 self.move(s, h)
                 f -= ws
                 moved += 1
-        return moved
+        return moved or self.swap(cands)
+
+    def connected(self, g: int) -> bool:
+        members = np.flatnonzero(self.labels == g)
+        return len(members) > 0 and self._connects(members, set(members.tolist()))
+
+    def swap(self, cands: dict, tries: int = 25) -> int:
+        """When no single move helps: exchange a site of g for a lighter one of h (net load ~ the flow)."""
+        for (g, h), f in sorted(self.flows().items(), key=lambda item: -item[1]):
+            out, back = cands.get((g, h)), cands.get((h, g))
+            if out is None or back is None:
+                continue
+            net = self.w[out][:, None] - self.w[back][None, :]
+            ok = (net > 0) & (net < 2 * f)
+            if not ok.any():
+                continue
+            si, ti = np.nonzero(ok)
+            order = np.argsort(np.abs(f - net[si, ti]), kind="stable")[:tries]
+            for s, t in zip(out[si[order]], back[ti[order]], strict=True):
+                self.move(s, h)
+                self.move(t, g)
+                if self.connected(g) and self.connected(h):
+                    return 1
+                self.move(t, h)
+                self.move(s, g)
+        return 0
 
 
 def balance(
@@ -180,6 +205,7 @@ def balance(
     weights: np.ndarray,
     k: int,
     *,
+    targets: np.ndarray | None = None,
     tol: float = 0.0,
     max_rounds: int = 40,
 ) -> np.ndarray:
@@ -190,7 +216,8 @@ def balance(
     partitioners), then moves boundary sites along each flow, smoothest
     boundary first, never splitting the part they leave. Stops when the
     largest deviation is at most ``tol``, a round moves nothing or
-    ``max_rounds`` is reached; returns the best labelling seen.
+    ``max_rounds`` is reached; returns the best labelling seen. ``targets``
+    (summing to the total load) default to equal shares.
 
     Examples
     --------
@@ -203,7 +230,7 @@ def balance(
     weights = np.asarray(weights, dtype=float)
     if k <= 1 or weights.sum() <= 0:
         return labels
-    target = weights.sum() / k
+    target = np.full(k, weights.sum() / k) if targets is None else np.asarray(targets, dtype=float)
     b = _Balancer(labels, graph, weights, k, target)
     best, best_dev = labels.copy(), b.max_deviation()
     for _ in range(max_rounds):

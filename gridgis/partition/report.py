@@ -60,7 +60,7 @@ def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back) -> gpd.GeoDataFrame:
             "load": load,
             "target": target,
             "deviation": deviation,
-            "flags": [r["flags"] for r in rows],
+            "note": [r["note"] for r in rows],
         },
         geometry=geoms,
         crs=STORAGE_CRS,
@@ -123,8 +123,8 @@ def build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts) -> dic
             "building_ids": [_plain(v) for v in ids[unassigned[:LIST_LIMIT]]],
             "reason": "representative point outside every community",
         },
-        "communities_without_buildings": sorted(grids.loc[grids["flags"].str.contains("no_buildings"), "community_id"]),
-        "island_grids": sorted(grids.loc[grids["flags"].str.contains("island_parts"), "grid_id"]),
+        "communities_without_buildings": sorted(grids.loc[grids["note"].str.contains("no_buildings"), "community_id"]),
+        "island_grids": sorted(grids.loc[grids["note"].str.contains("island_parts"), "grid_id"]),
         "per_community": per_community,
     }
     if ctx.b_old is not None:
@@ -162,7 +162,7 @@ def _barrier_share(ctx, grids, geoms_m) -> dict:
         if len(mine) < 2:
             continue
         inner = shapely.difference(
-            shapely.union_all(shapely.boundary(mine)), shapely.buffer(shapely.boundary(ctx.areas[c]), 1e-6)
+            shapely.union_all(shapely.boundary(mine)), shapely.buffer(shapely.boundary(ctx.communities_m[c]), BARRIER_SNAP_M)
         )
         total += shapely.length(inner)
         on += shapely.length(shapely.intersection(inner, snap))
@@ -176,3 +176,40 @@ def _moves(b_old: np.ndarray, b_grid: np.ndarray) -> dict:
     match = pairs.groupby("new")["old"].agg(lambda s: s.value_counts().index[0])
     moved = int((pairs["old"].to_numpy() != match.reindex(pairs["new"]).to_numpy()).sum())
     return {"buildings_compared": int(both.sum()), "moved": moved, "share_moved": moved / max(int(both.sum()), 1)}
+
+
+def summary(report: dict) -> str:
+    """A readable summary of a partition report for the terminal."""
+    b, c = report["balance"], report["compactness"]
+    lines = [
+        f"{report['grids']} grids ({report['basic_grids']} basic, {report['dedicated_grids']} dedicated) "
+        f"in {report['communities']} communities, {report['buildings']:,} buildings, {report['seconds']:.1f} s",
+        f"balance      max |load-target|/target {b['max_deviation']:.2%}, mean {b['mean_deviation']:.2%} "
+        f"(bound from indivisible buildings {b['bound']:.2%})",
+        f"compactness  Polsby-Popper mean {c['mean_polsby_popper']:.3f}, min {c['min_polsby_popper']:.3f}",
+        f"footprints   {report['footprints_inside_grid']['share_inside']:.2%} wholly inside their grid",
+    ]
+    share = report["barriers"].get("share_on_barriers")
+    if share is not None:
+        lines.append(f"barriers     {share:.1%} of inner grid edges on barriers")
+    if report["unassigned_buildings"]["count"]:
+        u = report["unassigned_buildings"]
+        lines.append(f"outside      {u['count']} building(s) outside every community, e.g. {u['building_ids'][:10]}")
+    if report["communities_without_buildings"]:
+        lines.append(
+            f"empty        communities without buildings (one grid each): {report['communities_without_buildings']}"[
+                :400
+            ]
+        )
+    if report["island_grids"]:
+        lines.append(f"islands      grids holding an island without buildings: {report['island_grids']}")
+    if "keep" in report:
+        k = report["keep"]
+        lines.append(f"keep         {k['moved']:,} of {k['buildings_compared']:,} buildings changed grid")
+    worst = sorted(report["per_community"], key=lambda d: -d["max_deviation"])[:3]
+    if worst and worst[0]["max_deviation"] > 0.01:
+        lines.append(
+            "least balanced: "
+            + ", ".join(f"{w['community_id']} {w['max_deviation']:.1%} ({w['grids']} grids)" for w in worst)
+        )
+    return "\n".join(lines)

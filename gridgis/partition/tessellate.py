@@ -22,6 +22,9 @@ from scipy import sparse
 _DECIMALS = 4
 #: grid size (metres) grid polygons are snapped to
 PRECISION_M = 0.001
+#: shortest shared edge (metres) that makes two pieces adjacent: far above the snapping, so grids
+#: connected through such edges stay one polygon once snapped
+MIN_EDGE_M = 0.01
 
 
 @dataclass
@@ -94,6 +97,8 @@ def tessellate(area: shapely.Geometry, points: np.ndarray, barriers: shapely.Geo
     pieces, cell_of, block = pieces[keep], cell_of[keep], block[keep]
     site = _owners(pieces, cell_of, points)
     pa, pb, plen = _shared_edges(pieces)
+    real = plen >= MIN_EDGE_M
+    pa, pb, plen = pa[real], pb[real], plen[real]
     site = _attach_orphans(pieces, site, block, pa, pb, plen)
     sa, sb = site[pa], site[pb]
     cross = (sa != sb) & (sa >= 0) & (sb >= 0)
@@ -134,7 +139,8 @@ def _cut_by_barriers(
     lines = None if barriers is None else shapely.intersection(barriers, area)
     if lines is None or shapely.is_empty(lines) or shapely.length(lines) == 0:
         return cells, ident, np.zeros(n, dtype=np.int64)
-    blocks = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all([shapely.boundary(area), lines]))))
+    noded = shapely.union_all([shapely.boundary(area), lines])
+    blocks = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     blocks = blocks[shapely.contains(area, shapely.point_on_surface(blocks))]
     if len(blocks) <= 1:
         return cells, ident, np.zeros(n, dtype=np.int64)
@@ -220,7 +226,7 @@ def _attach_orphans(
             if not len(oi):
                 break
             shared = shapely.length(shapely.intersection(pieces[left[oi]], pieces[owned[ni]]))
-            ok = shared > 0
+            ok = shared >= MIN_EDGE_M
             if not ok.any():
                 break
             oi, ni, shared = oi[ok], ni[ok], shared[ok]
@@ -259,4 +265,3 @@ def _union(group: np.ndarray) -> shapely.Geometry:
     except shapely.errors.GEOSException:
         pass
     return shapely.union_all(group)
-    return out

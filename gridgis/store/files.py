@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gridgis.errors import InputError
 from gridgis.io import list_layers, read_layer, read_layers
-from gridgis.store.base import PLAN_LAYERS, LayerInfo, PlanInfo, Store
+from gridgis.store.base import PLAN_LAYERS, LayerInfo, PlanInfo, Store, check_name
 
 
 def import_plan_file(store: Store, path: str | Path, name: str) -> PlanInfo:
@@ -18,6 +18,7 @@ def import_plan_file(store: Store, path: str | Path, name: str) -> PlanInfo:
     --------
     >>> import_plan_file(open_store(), "plan.gpkg", "2026-heshan")  # doctest: +SKIP
     """
+    check_name(name, "plan")
     present = list_layers(path)
     if "grids" not in present:
         raise InputError(
@@ -41,6 +42,7 @@ def import_layer_file(
 
     ``name_field`` (default: ``name`` when the file has that column) labels each area in locate answers.
     """
+    check_name(name, "layer")
     frame = read_layer(path, layer, validate=False)
     if name_field is None and "name" in frame.columns:
         name_field = "name"

@@ -145,7 +145,7 @@ def test_failed_write_leaves_nothing_behind(tmp_path, toy_city):
     mixed = gpd.GeoDataFrame({"wait": [pd.Timedelta(1, "h")]}, geometry=[Point(112.9, 22.7)], crs="EPSG:4326")
     with pytest.raises(FileFormatError, match=r"plan\.gpkg: Cannot write layer 'broken'.*Nothing was written"):
         write_layers({"towns": towns, "broken": mixed}, tmp_path / "plan.gpkg")
-    with pytest.raises(SchemaError, match="would clash"):
+    with pytest.raises(SchemaError, match=r"Cannot write .*/towns\.shp: .*would clash"):
         write_layer(towns.assign(community_a=1, community_b=2), tmp_path / "towns.shp")
     with pytest.raises(FileFormatError, match="holds one layer"):
         write_layers({"a": towns, "b": towns}, tmp_path / "two.geojson")
@@ -163,3 +163,39 @@ def test_failed_write_keeps_the_previous_file(tmp_path, toy_city):
         write_layer(mixed, path, "bad")
     assert path.read_bytes() == before
     assert _files(tmp_path) == ["plan.gpkg"]
+
+
+def test_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    from gridgis.io.atomic import atomic_path
+
+    path = tmp_path / "plan.gpkg"
+    path.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt), atomic_path(path) as tmp:
+        tmp.write_bytes(b"half of the new")
+        raise KeyboardInterrupt
+    assert path.read_bytes() == b"old"
+    assert _files(tmp_path) == ["plan.gpkg"]
+
+
+def test_shapefile_without_its_dbf_or_shx(tmp_path, toy_city):
+    path = tmp_path / "shops.shp"
+    write_layer(toy_city["shops"], path)
+    path.with_suffix(".shx").unlink()
+    with pytest.raises(FileFormatError, match=r"shops\.shp cannot be read"):
+        read_layer(path)
+    write_layer(toy_city["shops"], path)
+    path.with_suffix(".dbf").unlink()
+    with pytest.raises(FileFormatError, match=r"has no \.dbf attribute file") as info:
+        read_layer(path)
+    assert ".shx" in info.value.fix
+
+
+def test_unwritable_values_and_places_are_clear_errors(tmp_path, toy_city):
+    mixed = toy_city["shops"].assign(floor=[1, "ground", 2, 3, 4, 5, 6, 7])
+    with pytest.raises(FileFormatError, match=r"shops\.parquet: Cannot write layer 'shops' as GeoParquet"):
+        write_layer(mixed, tmp_path / "shops.parquet")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FileFormatError, match=r"Cannot write .*afile/shops\.gpkg") as info:
+        write_layer(toy_city["shops"], tmp_path / "afile" / "shops.gpkg", "shops")
+    assert "writable" in info.value.fix
+    assert _files(tmp_path) == ["afile"]

@@ -1,0 +1,168 @@
+"""Codes, apportionment, bisection, refinement and tessellation on hand-built cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from scipy import sparse
+
+from gridgis.codes import check_community_id, grid_codes, is_grid_code, reading_order, split_code
+from gridgis.errors import SchemaError
+from gridgis.partition.apportion import apportion
+from gridgis.partition.bisect import recursive_bisection
+from gridgis.partition.community import balance_bound
+from gridgis.partition.refine import adjust_count, balance, make_contiguous
+from gridgis.partition.tessellate import dissolve, tessellate
+
+
+def lattice_xy(n: int) -> np.ndarray:
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    return np.column_stack([i.ravel() + 0.5, j.ravel() + 0.5]).astype(float)
+
+
+def path_graph(n: int) -> sparse.csr_matrix:
+    return sparse.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1]).tocsr()
+
+
+# ---------------------------------------------------------------- codes
+
+
+def test_reading_order_3x3_rows_north_first_then_west_to_east():
+    xy = lattice_xy(3)  # x = i + .5, y = j + .5
+    order = reading_order(xy[:, 0], xy[:, 1])
+    # expected: top row (y=2.5) west->east, then y=1.5, then y=0.5
+    expected = [np.flatnonzero((xy[:, 1] == y) & (xy[:, 0] == x))[0] for y in (2.5, 1.5, 0.5) for x in (0.5, 1.5, 2.5)]
+    assert order.tolist() == expected
+
+
+def test_reading_order_follows_shape_wide_row_and_tall_column():
+    x = np.array([3.0, 0.0, 2.0, 1.0])
+    assert reading_order(x, np.array([0.1, 0.0, 0.2, 0.0])).tolist() == [1, 3, 2, 0]  # one row, west to east
+    assert reading_order(np.zeros(3), np.array([0.0, 2.0, 1.0])).tolist() == [1, 2, 0]  # one column, north first
+
+
+def test_grid_codes_are_community_plus_sequence():
+    codes = grid_codes("440784101001", np.array([0.5, 1.5, 0.5, 1.5]), np.array([1.5, 1.5, 0.5, 0.5]))
+    assert codes.tolist() == ["440784101001001", "440784101001002", "440784101001003", "440784101001004"]
+    assert all(is_grid_code(c) for c in codes)
+    assert split_code(codes[2]) == {"county": "440784", "town_id": "440784101", "community_id": "440784101001",
+                                    "seq": "003"}  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", ["44078410100", "4407841010011", "44078410100a", 440784101001])
+def test_community_id_must_be_12_digits(bad):
+    with pytest.raises(SchemaError, match="12-digit"):
+        check_community_id(bad)
+
+
+def test_more_than_999_grids_in_a_community_is_an_error():
+    with pytest.raises(SchemaError, match="at most 999"):
+        grid_codes("440784101001", np.arange(1000.0), np.zeros(1000))
+
+
+# ---------------------------------------------------------------- apportionment
+
+
+def test_apportion_largest_remainder():
+    # quotas 3.5, 2.1, 1.4 -> floors 3, 2, 1 and the seat left goes to the largest remainder (.5)
+    assert apportion([500, 300, 200], 7).tolist() == [4, 2, 1]
+
+
+def test_apportion_minimum_and_maximum():
+    assert apportion([1000, 1, 1], 4).tolist() == [2, 1, 1]  # every unit gets at least one
+    assert apportion([1000, 1, 1], 5, maximum=[2, 5, 5]).tolist() == [2, 2, 1]
+    with pytest.raises(ValueError):
+        apportion([1, 1], 1)
+
+
+# ---------------------------------------------------------------- bisection and refinement
+
+
+def test_bisection_of_a_4x4_lattice_gives_4_quadrants():
+    xy = lattice_xy(4)
+    labels = recursive_bisection(xy, np.ones(16), 4)
+    quadrant = (xy[:, 0] > 2).astype(int) * 2 + (xy[:, 1] > 2).astype(int)
+    # each part is exactly one quadrant
+    for part in range(4):
+        assert len(set(quadrant[labels == part])) == 1
+    assert np.bincount(labels).tolist() == [4, 4, 4, 4]
+
+
+def test_bisection_balances_weights_not_counts():
+    xy = np.column_stack([np.arange(6.0), np.zeros(6)])
+    labels = recursive_bisection(xy, np.array([3.0, 1, 1, 1, 1, 1]), 2)
+    assert np.bincount(labels, weights=[3.0, 1, 1, 1, 1, 1]).tolist() == [4.0, 4.0]
+
+
+def test_bisection_gives_every_part_a_site_even_with_a_heavy_one():
+    xy = np.column_stack([np.arange(4.0), np.zeros(4)])
+    labels = recursive_bisection(xy, np.array([100.0, 1, 1, 1]), 4)
+    assert sorted(labels.tolist()) == [0, 1, 2, 3]
+
+
+def test_make_contiguous_gives_fragments_to_a_neighbour():
+    labels = make_contiguous(np.array([0, 0, 1, 1, 0]), path_graph(5), np.ones(5))
+    assert labels.tolist() == [0, 0, 1, 1, 1]
+
+
+def test_balance_moves_boundary_sites_to_equal_loads():
+    labels = balance(np.array([0, 0, 0, 0, 0, 0, 1, 1]), path_graph(8), np.ones(8), 2)
+    assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+def test_balance_uses_a_chain_of_parts():
+    # 0 is heavy, 2 is light, they only touch through 1: load must pass through the middle part
+    labels = balance(np.array([0, 0, 0, 0, 1, 1, 2, 2, 2]), path_graph(9), np.ones(9), 3)
+    assert np.bincount(labels).tolist() == [3, 3, 3]
+    assert (np.diff(labels) >= 0).all()  # still three runs: contiguous
+
+
+def test_adjust_count_splits_the_heaviest_part():
+    xy = np.column_stack([np.arange(6.0), np.zeros(6)])
+    labels = adjust_count(np.array([0, 0, 0, 0, 1, 1]), path_graph(6), xy, np.ones(6), 3)
+    assert np.bincount(labels).tolist() == [2, 2, 2]
+
+
+def test_adjust_count_merges_the_lightest_part():
+    xy = np.column_stack([np.arange(6.0), np.zeros(6)])
+    labels = adjust_count(np.array([0, 0, 1, 2, 2, 2]), path_graph(6), xy, np.ones(6), 2)
+    assert len(set(labels.tolist())) == 2
+    assert labels[2] == labels[0]  # the single-site part joined its lighter neighbour
+
+
+def test_balance_bound_from_a_tower_and_from_whole_numbers():
+    assert balance_bound(np.array([400.0, 100, 100, 100, 100, 100, 100]), 4) == pytest.approx(0.6)
+    assert balance_bound(np.array([2.0] * 5), 2) == pytest.approx(0.2)  # target 5, loads even
+    assert balance_bound(np.array([1.0] * 8), 4) == 0.0
+
+
+# ---------------------------------------------------------------- tessellation
+
+
+def test_tessellate_two_sites_halves_a_box():
+    t = tessellate(shapely.box(0, 0, 2, 1), np.array([[0.5, 0.5], [1.5, 0.5]]))
+    assert t.edges.tolist() == [[0, 1]]
+    assert t.length.tolist() == pytest.approx([1.0])
+    grids = dissolve(t.pieces, t.site, 2)
+    assert shapely.equals(grids[0], shapely.box(0, 0, 1, 1)) and shapely.equals(grids[1], shapely.box(1, 0, 2, 1))
+
+
+def test_barrier_cuts_cells_and_is_measured():
+    # a road along y = 1 through a 2 x 2 box; one site below it, one above: the shared edge lies on the road
+    road = shapely.LineString([(-1, 1), (3, 1)])
+    t = tessellate(shapely.box(0, 0, 2, 2), np.array([[1.0, 0.3], [1.0, 1.2]]), road)
+    grids = dissolve(t.pieces, t.site, 2)
+    assert shapely.equals(grids[0], shapely.box(0, 0, 2, 1))  # the Voronoi edge (y = 0.75) moved to the road
+    assert t.barrier.tolist() == pytest.approx([2.0])
+
+
+def test_cut_off_piece_joins_the_site_on_its_side():
+    # U-shaped area: the Voronoi cell of the left site reaches across the gap into the right arm
+    area = shapely.Polygon([(0, 0), (3, 0), (3, 3), (2, 3), (2, 1), (1, 1), (1, 3), (0, 3)])
+    pts = np.array([[0.5, 2.5], [2.5, 2.5], [1.5, 0.5]])
+    t = tessellate(area, pts)
+    assert (t.site >= 0).all()
+    grids = dissolve(t.pieces, t.site, 3)
+    assert all(g.geom_type == "Polygon" for g in grids)
+    assert shapely.union_all(grids).symmetric_difference(area).area < 1e-9
