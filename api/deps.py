@@ -76,7 +76,7 @@ class ServiceState:
             if current is not None and current.revision == revision:
                 return current
             try:
-                self.snapshot = load_snapshot(self.store)  # the atomic swap
+                self.snapshot = load_snapshot(self.store, previous=current)  # the atomic swap
             except NotFoundError:
                 self.snapshot = None  # nothing published yet
             self._older.clear()

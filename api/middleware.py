@@ -24,7 +24,10 @@ async def _reply(send, status: int, code: str, message: str, details: dict) -> N
 
 
 class BodyLimit:
-    """Answer 413 to bodies larger than ``max_bytes`` (declared or streamed) before the app reads them."""
+    """Answer 413 to bodies larger than ``max_bytes`` (declared or streamed) before the app reads them.
+
+    Starlette's own RequestBodyLimitMiddleware answers in plain text, breaking the one error shape.
+    """
 
     def __init__(self, app, max_bytes: int):
         self.app = app

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 CRS = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 
@@ -88,7 +88,18 @@ class MultiPointIn(BaseModel):
     crs: CRS = "wgs84"
 
 
-LocateBatchIn = LocateArraysIn | FeatureCollectionIn | MultiPointIn
+def _batch_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind or "arrays"
+
+
+#: a batch: arrays (no "type" member), a FeatureCollection or a MultiPoint, told apart by "type"
+LocateBatchIn = Annotated[
+    Annotated[LocateArraysIn, Tag("arrays")]
+    | Annotated[FeatureCollectionIn, Tag("FeatureCollection")]
+    | Annotated[MultiPointIn, Tag("MultiPoint")],
+    Discriminator(_batch_kind),
+]
 
 
 class LocateBatchOut(BaseModel):

@@ -36,7 +36,7 @@ from gridgis.io import read_layers, write_layers
 from gridgis.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
-CACHE = REPO / "data" / "bench" / "heshan_plan.gpkg"
+CACHE = REPO / "data" / "work" / "bench" / "heshan_plan.gpkg"
 
 
 def heshan_plan() -> dict[str, gpd.GeoDataFrame]:
@@ -44,7 +44,7 @@ def heshan_plan() -> dict[str, gpd.GeoDataFrame]:
         from gridgis.demo import build_heshan
         from gridgis.partition import partition
 
-        print("building the Heshan demo plan (once; cached in data/bench/) ...", flush=True)
+        print("building the Heshan demo plan (once; cached in data/work/bench/) ...", flush=True)
         layers = build_heshan(seed=0)
         result = partition(layers, n_grids=379)
         CACHE.parent.mkdir(parents=True, exist_ok=True)
@@ -243,7 +243,9 @@ def main() -> None:
         proc = start(baseline, {"GRIDGIS_DATABASE_URL": url}, f"{base}/v1/locate?lon=0&lat=0")
         procs.append(proc)
         time.sleep(2)
-        check_pg = httpx.get(f"{base}/v1/locate", params={"lon": pick[0, 0], "lat": pick[0, 1]}).json()
+        r = httpx.get(f"{base}/v1/locate", params={"lon": pick[0, 0], "lat": pick[0, 1]})
+        assert r.status_code == 200, r.text
+        check_pg = r.json()
         assert check_pg["grid"]["grid_id"] == check["grid"]["grid_id"], (check_pg, check)
         wrk(f"{base}/v1/locate", get_script(*pick.T), 3, args.connections)
         pg = wrk(f"{base}/v1/locate", get_script(*pick.T), args.seconds, args.connections)

@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 SQL = """
 WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS pt)
 SELECT json_build_object(
-    'plan', %(plan)s,
+    'plan', %(plan)s::text,
     'grid', g.props,
     'community', c.props,
     'town', t.props,

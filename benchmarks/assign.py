@@ -31,6 +31,7 @@ from gridgis.assign import GridIndex
 from gridgis.paths import HESHAN_OUTLINE
 
 N_GRIDS = 379
+SEGMENT = 0.0007  # degrees, about 70 m: 60-150 vertices a grid (a few border ones more)
 
 
 def heshan_grids(seed: int = 0, n: int = N_GRIDS) -> gpd.GeoSeries:
@@ -39,15 +40,19 @@ def heshan_grids(seed: int = 0, n: int = N_GRIDS) -> gpd.GeoSeries:
     outline = shapely.make_valid(gpd.read_file(HESHAN_OUTLINE).geometry.union_all())
     outline = shapely.simplify(outline, 0.002)  # the published outline has 2,400 vertices: keep cells at 60-150
     minx, miny, maxx, maxy = outline.bounds
-    seeds = []
+    seeds: list = []
     while len(seeds) < n:
         pts = shapely.points(rng.uniform(minx, maxx, 4 * n), rng.uniform(miny, maxy, 4 * n))
         seeds.extend(pts[shapely.contains(outline, pts)])
-    seeds = seeds[:n]
+    seeds = np.array(seeds[:n])
+    for _ in range(3):  # Lloyd relaxation: cells of similar size, as planners draw them
+        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=outline))
+        cells = shapely.intersection(cells, outline)
+        seeds = shapely.point_on_surface(shapely.centroid(cells[~shapely.is_empty(cells)]))
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=outline))
     cells = shapely.intersection(cells, outline)
     cells = cells[~shapely.is_empty(cells)]
-    cells = shapely.segmentize(cells, 0.0012)
+    cells = shapely.segmentize(cells, SEGMENT)
 
     def bend(c: np.ndarray) -> np.ndarray:
         # smooth (gradient < 1) displacement: the same vertex moves the same way in every cell

@@ -150,12 +150,26 @@ def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 
 def wgs84_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Convert WGS84 lon/lat to BD-09 (via GCJ-02)."""
+    """Convert WGS84 lon/lat to BD-09 (via GCJ-02).
+
+    Examples
+    --------
+    >>> lon, lat = wgs84_to_bd09([112.96], [22.76])
+    >>> bool(lon[0] > 112.96 and lat[0] > 22.76)  # Baidu's offset is north-east, about 1 km here
+    True
+    """
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
 def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Convert BD-09 lon/lat to WGS84 (via GCJ-02)."""
+    """Convert BD-09 lon/lat to WGS84 (via GCJ-02).
+
+    Examples
+    --------
+    >>> lon, lat = bd09_to_wgs84(*wgs84_to_bd09([112.96], [22.76]))
+    >>> round(float(lon[0]), 9), round(float(lat[0]), 9)
+    (112.96, 22.76)
+    """
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 

@@ -31,6 +31,9 @@ from gridgis.crs import local_metric_crs
 from gridgis.errors import GridgisError, SchemaError
 from gridgis.model import STORAGE_CRS, validate_layer
 
+#: longest segment (degrees, about 20 m) kept when projecting: a straight segment in lon/lat is
+#: a curve in a metric CRS, so long edges are densified first
+DENSIFY_DEG = 0.0002
 #: width (metres) of the band along a community boundary whose area the tiling check tolerates as
 #: gap, overlap or overflow: grid vertices are snapped to a millimetre grid
 TOL_M = 0.001
@@ -133,11 +136,10 @@ def check_plan(
     except GridgisError as exc:
         report.checks["schema"] = _check(False, exc.message)
         return report
-    crs = local_metric_crs(grids)
-    fwd = pyproj.Transformer.from_crs(STORAGE_CRS, crs, always_xy=True)
+    fwd = pyproj.Transformer.from_crs(STORAGE_CRS, local_metric_crs(grids), always_xy=True)
 
     def metric(geoms):
-        return shapely.transform(geoms, lambda xy: np.column_stack(fwd.transform(xy[:, 0], xy[:, 1])))
+        return project(geoms, fwd)
 
     g_m = metric(grids.geometry.values)
     report.checks["codes"] = _check_codes(grids, g_m)
@@ -155,6 +157,20 @@ def check_plan(
     report.metrics = _metrics(grids, g_m)
     report.metrics["island_grids"] = islands
     return report
+
+
+def project(geoms: np.ndarray, transformer: pyproj.Transformer) -> np.ndarray:
+    """Project lon/lat geometries, densifying edges longer than :data:`DENSIFY_DEG` first.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32649", always_xy=True)
+    >>> shapely.get_num_coordinates(project(np.array([box(112.9, 22.7, 112.91, 22.71)]), to_utm)).tolist()
+    [203]
+    """
+    dense = shapely.segmentize(geoms, DENSIFY_DEG)
+    return shapely.transform(dense, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
 
 
 def check_plan_file(path: str | Path, *, n_grids: int | None = None) -> QualityReport:

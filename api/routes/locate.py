@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Body, Request
+import pydantic_core
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
 
-from api.deps import PlanQuery, StateDep
+from api.deps import StateDep
 from api.errors import APIError, error_response
 from api.schemas import FeatureCollectionIn, LocateArraysIn, LocateBatchIn, LocateBatchOut, LocateOut
 from gridgis.crs import CHINA_BOUNDS, check_lonlat, to_wgs84
@@ -115,17 +117,49 @@ async def locate(request: Request, state: StateDep) -> Response:
     return Response(snap.answer_json(pos, x, y, point), media_type="application/json")
 
 
+def _inline(schema: dict) -> dict:
+    """``schema`` with its ``$defs`` references replaced by the definitions (for openapi_extra)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(defs[node["$ref"].rsplit("/", 1)[1]])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
+BATCH = TypeAdapter(LocateBatchIn)
+BATCH_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": _inline(BATCH.json_schema()),
+            "example": {"lon": [112.95, 112.91], "lat": [22.71, 22.705], "crs": "wgs84"},
+        }
+    },
+}
+
+
+# The body is parsed by pydantic straight from the bytes (validate_json, about 3x faster than FastAPI's
+# json.loads + validation for 10,000 points); openapi_extra documents it.
 @router.post(
     "/locate",
     response_model=LocateBatchOut,
     responses={413: {"description": "More points than the batch limit (10,000)."}, **OUTSIDE},
     summary="Locate up to 10,000 points in one call (arrays or GeoJSON)",
+    openapi_extra={"requestBody": BATCH_BODY, "parameters": GET_PARAMETERS[3:]},
 )
-async def locate_batch(
-    state: StateDep,
-    body: Annotated[LocateBatchIn, Body(examples=[{"lon": [112.95, 112.91], "lat": [22.71, 22.705]}])],
-    plan: PlanQuery = None,
-) -> Response:
+async def locate_batch(request: Request, state: StateDep) -> Response:
+    try:
+        body = BATCH.validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    plan = request.query_params.get("plan")
     snap = state.current(plan)
     if isinstance(body, LocateArraysIn):
         if len(body.lon) != len(body.lat):
@@ -164,4 +198,4 @@ async def locate_batch(
         grids[str(ids[p])] = {k: answer[k] for k in ("grid", "community", "town", "staff")}
     out = {"plan": snap.plan.name, "count": int(pos.size), "located": int(hit.sum()), "grid_id": grid_id.tolist()}
     out["grids"] = grids
-    return Response(json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode(), media_type="application/json")
+    return Response(pydantic_core.to_json(out), media_type="application/json")

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -132,7 +133,7 @@ def _raw_chunks(path: Path, fmt: str, name: str, chunk_size: int, encoding) -> I
                 for batch in reader:
                     frame = gpd.GeoDataFrame.from_arrow(pa.Table.from_batches([batch]))
                     yield frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        except (DataSourceError, DataLayerError) as exc:
             raise FileFormatError(f"{path} cannot be read: {exc}.", fix="check the file (gridgis inspect).") from exc
     else:  # CSV: read whole, handed on in chunks
         frame = read_layer(path, name, encoding=encoding, validate=False)

@@ -45,7 +45,7 @@ _PAD = 2
 # Safety margin, in cells, around every traced edge: far above float rounding (~1e-12 cells).
 _MARGIN = 1e-4
 # Points per block in vectorized lookups: keeps temporaries in cache and memory bounded.
-_BLOCK = 1 << 18
+_BLOCK = 1 << 16
 
 
 def _listing(rows, limit: int = 10) -> str:
@@ -97,6 +97,12 @@ def grid_geometries(grids) -> tuple[np.ndarray, pyproj.CRS]:
             fix="repair them (gridgis.repair.repair_geometries, or shapely.make_valid) and check the plan.",
         )
     return geoms, series.crs
+
+
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique, by sorting: faster here than its hash path)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if values.size else values
 
 
 def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -167,7 +173,7 @@ class GridIndex:
         u2, v2 = (end[:, 0] - self._x0) * self._inv, (end[:, 1] - self._y0) * self._inv
         marked_cell, marked_grid = self._trace_edges(u1, v1, u2, v2, seg_grid)
         count, label, inside_pairs = self._fill_centres(u1, v1, u2, v2, seg_grid)
-        boundary = np.unique(marked_cell)
+        boundary = _unique(marked_cell)
         # candidates of a boundary cell: grids whose edges mark it + grids holding its centre
         is_boundary = np.zeros(self._nrows * self._ncols, dtype=bool)
         is_boundary[boundary] = True
@@ -179,7 +185,7 @@ class GridIndex:
             keep = is_boundary[inside_pairs[0]]
             cells.append(inside_pairs[0][keep])
             grids_.append(inside_pairs[1][keep])
-        key = np.unique(np.concatenate(cells).astype(np.int64) * self.n_grids + np.concatenate(grids_))
+        key = _unique(np.concatenate(cells).astype(np.int64) * self.n_grids + np.concatenate(grids_))
         pair_cell, pair_grid = np.divmod(key, self.n_grids)
         position = np.searchsorted(boundary, pair_cell)
         self._cand_ptr = np.searchsorted(position, np.arange(boundary.size + 1)).astype(np.int64)
@@ -249,13 +255,13 @@ class GridIndex:
         g, r, c0, c1 = grid[0::2], row[0::2], col[0::2], col[1::2]
         width = self._ncols + 1
         diff_count = np.zeros(self._nrows * width, dtype=np.int32)
-        diff_label = np.zeros(self._nrows * width, dtype=np.int64)
+        diff_label = np.zeros(self._nrows * width, dtype=np.int32)
         np.add.at(diff_count, r * width + c0, 1)
         np.add.at(diff_count, r * width + c1, -1)
-        np.add.at(diff_label, r * width + c0, g + 1)
-        np.add.at(diff_label, r * width + c1, -(g + 1))
-        count = np.cumsum(diff_count.reshape(self._nrows, width), axis=1)[:, :-1]
-        total = np.cumsum(diff_label.reshape(self._nrows, width), axis=1)[:, :-1]
+        np.add.at(diff_label, r * width + c0, (g + 1).astype(np.int32))
+        np.add.at(diff_label, r * width + c1, -(g + 1).astype(np.int32))
+        count = np.cumsum(diff_count.reshape(self._nrows, width), axis=1, dtype=np.int32)[:, :-1]
+        total = np.cumsum(diff_label.reshape(self._nrows, width), axis=1, dtype=np.int32)[:, :-1]
         label = np.where(count == 1, total - 1, -1)
         pair_cells, pair_grids = [], []
         if (count > 1).any():
@@ -308,7 +314,11 @@ class GridIndex:
         out = np.empty(x.size, dtype=np.int64)
         xf, yf = x.ravel(), y.ravel()
         for lo in range(0, x.size, _BLOCK):
-            out[lo : lo + _BLOCK] = self._locate_block(xf[lo : lo + _BLOCK], yf[lo : lo + _BLOCK])
+            self._lookup_block(xf[lo : lo + _BLOCK], yf[lo : lo + _BLOCK], out[lo : lo + _BLOCK])
+        # one exact pass for all points in edge cells: its cost is per candidate grid, not per point
+        fallback = np.flatnonzero(out < -1)
+        if fallback.size:
+            out[fallback] = self._exact(xf[fallback], yf[fallback], -2 - out[fallback])
         return out.reshape(x.shape)
 
     def locate_point(self, lon: float, lat: float) -> int:
@@ -358,7 +368,8 @@ class GridIndex:
             raise InputError(f"lon and lat differ in shape: {x.shape} vs {y.shape}.", fix="pass one lat for every lon.")
         return x, y
 
-    def _locate_block(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _lookup_block(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+        """Table values into ``out``: grid, -1, or -2 - (edge cell number) for the exact pass."""
         u = x - self._x0
         u *= self._inv
         np.fmax(u, 0.0, out=u)  # fmax/fmin also send NaN to the empty border cell
@@ -370,11 +381,7 @@ class GridIndex:
         cell = v.astype(np.int64)
         cell *= self._ncols
         cell += u.astype(np.int64)
-        out = self._table.take(cell).astype(np.int64)
-        fallback = np.flatnonzero(out < -1)
-        if fallback.size:
-            out[fallback] = self._exact(x[fallback], y[fallback], -2 - out[fallback])
-        return out
+        out[:] = self._table.take(cell)
 
     def _exact(self, x: np.ndarray, y: np.ndarray, boundary: np.ndarray) -> np.ndarray:
         """Exact lowest covering grid of points in boundary cells, testing only their candidates."""

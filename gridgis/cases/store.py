@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from gridgis.cases.categories import get_category
 from gridgis.cases.intake import Report
@@ -32,6 +35,7 @@ from gridgis.cases.routing import Route, RouteRule, escalation_target
 from gridgis.errors import ConflictError, InputError, NotFoundError, StoreError
 
 COMPONENT = "cases"
+T = TypeVar("T")
 MAX_PAGE = 1000
 
 #: columns of a case, in the order the queries return them
@@ -146,6 +150,11 @@ class CaseStore:
         """A cursor in a transaction: committed (durably) on success, rolled back on error."""
         raise NotImplementedError
 
+    def _write(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(cursor)`` in a write transaction; return its result once committed."""
+        with self._tx() as cur:
+            return work(cur)
+
     def _q(self, sql: str) -> str:
         return sql
 
@@ -176,7 +185,8 @@ class CaseStore:
         now = now or utc_now()
         due = now + get_category(report.category).deadline
         digest = request_hash(report) if idempotency_key else None
-        with self._tx() as cur:
+
+        def work(cur):
             if idempotency_key:
                 cur.execute(
                     self._q(
@@ -247,6 +257,8 @@ class CaseStore:
                     (case_id, client, idempotency_key),
                 )
             return self._get(cur, case_id), False
+
+        return self._write(work)
 
     # --- reads -----------------------------------------------------------------------------
     def get(self, case_id: int) -> dict[str, Any]:
@@ -361,7 +373,8 @@ class CaseStore:
         now = now or utc_now()
         if len(note) > 4000:
             raise InputError(f"The note has {len(note):,} characters; at most 4,000.", fix="shorten it.")
-        with self._tx() as cur:
+
+        def work(cur):
             case = self._get(cur, case_id, lock=True)
             check_transition(case["status"], target, case_id=case_id)
             sets = {"status": target, "updated_at": self._ts(now)}
@@ -401,6 +414,8 @@ class CaseStore:
             )
             return self._get(cur, case_id)
 
+        return self._write(work)
+
     def escalate_overdue(self, now: datetime | None = None, *, actor: str = "system:escalation") -> list[int]:
         """Escalate every open case past its deadline one level up; return their ids.
 
@@ -418,40 +433,44 @@ class CaseStore:
             )
             overdue = cur.fetchall()
         done = []
-        for case_id, status, level, community_id, town_id, category in overdue:
-            up = escalation_target(level, community_id, town_id)
-            if up is None:
-                continue
-            new_level, assignee = up
-            with self._tx() as cur:
-                cur.execute(
-                    self._q(
-                        "UPDATE cases SET status = 'escalated', level = ?, assignee = ?, assignee_kind = ?, "
-                        "due_at = ?, updated_at = ? WHERE id = ? AND status = ? AND level = ? AND due_at < ?"
-                    ),
-                    (
-                        new_level,
-                        assignee,
-                        assignee.split(":")[0],
-                        self._ts(now + get_category(category).deadline),
-                        self._ts(now),
-                        case_id,
-                        status,
-                        level,
-                        self._ts(now),
-                    ),
-                )
-                if cur.rowcount != 1:
-                    continue  # another escalator or a handler got there first
-                cur.execute(
-                    self._q(
-                        "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
-                        "VALUES (?, ?, ?, ?, 'escalated', ?, ?)"
-                    ),
-                    (case_id, self._ts(now), actor, status, assignee, f"overdue: escalated to {assignee}"),
-                )
-            done.append(int(case_id))
+        for row in overdue:
+            if self._write(partial(self._escalate_one, row=row, now=now, actor=actor)):
+                done.append(int(row[0]))
         return done
+
+    def _escalate_one(self, cur, *, row: tuple, now: datetime, actor: str) -> bool:
+        case_id, status, level, community_id, town_id, category = row
+        up = escalation_target(level, community_id, town_id)
+        if up is None:
+            return False
+        new_level, assignee = up
+        cur.execute(
+            self._q(
+                "UPDATE cases SET status = 'escalated', level = ?, assignee = ?, assignee_kind = ?, "
+                "due_at = ?, updated_at = ? WHERE id = ? AND status = ? AND level = ? AND due_at < ?"
+            ),
+            (
+                new_level,
+                assignee,
+                assignee.split(":")[0],
+                self._ts(now + get_category(category).deadline),
+                self._ts(now),
+                case_id,
+                status,
+                level,
+                self._ts(now),
+            ),
+        )
+        if cur.rowcount != 1:
+            return False  # another escalator or a handler got there first
+        cur.execute(
+            self._q(
+                "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
+                "VALUES (?, ?, ?, ?, 'escalated', ?, ?)"
+            ),
+            (case_id, self._ts(now), actor, status, assignee, f"overdue: escalated to {assignee}"),
+        )
+        return True
 
     # --- routing table -----------------------------------------------------------------------
     def rules(self) -> dict[str, RouteRule]:
@@ -461,7 +480,8 @@ class CaseStore:
 
     def set_rule(self, rule: RouteRule, *, actor: str, now: datetime | None = None) -> RouteRule:
         """Add or replace the rule of ``rule.category``."""
-        with self._tx() as cur:
+
+        def work(cur):
             cur.execute(self._q("DELETE FROM case_routes WHERE category = ?"), (rule.category,))
             cur.execute(
                 self._q(
@@ -477,15 +497,19 @@ class CaseStore:
                     actor,
                 ),
             )
+
+        self._write(work)
         return rule
 
     def delete_rule(self, category: str) -> None:
-        with self._tx() as cur:
+        def work(cur):
             cur.execute(self._q("DELETE FROM case_routes WHERE category = ?"), (category,))
             if cur.rowcount == 0:
                 raise NotFoundError(
                     f"No routing rule for category {category!r}.", fix="list them: GET /v1/cases/routes."
                 )
+
+        self._write(work)
 
     # --- grid workers' scopes ---------------------------------------------------------------
     def scope_of(self, key_prefix: str) -> tuple[str, ...]:
@@ -496,12 +520,15 @@ class CaseStore:
 
     def set_scope(self, key_prefix: str, grid_ids: Sequence[str]) -> tuple[str, ...]:
         """Make ``key_prefix`` a grid worker's key for ``grid_ids`` (empty: no longer one)."""
-        with self._tx() as cur:
+
+        def work(cur):
             cur.execute(self._q("DELETE FROM case_scopes WHERE key_prefix = ?"), (key_prefix,))
             cur.executemany(
                 self._q("INSERT INTO case_scopes (key_prefix, grid_id) VALUES (?, ?)"),
                 [(key_prefix, g) for g in sorted(set(grid_ids))],
             )
+
+        self._write(work)
         return tuple(sorted(set(grid_ids)))
 
     def scopes(self) -> dict[str, tuple[str, ...]]:
@@ -536,16 +563,26 @@ def _as_datetime(value: Any) -> datetime | None:
 
 
 class SQLiteCaseStore(CaseStore):
-    """Cases in the SQLite store's file; own connections with ``synchronous=FULL``."""
+    """Cases in the SQLite store's file: reads on per-thread connections, writes by one writer thread.
+
+    The writer runs the write jobs waiting in its queue in one transaction (each in a savepoint, so a
+    failing job leaves the others alone) and commits them with one fsync (``synchronous=FULL``): group
+    commit, the way PostgreSQL batches concurrent commits. Each caller gets its answer only after that
+    commit returned, so an acknowledged case is on disk.
+    """
 
     kind = "sqlite"
+    #: most write jobs in one transaction
+    MAX_BATCH = 256
 
     def __init__(self, store):
         super().__init__(store)
         self.path = store.path
         self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._writer = self._open()
+        self._writer_thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
         store.migrate_component(COMPONENT, SQLITE_MIGRATIONS)
 
     def _open(self) -> sqlite3.Connection:
@@ -564,33 +601,93 @@ class SQLiteCaseStore(CaseStore):
         return int(value)
 
     @contextmanager
-    def _tx(self, *, readonly: bool = False) -> Iterator[Any]:
-        if readonly:
-            con = getattr(self._local, "con", None)
-            if con is None:
-                con = self._local.con = self._open()
-            yield from _sqlite_tx(con, "BEGIN")
+    def _tx(self, *, readonly: bool = True) -> Iterator[Any]:
+        """A read transaction on this thread's connection (writes go through :meth:`_write`)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._open()
+        cur = con.cursor()
+        try:
+            cur.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise StoreError(f"The case tables are not usable: {exc}.", fix="check the database file.") from exc
+        try:
+            yield cur
+        finally:
+            con.execute("COMMIT")
+
+    def _write(self, work: Callable[[Any], T]) -> T:
+        if self._writer_thread is None:
+            with self._start_lock:
+                if self._writer_thread is None:
+                    self._writer_thread = threading.Thread(
+                        target=self._run_writer, name="gridgis-case-writer", daemon=True
+                    )
+                    self._writer_thread.start()
+        job: Future = Future()
+        self._jobs.put((work, job))
+        return job.result()
+
+    def _run_writer(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[tuple[Callable, Future]]) -> None:
+        con = self._writer
+        cur = con.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            error = StoreError(f"The case tables are not writable: {exc}.", fix="check the database file.")
+            for _, job in batch:
+                job.set_exception(error)
             return
-        with self._write_lock:
-            yield from _sqlite_tx(self._writer, "BEGIN IMMEDIATE")
+        done = []
+        for work, job in batch:
+            cur.execute("SAVEPOINT job")
+            try:
+                value = work(cur)
+            except BaseException as exc:  # this job fails alone
+                cur.execute("ROLLBACK TO job")
+                cur.execute("RELEASE job")
+                job.set_exception(exc)
+            else:
+                cur.execute("RELEASE job")
+                done.append((job, value))
+        try:
+            cur.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            error = StoreError(f"Committing to {self.path} failed: {exc}.", fix="check the disk and retry.")
+            for job, _ in done:
+                job.set_exception(error)
+            return
+        for job, value in done:
+            job.set_result(value)
 
     def close(self) -> None:
+        if self._writer_thread is not None:
+            self._jobs.put(None)
+            self._writer_thread.join(30)
+            self._writer_thread = None
         self._writer.close()
-
-
-def _sqlite_tx(con: sqlite3.Connection, begin: str) -> Iterator[sqlite3.Cursor]:
-    cur = con.cursor()
-    try:
-        cur.execute(begin)
-    except sqlite3.Error as exc:
-        raise StoreError(f"The case tables are not usable: {exc}.", fix="check the database file.") from exc
-    try:
-        yield cur
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    else:
-        con.execute("COMMIT")
 
 
 class PostGISCaseStore(CaseStore):

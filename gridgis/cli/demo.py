@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
 from gridgis.cli.options import output_opt, seed_opt
+from gridgis.errors import InputError
 
 
 @click.group("demo")
@@ -22,14 +24,21 @@ def heshan(output: str, seed: int) -> None:
 
     Layers: towns (the 10 real town-level divisions), communities (about 22
     urban and 137 village), buildings, shops, roads, rivers and facilities.
-    Same seed, same file.
+    Same seed, same file. The output's folder is created if needed.
     """
     from gridgis.demo import build_heshan
     from gridgis.io import write_layers
 
+    path = Path(output)
+    if path.suffix.lower() != ".gpkg":
+        raise InputError(
+            f"The demo is several layers; {output!r} is not a GeoPackage.",
+            fix=f"write it to a .gpkg file, e.g. -o {path.with_suffix('.gpkg')}.",
+        )
     start = time.perf_counter()
     layers = build_heshan(seed=seed)
-    write_layers(layers, output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_layers(layers, path)
     counts = ", ".join(f"{len(frame):,} {name}" for name, frame in layers.items())
     b = layers["buildings"]
     click.echo(

@@ -51,7 +51,7 @@ def _print_table(info: dict) -> None:
 
 
 @click.command("inspect")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
 @layer_opt
 @encoding_opt
 @crs_opt

@@ -169,10 +169,13 @@ def _random_points(area: shapely.Geometry, n: int, rng: np.random.Generator) -> 
     """``n`` uniform random points inside ``area`` (rejection sampling in its bounding box)."""
     x0, y0, x1, y1 = area.bounds
     out = np.empty((0, 2))
-    while len(out) < n:
+    for _ in range(100):
         pts = rng.uniform((x0, y0), (x1, y1), size=(max(4 * n, 64), 2))
         out = np.vstack([out, pts[shapely.contains_xy(area, pts[:, 0], pts[:, 1])]])
-    return out[:n]
+        if len(out) >= n:
+            return out[:n]
+    # a sliver that random draws keep missing
+    return np.repeat(shapely.get_coordinates(shapely.point_on_surface(area)), n, axis=0)
 
 
 def _divisions(outline, centres, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -410,7 +413,7 @@ def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFra
             for members, anchor in zip(split, anchors, strict=True):
                 todo, centre = members, anchor
                 angle = town_angle[com.town_id] if urban else None
-                for _ in range(4):  # a cluster that does not fit moves elsewhere for the rest
+                for _ in range(8):  # a cluster that does not fit moves elsewhere for the rest
                     if kind == "shop_house":
                         centre, angle = _street_front(centre, streets, street_tree, bld.TYPES[kind].size_y[1])
                     pts, angles = bld.place_cluster(kind, len(todo), centre, inner, blocked, rng, angle=angle)

@@ -69,7 +69,14 @@ def detect_encoding(path: str | Path) -> str:
             return "UTF-8"
         with open(dbf, "rb") as fh:
             header = fh.read(32)
-        # The records (text only) start after the header, whose length is stored at bytes 8-9.
-        skip = int.from_bytes(header[8:10], "little") if len(header) >= 10 else 0
+            # The header length is stored at bytes 8-9; field descriptors (32 bytes, the name in the
+            # first 11) follow the first 32 bytes. Names and records are text; the rest is binary.
+            skip = int.from_bytes(header[8:10], "little") if len(header) >= 10 else 0
+            descriptors = fh.read(max(skip - 32, 0))
+        names = b"".join(descriptors[i : i + 11].split(b"\x00")[0] for i in range(0, len(descriptors) - 31, 32))
+        try:
+            names.decode("utf-8")
+        except UnicodeDecodeError:
+            return FALLBACK_ENCODING
         return "UTF-8" if _is_utf8(dbf, skip) else FALLBACK_ENCODING
     return "UTF-8" if _is_utf8(path) else FALLBACK_ENCODING

@@ -20,6 +20,7 @@ from gridgis.model import LAYERS, STORAGE_CRS, validate_layer
 from gridgis.partition.apportion import apportion
 from gridgis.partition.community import CommunityResult, CommunityTask, attach_loose, partition_community
 from gridgis.partition.tessellate import PRECISION_M
+from gridgis.quality import project
 
 #: load columns a weight can name; ``shops`` counts shops, ``buildings`` counts buildings
 LOAD_COLUMNS = ("households", "population", "shops", "buildings")
@@ -244,8 +245,8 @@ class _Context:
         buildings = layers["buildings"].reset_index(drop=True)
         crs = local_metric_crs(communities)
         fwd = pyproj.Transformer.from_crs(STORAGE_CRS, crs, always_xy=True)
-        com_m = _project(communities.geometry.values, fwd)
-        b_pts = _project(shapely.point_on_surface(buildings.geometry.values), fwd)
+        com_m = project(communities.geometry.values, fwd)
+        b_pts = project(shapely.point_on_surface(buildings.geometry.values), fwd)
         b_xy = shapely.get_coordinates(b_pts)
         tree = shapely.STRtree(com_m)
         bi, ci = tree.query(b_pts, predicate="intersects")
@@ -265,7 +266,7 @@ class _Context:
         areas = com_m.copy()
         if dedicated is not None:
             ded = layers[dedicated] if isinstance(dedicated, str) else dedicated
-            ded_m = _project(ded.geometry.values, fwd)
+            ded_m = project(ded.geometry.values, fwd)
             di, dc = tree.query(shapely.point_on_surface(ded_m), predicate="intersects")
             first = np.unique(di, return_index=True)[1]
             label_col = next((c for c in ("name", "kind") if c in ded.columns), None)
@@ -294,7 +295,7 @@ class _Context:
             site_load.append(np.bincount(inv.ravel(), weights=load[members], minlength=len(xy)))
         barrier_geom = None
         if barrier_names:
-            lines = np.concatenate([_project(layers[n].geometry.values, fwd) for n in barrier_names])
+            lines = np.concatenate([project(layers[n].geometry.values, fwd) for n in barrier_names])
             lines = shapely.boundary(lines[shapely.get_dimensions(lines) == 2]).tolist() + [
                 g for g in lines if shapely.get_dimensions(g) == 1
             ]
@@ -343,10 +344,6 @@ class _Context:
         return n_ded + max(len(self.site_xy[c]), 1 if shapely.area(self.areas[c]) > 0 else 0)
 
 
-def _project(geoms: np.ndarray, transformer: pyproj.Transformer) -> np.ndarray:
-    return shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
-
-
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     parts = shapely.get_parts(geom)
     parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
@@ -359,7 +356,7 @@ def _shops_per_building(shops, fwd, b_xy, b_community, com_m) -> np.ndarray:
     """Each shop counts on the nearest building of the community it lies in."""
     from scipy.spatial import cKDTree
 
-    s_pts = _project(shops.geometry.values, fwd)
+    s_pts = project(shops.geometry.values, fwd)
     si, sc = shapely.STRtree(com_m).query(s_pts, predicate="intersects")
     counts = np.zeros(len(b_xy))
     s_xy = shapely.get_coordinates(s_pts)
@@ -374,7 +371,7 @@ def _shops_per_building(shops, fwd, b_xy, b_community, com_m) -> np.ndarray:
 
 def _old_sites(keep, fwd, b_pts, b_site, b_community, basic, n_com) -> tuple[list, np.ndarray]:
     """Old grid (position in ``keep``) of each building, and of each site per community; -1 where none."""
-    old_m = _project(keep.geometry.values, fwd)
+    old_m = project(keep.geometry.values, fwd)
     hb, hg = shapely.STRtree(old_m).query(b_pts, predicate="intersects")
     b_old = np.full(len(b_pts), -1, dtype=np.int64)
     b_old[hb[::-1]] = hg[::-1]

@@ -162,7 +162,8 @@ def _barrier_share(ctx, grids, geoms_m) -> dict:
         if len(mine) < 2:
             continue
         inner = shapely.difference(
-            shapely.union_all(shapely.boundary(mine)), shapely.buffer(shapely.boundary(ctx.communities_m[c]), BARRIER_SNAP_M)
+            shapely.union_all(shapely.boundary(mine)),
+            shapely.buffer(shapely.boundary(ctx.communities_m[c]), BARRIER_SNAP_M),
         )
         total += shapely.length(inner)
         on += shapely.length(shapely.intersection(inner, snap))

@@ -96,13 +96,21 @@ class Snapshot:
         return out
 
 
-def load_snapshot(store: Store, plan: str | None = None) -> Snapshot:
-    """Read plan ``plan`` (default: the published one) with staff and extra layers into memory."""
+def load_snapshot(store: Store, plan: str | None = None, *, previous: Snapshot | None = None) -> Snapshot:
+    """Read plan ``plan`` (default: the published one) with staff and extra layers into memory.
+
+    Stored plans never change, so when ``previous`` holds the same plan its layers and index are reused
+    and only staff and extra layers are read again (a staff edit costs milliseconds, not an index build).
+    """
     revision = store.revision()
     info = store.get_plan(plan)
-    grids = store.load_layer(info.plan_id, "grids")
-    towns = store.load_layer(info.plan_id, "towns") if info.counts.get("towns") else _empty()
-    communities = store.load_layer(info.plan_id, "communities") if info.counts.get("communities") else _empty()
+    if previous is not None and previous.plan.plan_id == info.plan_id:
+        grids, towns, communities, locator = previous.grids, previous.towns, previous.communities, previous.locator
+    else:
+        grids = store.load_layer(info.plan_id, "grids")
+        towns = store.load_layer(info.plan_id, "towns") if info.counts.get("towns") else _empty()
+        communities = store.load_layer(info.plan_id, "communities") if info.counts.get("communities") else _empty()
+        locator = GridIndex(grids)
     staff = store.all_staff()
     layer_infos = store.list_layers()
     layers = {li.name: store.load_layer(EXTRA_PLAN_ID, li.name) for li in layer_infos}
@@ -147,7 +155,7 @@ def load_snapshot(store: Store, plan: str | None = None) -> Snapshot:
         towns=towns,
         communities=communities,
         layers=layers,
-        locator=GridIndex(grids),
+        locator=locator,
         grid_ids=grids["grid_id"].astype(str).to_numpy(dtype=object),
         answers=answers,
         answer_body=bodies,

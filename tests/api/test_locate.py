@@ -135,3 +135,24 @@ def test_body_over_the_size_limit_gets_413(client, published):
     body = b'{"lon": [' + b"112.905," * 300_000 + b'112.9], "lat": [22.71]}'
     r = client.post("/v1/locate", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+def test_chunked_body_over_the_limit_gets_413(client, published):
+    def chunks():
+        yield b'{"lon": ['
+        for _ in range(30):
+            yield b"112.905," * 10_000
+        yield b'112.9], "lat": [22.71]}'
+
+    r = client.post("/v1/locate", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["details"]["limit"] == 2_000_000
+
+
+def test_bad_geojson_batch_names_the_field(client, published):
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point"}}]}
+    r = client.post("/v1/locate", json=fc)
+    assert r.status_code == 422
+    fields = [p["field"] for p in r.json()["error"]["details"]["problems"]]
+    assert any("coordinates" in f for f in fields)
+    r = client.post("/v1/locate", json={"type": "Polygon", "coordinates": []})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"

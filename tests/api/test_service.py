@@ -49,6 +49,8 @@ def test_health_metrics_docs(client, published):
     spec = client.get("/openapi.json").json()
     params = {p["name"] for p in spec["paths"]["/v1/locate"]["get"]["parameters"]}
     assert {"lon", "lat", "crs", "plan"} <= params
+    batch = spec["paths"]["/v1/locate"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "$ref" not in str(batch) and "FeatureCollection" in str(batch)
 
 
 def test_no_plan_published_is_a_clear_404(settings, tmp_path):

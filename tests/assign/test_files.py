@@ -15,7 +15,7 @@ from gridgis.assign import assign
 from gridgis.assign.files import GRID_COLUMNS, assign_file, iter_features, read_grids
 from gridgis.cli import main
 from gridgis.coverage import coverage
-from gridgis.errors import SchemaError
+from gridgis.errors import InputError, SchemaError
 from gridgis.io import read_layer
 
 # 0.01 degree of longitude at 22.70 N, in metres (the toy city's outside shop lies this far east of it)
@@ -53,7 +53,7 @@ def test_chunked_output_equals_whole_layer_assignment(files, toy_city, toy_plan,
     out = files["dir"] / f"out{suffix}"
     summary = assign_file(toy_plan, files["city"], out, layer="buildings", chunk_size=50)
     assert (summary.features, summary.assigned, summary.outside) == (144, 144, 0)
-    got = read_layer(out, validate=False)
+    got = read_layer(out, validate=False, crs="EPSG:4326" if suffix == ".csv" else None)
     positions = assign(toy_city["buildings"], toy_plan)
     assert got["grid_id"].astype(str).tolist() == toy_plan["grid_id"].to_numpy()[positions].tolist()
     assert got["building_id"].astype(int).tolist() == list(range(144))
@@ -81,6 +81,14 @@ def test_a_failing_chunk_leaves_no_output(files, toy_plan):
     with pytest.raises(SchemaError, match=r"\['LineString'\] at row\(s\) 7"):
         assign_file(toy_plan, bad, out, chunk_size=3)
     assert set(files["dir"].iterdir()) == before  # no output, no temporary file
+
+
+def test_an_empty_layer_is_an_error_and_writes_nothing(files, toy_plan):
+    empty = files["dir"] / "empty.geojson"
+    files["shops_gdf"].iloc[:0].to_file(empty)
+    with pytest.raises(InputError, match="empty.geojson has no features to assign"):
+        assign_file(toy_plan, empty, files["dir"] / "e.gpkg")
+    assert not (files["dir"] / "e.gpkg").exists()
 
 
 def test_cli_assign_writes_columns_and_reports(files):

@@ -191,8 +191,17 @@ def test_same_seed_same_layers_other_seed_differs(heshan):
     assert not other["communities"].geometry.geom_equals(heshan["communities"].geometry).all()
 
 
+def test_cli_refuses_a_single_layer_format(tmp_path):
+    out = tmp_path / "heshan.geojson"
+    result = CliRunner().invoke(main, ["demo", "heshan", "-o", str(out)])
+    assert result.exit_code == 1
+    assert "not a GeoPackage" in result.output and ".gpkg" in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_writes_every_layer(tmp_path, heshan):
-    out = tmp_path / "heshan.gpkg"
+    out = tmp_path / "data" / "heshan.gpkg"  # the folder does not exist yet
     result = CliRunner().invoke(main, ["demo", "heshan", "-o", str(out), "--seed", "0"])
     assert result.exit_code == 0, result.output
     assert "159 communities" in result.output
@@ -201,7 +210,7 @@ def test_cli_writes_every_layer(tmp_path, heshan):
     for name in LAYERS:
         assert len(back[name]) == len(heshan[name]), name
     assert back["buildings"]["households"].sum() == heshan["buildings"]["households"].sum()
-    assert list(tmp_path.iterdir()) == [out]  # no temporary files left
+    assert list(out.parent.iterdir()) == [out]  # no temporary files left
 
 
 def test_metric_crs_is_utm_49n():

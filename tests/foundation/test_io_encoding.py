@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import geopandas as gpd
 import pytest
+from click.testing import CliRunner
 from shapely.geometry import Point
 
+from gridgis.cli import main
 from gridgis.errors import CRSWarning
 from gridgis.io import read_layer
 from gridgis.io.encoding import detect_encoding
@@ -65,3 +68,16 @@ def test_csv_encoding_detected(tmp_path, codec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CRSWarning)
         assert read_layer(path)["name"].tolist() == ["鹤山市人民医院"]
+
+
+@pytest.mark.parametrize("extra", [[], ["--encoding", "GBK"]])
+def test_gbk_column_names_are_decoded_too(tmp_path, extra):
+    # ASCII values but a Chinese column name: the name in the .dbf header is GBK as well
+    gdf = gpd.GeoDataFrame({"名称": ["a"], "shop_id": [1]}, geometry=[Point(112.96, 22.76)], crs="EPSG:4326")
+    path = tmp_path / "shops.shp"
+    gdf.to_file(path, encoding="GBK", engine="pyogrio")
+    path.with_suffix(".cpg").unlink()
+    result = CliRunner().invoke(main, ["inspect", str(path), "--json", *extra])
+    assert result.exit_code == 0, result.output
+    (layer,) = json.loads(result.output)["layers"]
+    assert layer["columns"] == ["名称", "shop_id"] and layer["problems"] == []

@@ -1,0 +1,79 @@
+"""The store interface on both backends: schema versions, plans, features, keys, snapshots."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridgis.errors import InputError, NotFoundError
+from gridgis.store import open_store
+from gridgis.store.snapshot import load_snapshot
+
+
+def test_schema_is_versioned_and_components_migrate_their_own_tables(store, store_url):
+    assert store.schema_version("core") == 1
+    again = open_store(store_url)  # reopening migrates nothing twice
+    assert again.schema_version("core") == 1
+    steps = ["CREATE TABLE bench_notes (id INTEGER PRIMARY KEY, body TEXT)", "ALTER TABLE bench_notes ADD note2 TEXT"]
+    assert store.migrate_component("notes", steps[:1]) == 1
+    assert store.migrate_component("notes", steps) == 2
+    assert store.migrate_component("notes", steps) == 2
+    with store.connect() as con:
+        con.cursor().execute(store._q("INSERT INTO bench_notes (id, body, note2) VALUES (?, ?, ?)"), (1, "a", "b"))
+    with store.connect(readonly=True) as con:
+        cur = con.cursor()
+        cur.execute("SELECT body, note2 FROM bench_notes")
+        assert cur.fetchall() == [("a", "b")]
+    if store.kind == "sqlite":
+        with store.connect(readonly=True) as con:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    again.close()
+
+
+def test_one_published_plan_and_validity(store, toy_layers, toy_layers_b):
+    store.import_plan("s-a", toy_layers)
+    store.import_plan("s-b", toy_layers_b)
+    with pytest.raises(InputError, match="exists already"):
+        store.import_plan("s-a", toy_layers)
+    a = store.publish_plan("s-a")
+    b = store.publish_plan("s-b")
+    plans = {p.name: p for p in store.list_plans()}
+    assert [p.name for p in plans.values() if p.status == "published"] == ["s-b"]
+    assert plans["s-a"].valid_from == a.valid_from and plans["s-a"].valid_to == b.valid_from
+    assert store.publish_plan("s-b").valid_from == b.valid_from  # publishing again changes nothing
+    with pytest.raises(NotFoundError, match="s-a"):
+        store.publish_plan("nope")
+
+
+def test_features_bbox_paging_and_ids(store, toy_layers):
+    info = store.import_plan("s-f", toy_layers)
+    page = store.features(info.plan_id, "buildings", limit=10, offset=140)
+    assert page.number_matched == 144 and page.ids == ["140", "141", "142", "143"]
+    # bbox touching only the south-west building's corner region (buildings are 1/3 of a 1/6 community cell)
+    page = store.features(info.plan_id, "buildings", bbox=(112.9011, 22.7011, 112.9012, 22.7012))
+    assert page.ids == ["0"] and page.properties[0]["households"] == 4
+    page = store.features(info.plan_id, "grids", fid="440784106002002")
+    assert page.ids == ["440784106002002"] and page.geometries[0].bounds == pytest.approx(
+        (112.97, 22.70, 112.98, 22.72)
+    )
+
+
+def test_keys_are_stored_hashed(store):
+    token = store.create_key("dispatcher", "patrol-app")
+    assert store.key_role(token) == "dispatcher" and store.key_role(token + "x") is None
+    with store.connect(readonly=True) as con:
+        cur = con.cursor()
+        cur.execute("SELECT key_hash, prefix FROM api_keys")
+        rows = cur.fetchall()
+    assert all(token != h and token[10:] not in h for h, _ in rows)
+    with pytest.raises(InputError, match="Unknown role"):
+        store.create_key("root")
+
+
+def test_snapshot_reuses_the_index_when_only_staff_changes(store, toy_layers):
+    store.import_plan("s-snap", toy_layers)
+    store.publish_plan("s-snap")
+    first = load_snapshot(store)
+    store.set_staff("440784101001001", {"leader": {"name": "赵"}, "workers": []})
+    second = load_snapshot(store, previous=first)
+    assert second.locator is first.locator and second.revision > first.revision
+    assert second.answers[0]["staff"]["leader"] == {"name": "赵"}
