@@ -132,9 +132,14 @@ class ServiceState:
         return self.store.key_role(token)
 
 
+def state_of(request: Request) -> ServiceState:
+    """The worker's state (what ``StateDep`` injects; called directly on the hottest path, /v1/locate)."""
+    return request.app.state.gridgis
+
+
 # cheap dependencies are async: sync ones would each cost a trip through the thread pool
 async def get_state(request: Request) -> ServiceState:
-    return request.app.state.gridgis
+    return state_of(request)
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]

@@ -187,7 +187,8 @@ def main() -> None:
         batch = pts[rng.choice(len(pts), 10_000, replace=False)]
         print(
             f"plan: {len(grids)} grids, {len(layers['buildings']):,} buildings; {args.connections} connections, "
-            f"{args.seconds} s each, {args.workers} uvicorn workers, {os.cpu_count()} cores",
+            f"{args.seconds} s each, {args.workers} uvicorn workers, {os.cpu_count()} cores; "
+            f"load average before: {os.getloadavg()[0]:.1f}",
             flush=True,
         )
 
@@ -265,6 +266,7 @@ def main() -> None:
         f"{'POST /v1/locate, 10,000 points a call, 4 conn.':<46} {post['rps']:>9,.1f} {post['p50']:>8.1f} "
         f"{post['p99']:>8.1f} {post['non2xx']:>8}  -> {post['rps'] * 10_000:,.0f} points/s"
     )
+    print(f"load average after: {os.getloadavg()[0]:.1f} (other work on the machine inflates p99)")
     print(
         f"\nspeed-up of the snapshot over PostGIS per request: {memory['rps'] / pg['rps']:.1f}x "
         "(goal >= 2x; GET goal >= 4,000/s, p99 < 15 ms; POST goal >= 500,000 points/s)"

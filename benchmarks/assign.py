@@ -18,6 +18,7 @@ Run: ``.venv/bin/python benchmarks/assign.py [--seed 0] [--big 10000000]``
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -61,6 +62,8 @@ def heshan_grids(seed: int = 0, n: int = N_GRIDS) -> gpd.GeoSeries:
         return c + np.column_stack([dx, dy])
 
     cells = shapely.transform(cells, bend)
+    # snap to 1e-9 degrees so that vertices shared by two cells are equal to the last bit: an exact tiling
+    cells = shapely.set_precision(cells, 1e-9)
     cells = np.array([shapely.make_valid(c) if not c.is_valid else c for c in cells], dtype=object)
     cells = np.array([g if g.geom_type in ("Polygon", "MultiPolygon") else polygonal(g) for g in cells], dtype=object)
     return gpd.GeoSeries(cells, crs="EPSG:4326")
@@ -141,9 +144,13 @@ def main() -> None:
     y = rng.uniform(miny, maxy, args.big)
     xs, ys = x[: args.small], y[: args.small]
 
-    index, build = timed(GridIndex, grids)
+    builds = [timed(GridIndex, grids) for _ in range(3)]
+    index, build = builds[-1][0], min(b for _, b in builds)
     rows, cols = index.shape
-    print(f"gridgis index: built in {build:.2f} s, {rows} x {cols} cells, {index.boundary_cells:,} on an edge")
+    print(
+        f"gridgis index: built in {build:.2f} s (best of 3), {rows} x {cols} cells, "
+        f"{index.boundary_cells:,} on an edge; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
 
     methods = {
         "geopandas.sjoin": run_sjoin,

@@ -87,7 +87,7 @@ def body(rng: np.random.Generator, name: str) -> dict:
 
 # --- clients -------------------------------------------------------------------------------
 async def _clients(
-    base: str, n: int, start: float, seconds: float, tag: str
+    base: str, n: int, start: float, seconds: float, tag: str, mode: str
 ) -> tuple[list[float], dict[str, int], int]:
     latencies: list[float] = []
     acked: dict[str, int] = {}
@@ -108,13 +108,18 @@ async def _clients(
                 for _attempt in range(3):  # retries are safe: same key, same case
                     t = time.perf_counter()
                     try:
-                        r = await client.post("/v1/cases", json=payload, headers=headers)
+                        if mode == "locate":  # the peer: a read of the same service, no write
+                            params = {"lon": payload["lon"], "lat": payload["lat"]}
+                            r = await client.get("/v1/locate", params=params)
+                            r.status_code = 201 if r.status_code == 200 else r.status_code
+                        else:
+                            r = await client.post("/v1/cases", json=payload, headers=headers)
                     except httpx.TransportError:
                         errors += 1
                         continue
                     if r.status_code == 201:
                         latencies.append(time.perf_counter() - t)
-                        acked[name] = r.json()["id"]
+                        acked[name] = r.json()["id"] if mode == "cases" else 0
                         break
                     errors += 1
                 k += 1
@@ -123,23 +128,25 @@ async def _clients(
     return latencies, acked, errors
 
 
-def _client_proc(base: str, n: int, start: float, seconds: float, tag: str, out) -> None:
-    out.put(asyncio.run(_clients(base, n, start, seconds, tag)))
+def _client_proc(base: str, n: int, start: float, seconds: float, tag: str, mode: str, out) -> None:
+    out.put(asyncio.run(_clients(base, n, start, seconds, tag, mode)))
 
 
-def load(base: str, clients: int, seconds: float, procs: int) -> tuple[list[float], dict[str, int], int, float]:
+def load(
+    base: str, clients: int, seconds: float, procs: int, mode: str = "cases"
+) -> tuple[list[float], dict[str, int], int, float]:
     """``clients`` concurrent clients spread over ``procs`` processes (one Python process saturates first)."""
     queue = mp.get_context("spawn").Queue()
     per = [clients // procs + (i < clients % procs) for i in range(procs)]
+    start = time.time() + 10  # every process starts its clients then, after its imports
     ps = [
-        mp.get_context("spawn").Process(target=_client_proc, args=(base, n, seconds, f"p{i}", queue))
+        mp.get_context("spawn").Process(target=_client_proc, args=(base, n, start, seconds, f"p{i}", mode, queue))
         for i, n in enumerate(per)
     ]
-    t0 = time.perf_counter()
     for p in ps:
         p.start()
     results = [queue.get() for _ in ps]
-    wall = time.perf_counter() - t0
+    wall = time.time() - start
     for p in ps:
         p.join()
     lat = [x for r in results for x in r[0]]
@@ -169,6 +176,12 @@ def serve(url: str, log: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     proc.kill()
     raise SystemExit(f"server did not start: {log.read_text()[-2000:]}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc): the server's cost, whatever else loads the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def check(url: str, acked: dict[str, int]) -> tuple[int, int, int]:
@@ -242,7 +255,10 @@ def main() -> None:
             con.execute(f"CREATE SCHEMA {schema}")
         sep = "&" if "?" in args.pg else "?"
         stores.append(("postgis", f"{args.pg}{sep}options=-csearch_path%3D{schema},public"))
-    print(f"{args.clients} clients, {args.seconds:g} s, {os.cpu_count()} CPUs; server: gridgis serve (1 worker)")
+    print(
+        f"{args.clients} clients, {args.seconds:g} s, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+        "server: gridgis serve (1 worker)"
+    )
     heads = ("cases", "cases/s", "p50 ms", "p99 ms", "retries", "stored", "lost", "dup")
     widths = (8, 9, 8, 8, 7, 8, 5, 5)
     print(f"{'run':<22} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)))
@@ -251,12 +267,23 @@ def main() -> None:
             prepare(url)
             proc, base = serve(url, tmp / f"{kind}.log")
             try:
+                cpu0 = cpu_seconds(proc.pid)
                 lat, acked, errors, wall = load(base, args.clients, args.seconds, args.procs)
+                cpu = cpu_seconds(proc.pid) - cpu0
+                if kind == "sqlite":
+                    cpu1 = cpu_seconds(proc.pid)
+                    floor = load(base, args.clients, min(args.seconds, 10), args.procs, mode="locate")
+                    floor_cpu = cpu_seconds(proc.pid) - cpu1
             finally:
                 os.kill(proc.pid, signal.SIGTERM)
                 proc.wait(30)
             stored, lost, dup = check(url, acked)
             print(row(f"{kind} HTTP", lat, acked, wall, errors, stored, lost, dup), flush=True)
+            print(f"{'':<22} server CPU {cpu * 1000 / max(len(acked), 1):.2f} ms/case ({cpu:.1f} s)", flush=True)
+            if kind == "sqlite":
+                flat, facked, ferrors, fwall = floor
+                print(row("peer: GET /v1/locate", flat, facked, fwall, ferrors, "-", "-", "-"), flush=True)
+                print(f"{'':<22} server CPU {floor_cpu * 1000 / max(len(facked), 1):.2f} ms/request", flush=True)
             lat, lib_acked, wall = library(url, args.clients, min(args.seconds, 10))
             stored, lost, dup = check(url, {**acked, **lib_acked})
             print(row(f"{kind} library", lat, lib_acked, wall, 0, stored, lost, dup), flush=True)

@@ -77,7 +77,7 @@ def plain_folium(layers) -> folium.Map:
     folium.GeoJson(buildings[["grid_id", "geometry"]], name="楼栋", show=False,
                    style_function=lambda f: {"color": "#1b9e77", "weight": 1}).add_to(m)  # fmt: skip
     folium.LayerControl(collapsed=False).add_to(m)
-    Script("gridgisMaps.ready({map});").add_to(m)
+    Script("ready").add_to(m)
     return m
 
 

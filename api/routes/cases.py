@@ -24,10 +24,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import RoleDep, StateDep
+from api.deps import StateDep, get_role
 from api.errors import APIError
-from gridgis.cases import CATEGORIES, CaseFilter, CaseStore, RouteRule, check_report, open_case_store, submit
+from gridgis.cases import CATEGORIES, CaseFilter, CaseStore, RouteRule, check_report, open_case_store
+from gridgis.cases.desk import submit_async
 from gridgis.cases.ledger import grid_stats, ledger_chunks
 from gridgis.cases.lifecycle import LEVELS, OPEN_STATUSES, STATUSES, allowed_transitions
 from gridgis.cases.store import utc_now
@@ -42,6 +44,10 @@ ESCALATE_ENV = "GRIDGIS_CASES_ESCALATE_SECONDS"
 def startup(state) -> None:
     """Open the case tables in the service's store and start the escalation job."""
     state.case_store = open_case_store(state.store)
+    if state.snapshot is not None:  # prepare routing now rather than on the first report
+        from gridgis.cases import router_for
+
+        router_for(state.snapshot, state.store)
     interval = float(os.environ.get(ESCALATE_ENV, "60"))
     if interval > 0:
         from gridgis.cases import run_escalation
@@ -51,14 +57,16 @@ def startup(state) -> None:
         state.case_escalation = run_escalation(state.case_store, interval_s=interval, stop=stop)
 
 
-def get_cases(state: StateDep) -> CaseStore:
-    return state.case_store
+# Dependencies are ``async def`` (or one sync function doing all the blocking work): FastAPI runs
+# every sync dependency in the thread pool, a hop that costs more than the work itself here.
+async def get_cases(request: Request) -> CaseStore:
+    return request.app.state.gridgis.case_store
 
 
 CasesDep = Annotated[CaseStore, Depends(get_cases)]
 
 
-def get_clock() -> Callable[[], datetime]:
+async def get_clock() -> Callable[[], datetime]:
     """The clock of intake and escalation (tests override this dependency)."""
     return utc_now
 
@@ -91,8 +99,14 @@ def key_token(request: Request) -> str | None:
     return key or None
 
 
-def get_caller(request: Request, role: RoleDep, cases: CasesDep) -> Caller:
+def _role(request: Request) -> str | None:
+    """The caller's role through the service's own check (401 for an unknown key), without its thread hop."""
+    return get_role(request, request.app.state.gridgis, request.headers.get("x-api-key"))
+
+
+def get_caller(request: Request, cases: CasesDep) -> Caller:
     token = key_token(request)
+    role = _role(request)
     if role is None or token is None:
         return Caller("anonymous")
     prefix = token[:10]
@@ -103,6 +117,17 @@ def get_caller(request: Request, role: RoleDep, cases: CasesDep) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_submitter(request: Request) -> str:
+    """The submitting client (its key prefix); 401 without a key. Submitting needs no scope lookup."""
+    token = key_token(request)
+    if token is None or _role(request) is None:
+        _need_key(Caller("anonymous"), "Submitting a case")
+    return token[:10]
+
+
+SubmitterDep = Annotated[str, Depends(get_submitter)]
 
 
 def _need_key(caller: Caller, what: str) -> None:
@@ -186,10 +211,10 @@ class CaseIn(BaseModel):
 
 
 @router.post("", status_code=201, summary="Submit a case (any API key); routed to the grid's worker on duty")
-def create_case(
+async def create_case(
+    request: Request,
     cases: CasesDep,
-    state: StateDep,
-    caller: CallerDep,
+    client: SubmitterDep,
     clock: ClockDep,
     body: Annotated[
         CaseIn,
@@ -203,11 +228,11 @@ def create_case(
         str | None, Header(max_length=200, description="Retry-safe key: a retry returns the first case.")
     ] = None,
 ) -> JSONResponse:
-    _need_key(caller, "Submitting a case")
     report = check_report(**body.model_dump())
     now = clock()
-    case, replayed = submit(
-        cases, state.current(None), report, client=caller.client, idempotency_key=idempotency_key, now=now
+    snapshot = request.app.state.gridgis.snapshot or await run_in_threadpool(request.app.state.gridgis.current, None)
+    case, replayed = await submit_async(
+        cases, snapshot, report, client=client, idempotency_key=idempotency_key, now=now
     )
     headers = {"Location": f"/v1/cases/{case['id']}"}
     if replayed:

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
-from api.deps import StateDep
+from api.deps import state_of
 from api.errors import APIError, error_response
 from api.schemas import FeatureCollectionIn, LocateArraysIn, LocateBatchIn, LocateBatchOut, LocateOut
 from gridgis.crs import CHINA_BOUNDS, check_lonlat, to_wgs84
@@ -91,7 +91,8 @@ def _number(query, name: str) -> float:
     summary="Which grid is this point in",
     openapi_extra={"parameters": GET_PARAMETERS},
 )
-async def locate(request: Request, state: StateDep) -> Response:
+async def locate(request: Request) -> Response:
+    state = state_of(request)
     query = request.query_params
     lon, lat = _number(query, "lon"), _number(query, "lat")
     crs = query.get("crs", "wgs84").lower()
@@ -154,7 +155,8 @@ BATCH_BODY = {
     summary="Locate up to 10,000 points in one call (arrays or GeoJSON)",
     openapi_extra={"requestBody": BATCH_BODY, "parameters": GET_PARAMETERS[3:]},
 )
-async def locate_batch(request: Request, state: StateDep) -> Response:
+async def locate_batch(request: Request) -> Response:
+    state = state_of(request)
     try:
         body = BATCH.validate_json(await request.body())
     except ValidationError as exc:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -22,6 +25,25 @@ BasemapQuery = Annotated[str, Query(description="none (default), osm, tianditu o
 KeyQuery = Annotated[str | None, Query(alias="tianditu_key", description="Tianditu key, for basemap=tianditu.")]
 
 
+#: rendered plan pages, by (plan, store revision, lang, basemap, key): a plan page takes seconds to build
+_PAGES: OrderedDict[tuple, str] = OrderedDict()
+_PAGES_LOCK = threading.Lock()
+CACHED_PAGES = 8
+
+
+def _cached(key: tuple, build: Callable[[], str]) -> str:
+    with _PAGES_LOCK:
+        if key in _PAGES:
+            _PAGES.move_to_end(key)
+            return _PAGES[key]
+    html = build()
+    with _PAGES_LOCK:
+        _PAGES[key] = html
+        while len(_PAGES) > CACHED_PAGES:
+            _PAGES.popitem(last=False)
+    return html
+
+
 def leaders(store) -> dict[str, str]:
     """Grid leader's name per grid_id, from the staff table."""
     return {
@@ -38,11 +60,22 @@ def plan_page(
     key: KeyQuery = None,
 ) -> HTMLResponse:
     info = store.get_plan(plan)
-    layers = {name: store.load_layer(info.plan_id, name) for name in PLAN_LAYERS}
-    m = plan_map(
-        layers, lang=lang, basemap=basemap, tianditu_key=key, leaders=leaders(store), title=info.name, source=info.name
-    )
-    return HTMLResponse(render_page(m, asset_url=ASSET_URL))
+
+    def build() -> str:
+        layers = {name: store.load_layer(info.plan_id, name) for name in PLAN_LAYERS}
+        m = plan_map(
+            layers,
+            lang=lang,
+            basemap=basemap,
+            tianditu_key=key,
+            leaders=leaders(store),
+            title=info.name,
+            source=info.name,
+        )
+        return render_page(m, asset_url=ASSET_URL)
+
+    # the revision changes with every publish and staff edit, so a cached page is never stale
+    return HTMLResponse(_cached((store.url, info.plan_id, store.revision(), lang, basemap, key), build))
 
 
 @router.get(

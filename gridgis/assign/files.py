@@ -9,10 +9,11 @@ file that replaces the target only when every chunk is written.
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,15 @@ from gridgis.io import file_format, list_layers, prepare_layer, read_layer
 from gridgis.io.atomic import atomic_dir, atomic_path
 from gridgis.model import LAYERS, validate_layer
 
-__all__ = ["GRID_COLUMNS", "AssignSummary", "assign_file", "iter_features", "read_grids", "with_grid_columns"]
+__all__ = [
+    "GRID_COLUMNS",
+    "AssignSummary",
+    "assign_file",
+    "iter_features",
+    "read_grids",
+    "with_grid_columns",
+    "write_chunks",
+]
 
 #: columns ``gridgis assign`` adds to every feature
 GRID_COLUMNS = ("grid_id", "grid_code", "community_id", "town_id")
@@ -141,68 +150,79 @@ def _raw_chunks(path: Path, fmt: str, name: str, chunk_size: int, encoding) -> I
             yield frame.iloc[lo : lo + chunk_size].reset_index(drop=True)
 
 
-class _ChunkWriter:
-    """Appends chunks to one temporary file in the output's format (see :func:`assign_file`)."""
-
-    def __init__(self, path: Path, tmp: Path, layer: str):
-        self.path, self.tmp, self.layer = path, tmp, layer
-        self.fmt = file_format(path)
-        self._parquet: pq.ParquetWriter | None = None
-        self._first = True
-
-    def write(self, chunk: gpd.GeoDataFrame) -> None:
-        if self.fmt == "GeoParquet":
-            table = pa.table(chunk.to_arrow(index=False, geometry_encoding="WKB"))
-            if self._parquet is None:
-                geo = {
-                    "version": "1.0.0",
-                    "primary_column": "geometry",
-                    "columns": {"geometry": {"encoding": "WKB", "geometry_types": [], "crs": chunk.crs.to_json_dict()}},
-                }
-                schema = table.schema.with_metadata({b"geo": json.dumps(geo).encode()})
-                self._parquet = pq.ParquetWriter(self.tmp, schema)
-            self._parquet.write_table(table.cast(self._parquet.schema))
-        elif self.fmt == "CSV":
-            geoms = np.asarray(chunk.geometry.values, dtype=object)
-            frame = pd.DataFrame(chunk.drop(columns=chunk.geometry.name))
-            frame["wkt"] = shapely.to_wkt(geoms, rounding_precision=-1)
-            if (shapely.get_type_id(geoms) == 0).all():
-                frame = frame.drop(columns="wkt").assign(lon=shapely.get_x(geoms), lat=shapely.get_y(geoms))
-            mode = dict(header=True, encoding="utf-8-sig") if self._first else dict(header=False, mode="a")
-            frame.to_csv(self.tmp, index=False, **mode)
-        else:
-            kwargs = {"encoding": "UTF-8"} if self.fmt == "Shapefile" else {}
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*(truncated|Normalized/laundered).*")
-                pyogrio.write_dataframe(
-                    chunk,
-                    self.tmp,
-                    layer=self.layer if self.fmt == "GeoPackage" else None,
-                    driver=_OGR_DRIVERS[self.fmt],
-                    append=not self._first,
-                    **kwargs,
-                )
-        self._first = False
-
-    def close(self) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
+def _arrow(chunk: gpd.GeoDataFrame) -> pa.Table:
+    return pa.table(chunk.to_arrow(index=False, geometry_encoding="WKB"))
 
 
-@contextmanager
-def _chunk_writer(path: Path, layer: str) -> Iterator[_ChunkWriter]:
-    """A writer whose file replaces ``path`` only when the block ends without error."""
+def _csv_frame(chunk: gpd.GeoDataFrame) -> pd.DataFrame:
+    geoms = np.asarray(chunk.geometry.values, dtype=object)
+    frame = pd.DataFrame(chunk.drop(columns=chunk.geometry.name))
+    if len(geoms) and (shapely.get_type_id(geoms) == 0).all():
+        return frame.assign(lon=shapely.get_x(geoms), lat=shapely.get_y(geoms))
+    return frame.assign(wkt=shapely.to_wkt(geoms, rounding_precision=-1))
+
+
+def write_chunks(chunks: Iterator[gpd.GeoDataFrame], path: str | Path, layer: str | None = None) -> int:
+    """Write a stream of chunks (same columns) as one layer, atomically; return the number of features.
+
+    GeoPackage, GeoJSON and Shapefile are written by one streaming GDAL call
+    (one spatial index build, not one per chunk), GeoParquet by row groups,
+    CSV by appends; only one chunk is held at a time. Nothing is written when
+    there is no chunk or any chunk fails.
+    """
+    path = Path(path)
     fmt = file_format(path)
+    first = next(chunks, None)
+    if first is None:
+        return 0
+    stream = itertools.chain([first], chunks)
+    count = 0
+
+    def counted(frames):
+        nonlocal count
+        for frame in frames:
+            count += len(frame)
+            yield frame
+
     with ExitStack() as stack:
         if fmt == "Shapefile":
             tmp = stack.enter_context(atomic_dir(path)) / path.name
         else:
             tmp = stack.enter_context(atomic_path(path))
-        writer = _ChunkWriter(path, tmp, layer)
-        try:
-            yield writer
-        finally:
-            writer.close()
+        if fmt == "CSV":
+            for i, chunk in enumerate(counted(stream)):
+                head = {"header": True, "encoding": "utf-8-sig"} if i == 0 else {"header": False, "mode": "a"}
+                _csv_frame(chunk).to_csv(tmp, index=False, **head)
+            return count
+        schema = _arrow(first).schema
+        tables = (_arrow(chunk).cast(schema) for chunk in counted(stream))
+        if fmt == "GeoParquet":
+            geo = {
+                "version": "1.0.0",
+                "primary_column": first.geometry.name,
+                "columns": {
+                    first.geometry.name: {"encoding": "WKB", "geometry_types": [], "crs": first.crs.to_json_dict()}
+                },
+            }
+            with pq.ParquetWriter(tmp, schema.with_metadata({b"geo": json.dumps(geo).encode()})) as writer:
+                for table in tables:
+                    writer.write_table(table)
+            return count
+        points = (shapely.get_type_id(np.asarray(first.geometry.values, dtype=object)) == 0).all()
+        geometry_type = "Point" if points else "MultiPolygon" if fmt == "Shapefile" else "Unknown"
+        batches = pa.RecordBatchReader.from_batches(schema, (b for t in tables for b in t.to_batches()))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(truncated|Normalized/laundered).*")
+            pyogrio.write_arrow(
+                batches,
+                tmp,
+                layer=layer if fmt == "GeoPackage" else None,
+                driver=_OGR_DRIVERS[fmt],
+                geometry_type=geometry_type,
+                crs=first.crs.to_wkt(),
+                encoding="UTF-8" if fmt == "Shapefile" else None,
+            )
+    return count
 
 
 @dataclass
@@ -287,14 +307,17 @@ def assign_file(
     name = _layer_name(features, layer)
     id_column = LAYERS[name].id_column if name in LAYERS else None
     total = count_features(features, layer)
-    with _progress(progress) as bar, _chunk_writer(output, name) as writer:
+    with _progress(progress) as bar:
         task = bar.add_task(f"assigning {features.name}", total=total)
-        for chunk in iter_features(features, layer, chunk_size=chunk_size, crs=crs, encoding=encoding):
-            positions = assign(chunk, index)
-            writer.write(with_grid_columns(chunk, positions, grids))
-            _report_chunk(summary, chunk, positions, index, grid_ids, overlaps, id_column, limit)
-            bar.advance(task, len(chunk))
-        if summary.features == 0:
+
+        def assigned() -> Iterator[gpd.GeoDataFrame]:
+            for chunk in iter_features(features, layer, chunk_size=chunk_size, crs=crs, encoding=encoding):
+                positions = assign(chunk, index)
+                _report_chunk(summary, chunk, positions, index, grid_ids, overlaps, id_column, limit)
+                bar.advance(task, len(chunk))
+                yield with_grid_columns(chunk, positions, grids)
+
+        if write_chunks(assigned(), output, name) == 0:
             raise InputError(f"{features} has no features to assign.", fix="check the file and the --layer.")
     return summary
 

@@ -12,10 +12,15 @@ from gridgis.assign.index import GridIndex
 __all__ = ["grid_overlaps", "points_in_several_grids"]
 
 
-def grid_overlaps(grids: gpd.GeoDataFrame | GridIndex) -> pd.DataFrame:
+#: Overlaps smaller than this (m²) are slivers of coordinate rounding along a shared edge, not a broken plan.
+MIN_OVERLAP_M2 = 0.01
+
+
+def grid_overlaps(grids: gpd.GeoDataFrame | GridIndex, *, min_area_m2: float = MIN_OVERLAP_M2) -> pd.DataFrame:
     """Pairs of grids whose interiors overlap, with the shared area in m².
 
-    Grids that only share an edge or a corner (a proper tiling) are not listed.
+    Grids that only share an edge or a corner (a proper tiling) are not listed,
+    nor overlaps under ``min_area_m2`` (rounding slivers along shared edges).
 
     Returns
     -------
@@ -38,6 +43,8 @@ def grid_overlaps(grids: gpd.GeoDataFrame | GridIndex) -> pd.DataFrame:
         interiors = shapely.relate_pattern(index.geometries[a], index.geometries[b], "T********")
         a, b = a[interiors], b[interiors]
     area = shapely.area(shapely.intersection(index.metric_geometries[a], index.metric_geometries[b]))
+    big = area >= min_area_m2
+    a, b, area = a[big], b[big], area[big]
     order = np.lexsort((b, a))
     return pd.DataFrame({"grid_a": a[order], "grid_b": b[order], "area_m2": area[order]})
 
@@ -45,7 +52,9 @@ def grid_overlaps(grids: gpd.GeoDataFrame | GridIndex) -> pd.DataFrame:
 def points_in_several_grids(
     index: GridIndex, lon, lat, *, overlaps: pd.DataFrame | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Points inside two or more grids (in their interiors: a shared edge does not count).
+    """Points inside two or more overlapping grids (in their interiors: a shared edge does not count).
+
+    Only the overlaps :func:`grid_overlaps` reports are searched (rounding slivers are left out).
 
     Parameters
     ----------

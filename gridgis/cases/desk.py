@@ -85,18 +85,16 @@ _KEEP_ROUTERS = 4
 def router_for(snapshot, store) -> CaseRouter:
     """The :class:`CaseRouter` of ``snapshot`` (built once per snapshot; ``store`` gives the layers' name fields)."""
     key = (snapshot.plan.plan_id, snapshot.revision)
-    with _routers_lock:
+    with _routers_lock:  # held while building: concurrent first requests wait for one build
         router = _routers.get(key)
-        if router is not None and router.snapshot is snapshot:
+        if router is None or router.snapshot is not snapshot:
+            names = {info.name: info.name_field for info in store.list_layers()}
+            router = _routers[key] = CaseRouter(snapshot, names)
+            while len(_routers) > _KEEP_ROUTERS:
+                _routers.popitem(last=False)
+        else:
             _routers.move_to_end(key)
-            return router
-    names = {info.name: info.name_field for info in store.list_layers()}
-    router = CaseRouter(snapshot, names)
-    with _routers_lock:
-        _routers[key] = router
-        while len(_routers) > _KEEP_ROUTERS:
-            _routers.popitem(last=False)
-    return router
+        return router
 
 
 def submit(
@@ -116,6 +114,22 @@ def submit(
         raise NotFoundError("No plan is published, so cases cannot be routed.", fix="publish one: gridgis plan publish")
     route = router_for(snapshot, cases.store).route(report, cases.rules())
     return cases.create(report, route, client=client, idempotency_key=idempotency_key, now=now)
+
+
+async def submit_async(
+    cases: CaseStore,
+    snapshot,
+    report: Report,
+    *,
+    client: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """:func:`submit` for an event loop: routes in the loop, awaits the durable write without blocking it."""
+    if snapshot is None:
+        raise NotFoundError("No plan is published, so cases cannot be routed.", fix="publish one: gridgis plan publish")
+    route = router_for(snapshot, cases.store).route(report, cases.rules())
+    return await cases.acreate(report, route, client=client, idempotency_key=idempotency_key, now=now)
 
 
 def run_escalation(

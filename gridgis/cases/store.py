@@ -20,6 +20,7 @@ import json
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -182,6 +183,29 @@ class CaseStore:
         With ``idempotency_key``, a second call by the same ``client`` returns the first case and
         ``replayed=True``; the same key with a different report raises :class:`ConflictError`.
         """
+        return self._write(self._create_work(report, route, client=client, now=now, idempotency_key=idempotency_key))
+
+    async def acreate(
+        self,
+        report: Report,
+        route: Route,
+        *,
+        client: str,
+        now: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """:meth:`create` for an event loop (the write runs off the loop; the answer comes after the commit)."""
+        work = self._create_work(report, route, client=client, now=now, idempotency_key=idempotency_key)
+        return await self._awrite(work)
+
+    async def _awrite(self, work: Callable[[Any], T]) -> T:
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(self._write, work)
+
+    def _create_work(
+        self, report: Report, route: Route, *, client: str, now: datetime | None, idempotency_key: str | None
+    ) -> Callable[[Any], tuple[dict[str, Any], bool]]:
         now = now or utc_now()
         due = now + get_category(report.category).deadline
         digest = request_hash(report) if idempotency_key else None
@@ -258,7 +282,7 @@ class CaseStore:
                 )
             return self._get(cur, case_id), False
 
-        return self._write(work)
+        return work
 
     # --- reads -----------------------------------------------------------------------------
     def get(self, case_id: int) -> dict[str, Any]:
@@ -473,10 +497,20 @@ class CaseStore:
         return True
 
     # --- routing table -----------------------------------------------------------------------
+    #: seconds a process keeps the routing table before reading it again (edits by other workers)
+    RULES_TTL = 1.0
+    _rules_cache: tuple[float, dict[str, RouteRule]] | None = None
+
     def rules(self) -> dict[str, RouteRule]:
+        """The routing table (read at most once a second per process; at once after an edit here)."""
+        cached = self._rules_cache
+        if cached is not None and time.monotonic() - cached[0] < self.RULES_TTL:
+            return cached[1]
         with self._tx(readonly=True) as cur:
             cur.execute("SELECT category, layer, department, max_distance_m FROM case_routes ORDER BY category")
-            return {r[0]: RouteRule(r[0], r[1], r[2], float(r[3])) for r in cur.fetchall()}
+            rules = {r[0]: RouteRule(r[0], r[1], r[2], float(r[3])) for r in cur.fetchall()}
+        self._rules_cache = (time.monotonic(), rules)
+        return rules
 
     def set_rule(self, rule: RouteRule, *, actor: str, now: datetime | None = None) -> RouteRule:
         """Add or replace the rule of ``rule.category``."""
@@ -499,6 +533,7 @@ class CaseStore:
             )
 
         self._write(work)
+        self._rules_cache = None
         return rule
 
     def delete_rule(self, category: str) -> None:
@@ -510,6 +545,7 @@ class CaseStore:
                 )
 
         self._write(work)
+        self._rules_cache = None
 
     # --- grid workers' scopes ---------------------------------------------------------------
     def scope_of(self, key_prefix: str) -> tuple[str, ...]:
@@ -617,6 +653,14 @@ class SQLiteCaseStore(CaseStore):
             con.execute("COMMIT")
 
     def _write(self, work: Callable[[Any], T]) -> T:
+        return self._enqueue(work).result()
+
+    async def _awrite(self, work: Callable[[Any], T]) -> T:
+        import asyncio
+
+        return await asyncio.wrap_future(self._enqueue(work))
+
+    def _enqueue(self, work: Callable[[Any], T]) -> Future:
         if self._writer_thread is None:
             with self._start_lock:
                 if self._writer_thread is None:
@@ -626,7 +670,7 @@ class SQLiteCaseStore(CaseStore):
                     self._writer_thread.start()
         job: Future = Future()
         self._jobs.put((work, job))
-        return job.result()
+        return job
 
     def _run_writer(self) -> None:
         while True:

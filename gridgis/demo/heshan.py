@@ -96,8 +96,16 @@ FACILITIES = {
     "subdistrict": {"hospital": 3, "market": 3, "school": 6, "industrial_park": 3},
     "town": {"hospital": 1, "market": 1, "school": 2},
 }
-INDUSTRIAL_PARKS = {"440784101": 2, "440784106": 2, "440784107": 1, "440784104": 1, "440784103": 1, "440784102": 1}
-INDUSTRIAL_PARKS["440784105"] = 1
+#: Industrial parks of the towns, by town_id (沙坪's are in FACILITIES; 宅梧 and 双合 have none).
+INDUSTRIAL_PARKS = {
+    "440784101": 2,
+    "440784102": 1,
+    "440784103": 1,
+    "440784104": 1,
+    "440784105": 1,
+    "440784106": 2,
+    "440784107": 1,
+}
 SHOPS = 10_000
 #: Share of shops along main roads (the rest line local streets).
 SHOPS_ON_MAIN = 0.65
@@ -224,7 +232,6 @@ def _divisions(outline, centres, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "town_id": town.town_id,
                     "name": names[r] + ("社区" if urban else "村"),
                     "kind": "urban" if urban else "village",
-                    "population_target": 0,
                 }
             )
         seeds.append(town_seeds[order])

@@ -7,6 +7,8 @@ from scipy import sparse
 
 from gridgis.partition.refine import balance, make_contiguous
 
+#: cuts repaired and rebalanced at each step when the adjacency graph is given
+REPAIRED_CUTS = 3
 #: weight of one target-share of imbalance against one mean cut length when choosing a direction
 _IMBALANCE_WEIGHT = 10.0
 
@@ -84,9 +86,14 @@ def recursive_bisection(
             labels[idx] = offset
             continue
         k1 = kk // 2
-        side = _best_cut(xy[idx], weights[idx], kk, k1, edges, cost, eidx, idx, local, dirs)
+        cuts = _cuts(xy[idx], weights[idx], kk, k1, edges, cost, eidx, idx, local, dirs)
+        side = cuts[0][1]
         if graph is not None:
-            side = _repair(side, graph[idx][:, idx], weights[idx], kk, k1)
+            # repair the most promising cuts and keep the best balanced one after repair
+            sub, w = graph[idx][:, idx], weights[idx]
+            target = w.sum() * k1 / kk
+            repaired = [_repair(c, sub, w, kk, k1) for _, c in cuts[:REPAIRED_CUTS]]
+            side = min(repaired, key=lambda c: abs(w[c == 1].sum() - target))
         local[idx] = side
         ei, ej = edges[eidx, 0], edges[eidx, 1]
         inner = local[ei] == local[ej]
@@ -99,7 +106,8 @@ def recursive_bisection(
     return labels
 
 
-def _best_cut(xy, w, kk, k1, edges, cost, eidx, idx, local, dirs) -> np.ndarray:
+def _cuts(xy, w, kk, k1, edges, cost, eidx, idx, local, dirs) -> list[tuple[float, np.ndarray]]:
+    """Balanced straight cuts in every direction, best score first (side 1: the k1 parts)."""
     m = len(xy)
     total = w.sum()
     if total <= 0:
@@ -112,7 +120,7 @@ def _best_cut(xy, w, kk, k1, edges, cost, eidx, idx, local, dirs) -> np.ndarray:
     mean_cut = ec.sum() / len(ec) * np.sqrt(m) if len(ec) else np.ptp(xy, axis=0).max()
     mean_cut = max(mean_cut, 1e-12)
     proj = xy @ dirs.T
-    best_score, best_side = np.inf, None
+    out = []
     for d in range(dirs.shape[0]):
         order = np.argsort(proj[:, d], kind="stable")
         cum = np.cumsum(w[order])
@@ -124,10 +132,9 @@ def _best_cut(xy, w, kk, k1, edges, cost, eidx, idx, local, dirs) -> np.ndarray:
         side[order[:count]] = 1
         # without adjacency, the width of the sites across the cut stands for its length
         cut = ec[side[ei] != side[ej]].sum() if len(ec) else np.ptp(xy @ np.array([-dirs[d, 1], dirs[d, 0]]))
-        score = cut / mean_cut + _IMBALANCE_WEIGHT * miss.min() / share
-        if score < best_score:
-            best_score, best_side = score, side
-    return best_side
+        out.append((cut / mean_cut + _IMBALANCE_WEIGHT * miss.min() / share, side))
+    out.sort(key=lambda item: item[0])
+    return out
 
 
 def _repair(side: np.ndarray, sub: sparse.csr_matrix, w: np.ndarray, kk: int, k1: int) -> np.ndarray:

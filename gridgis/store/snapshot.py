@@ -83,7 +83,7 @@ class Snapshot:
         layers = self.static_layers[pos]
         partial = self.partial_layers[pos]
         if partial:
-            extra = [_dumps(area) for geom, area in partial if shapely.contains_xy(geom, lon, lat)]
+            extra = [_dumps(area) for geom, area in partial if shapely.intersects_xy(geom, lon, lat)]
             layers = b",".join(([layers] if layers else []) + extra)
         return b'{"point":' + point + b"," + self.answer_body[pos] + b',"layers":[' + layers + b"]}"
 
@@ -91,7 +91,7 @@ class Snapshot:
         """The full answer as a dict (for batch and tests; same content as :meth:`answer_json`)."""
         out = dict(self.answers[pos])
         areas = json.loads(b"[" + self.static_layers[pos] + b"]")
-        areas += [area for geom, area in self.partial_layers[pos] if shapely.contains_xy(geom, lon, lat)]
+        areas += [area for geom, area in self.partial_layers[pos] if shapely.intersects_xy(geom, lon, lat)]
         out["layers"] = areas
         return out
 
@@ -101,6 +101,14 @@ def load_snapshot(store: Store, plan: str | None = None, *, previous: Snapshot |
 
     Stored plans never change, so when ``previous`` holds the same plan its layers and index are reused
     and only staff and extra layers are read again (a staff edit costs milliseconds, not an index build).
+    A point on an area's edge counts as inside it, as for grids.
+
+    Examples
+    --------
+    >>> snap = load_snapshot(open_store())  # doctest: +SKIP
+    >>> pos = snap.locator.locate_point(112.96, 22.76)  # doctest: +SKIP
+    >>> snap.answer(pos, 112.96, 22.76)["grid"]["grid_code"]  # doctest: +SKIP
+    '440784101001001'
     """
     revision = store.revision()
     info = store.get_plan(plan)

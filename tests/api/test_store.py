@@ -77,3 +77,26 @@ def test_snapshot_reuses_the_index_when_only_staff_changes(store, toy_layers):
     second = load_snapshot(store, previous=first)
     assert second.locator is first.locator and second.revision > first.revision
     assert second.answers[0]["staff"]["leader"] == {"name": "赵"}
+
+
+def test_snapshot_answer_dict_and_bytes_agree(store, toy_layers):
+    import json
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    store.import_plan("s-json", toy_layers)
+    store.publish_plan("s-json")
+    # an area whose edge (lon 112.905) splits grid 0 (lon 112.90-112.91)
+    store.import_layer(
+        "halves", gpd.GeoDataFrame({"name": ["西"]}, geometry=[box(112.8, 22.6, 112.905, 22.8)], crs=4326)
+    )
+    snap = load_snapshot(store)
+    for lon, expected in [(112.902, [{"layer": "halves", "id": 1, "name": "西"}]), (112.908, []), (112.905, None)]:
+        body = json.loads(snap.answer_json(0, lon, 22.71, b'{"lon":0}'))
+        assert body["layers"] == snap.answer(0, lon, 22.71)["layers"]
+        if expected is not None:
+            assert body["layers"] == expected
+        else:  # on the edge: inside, as for grids
+            assert len(body["layers"]) == 1
+    store.delete_layer("halves")

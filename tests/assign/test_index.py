@@ -163,6 +163,7 @@ def test_pickled_index_answers_the_same(rng):
 def test_locate_keeps_shape_and_checks_lengths():
     index = GridIndex(tricky_grids())
     assert index.locate(0.5, 0.5).shape == ()
+    assert [index.locate_point(v, 0.5) for v in (np.nan, np.inf, -1e300, 0.5)] == [-1, -1, -1, 0]
     assert index.locate(np.full((2, 3), 0.5), np.full((2, 3), 0.5)).shape == (2, 3)
     with pytest.raises(InputError, match=r"differ in shape: \(2,\) vs \(3,\)"):
         index.locate([0, 1], [0, 1, 2])

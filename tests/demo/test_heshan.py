@@ -23,6 +23,9 @@ from gridgis.io import list_layers, read_layers
 from gridgis.model import FACILITY_KINDS, validate_layer
 from gridgis.paths import HESHAN_OUTLINE
 
+# Building the city takes ~8 CPU seconds; it is built once per module (3 more builds check determinism and the CLI).
+pytestmark = pytest.mark.slow
+
 LAYERS = ("towns", "communities", "buildings", "shops", "roads", "rivers", "facilities")
 TOWNS = {
     "440784001": "沙坪街道",
