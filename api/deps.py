@@ -38,6 +38,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
 from api.settings import Settings
@@ -123,6 +124,13 @@ class ServiceState:
                 self._older.popitem(last=False)
         return older
 
+    async def current_async(self, plan: str | None = None) -> Snapshot:
+        """:meth:`current` for async routes: loading another plan (seconds for a large one) runs in a thread."""
+        snap = self.snapshot
+        if snap is not None and (plan is None or plan == snap.plan.name):
+            return snap
+        return await run_in_threadpool(self.current, plan)
+
     def role_of(self, token: str | None) -> str | None:
         if not token:
             return None
@@ -157,7 +165,7 @@ PlanQuery = Annotated[
 
 
 async def get_snapshot(state: StateDep, plan: PlanQuery = None) -> Snapshot:
-    return state.current(plan)
+    return await state.current_async(plan)
 
 
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]

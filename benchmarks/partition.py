@@ -141,12 +141,12 @@ def run_gerrychain(inst: Instance, steps: int = 10) -> np.ndarray:
     graph = Graph.from_networkx(nxg)
     target = inst.w.sum() / inst.k
     seed_plan = recursive_tree_part(graph, range(inst.k), target, "households", 0.01)
-    initial = Partition(graph, seed_plan, updaters={"households": Tally("households", alias="households")})
+    initial = Partition(graph, seed_plan, updaters={"population": Tally("households", alias="population")})
     chain = MarkovChain(
-        proposal=partial(recom, pop_col="households", pop_target=target, epsilon=0.01, node_repeats=2),
+        proposal_fn=partial(recom, pop_col="households", pop_target=target, epsilon=0.01),
         constraints=[within_percent_of_ideal_population(initial, 0.01)],
-        accept=always_accept,
-        initial_state=initial,
+        acceptance_fn=always_accept,
+        initial_partition=initial,
         total_steps=steps,
     )
     for state in chain:

@@ -100,7 +100,7 @@ async def locate(request: Request) -> Response:
         raise InputError(
             f"Unknown crs {crs[:40]!r}.", fix=f"use one of {list(CRS_VALUES)}.", details={"allowed": list(CRS_VALUES)}
         )
-    snap = state.current(query.get("plan"))
+    snap = await state.current_async(query.get("plan"))
     x, y = _one_to_wgs84(lon, lat, crs)
     pos = snap.locator.locate_point(x, y)
     if pos < 0:
@@ -162,7 +162,7 @@ async def locate_batch(request: Request) -> Response:
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     plan = request.query_params.get("plan")
-    snap = state.current(plan)
+    snap = await state.current_async(plan)
     if isinstance(body, LocateArraysIn):
         if len(body.lon) != len(body.lat):
             raise InputError(
@@ -173,7 +173,7 @@ async def locate_batch(request: Request) -> Response:
         coords = (
             [f.geometry.coordinates for f in body.features]
             if isinstance(body, FeatureCollectionIn)
-            else (body.coordinates)
+            else body.coordinates
         )
         if any(len(c) < 2 for c in coords):
             raise InputError("A point has fewer than 2 coordinates.", fix="send [lon, lat] pairs.")

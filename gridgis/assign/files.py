@@ -34,6 +34,7 @@ from gridgis.assign.overlaps import grid_overlaps, points_in_several_grids
 from gridgis.errors import FileFormatError, InputError
 from gridgis.io import file_format, list_layers, prepare_layer, read_layer
 from gridgis.io.atomic import atomic_dir, atomic_path
+from gridgis.io.encoding import detect_encoding, read_cpg
 from gridgis.model import LAYERS, validate_layer
 
 __all__ = [
@@ -124,8 +125,17 @@ def iter_features(
 
 def _raw_chunks(path: Path, fmt: str, name: str, chunk_size: int, encoding) -> Iterator[gpd.GeoDataFrame]:
     if fmt == "GeoParquet":
-        file = pq.ParquetFile(path)
-        geo = json.loads((file.schema_arrow.metadata or {}).get(b"geo", b"{}") or "{}")
+        try:
+            file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise FileFormatError(f"{path} cannot be read as Parquet: {exc}.", fix="check the file.") from exc
+        metadata = file.schema_arrow.metadata or {}
+        if b"geo" not in metadata:
+            raise FileFormatError(
+                f"{path} is a Parquet file without GeoParquet metadata.",
+                fix="write it with GeoDataFrame.to_parquet(), or export a CSV with lon/lat columns.",
+            )
+        geo = json.loads(metadata[b"geo"])
         column = geo.get("primary_column", "geometry")
         crs = geo.get("columns", {}).get(column, {}).get("crs", "OGC:CRS84")
         for batch in file.iter_batches(batch_size=chunk_size):
@@ -134,6 +144,8 @@ def _raw_chunks(path: Path, fmt: str, name: str, chunk_size: int, encoding) -> I
             yield gpd.GeoDataFrame(frame, geometry=geometry, crs=crs)
     elif fmt in _OGR_DRIVERS:
         layer = name if fmt == "GeoPackage" else None
+        if fmt == "Shapefile" and encoding is None and read_cpg(path) is None:
+            encoding = detect_encoding(path)  # as gridgis.io does: GBK/GB18030 files often lack a .cpg
         try:
             with pyogrio.open_arrow(path, layer=layer, batch_size=chunk_size, use_pyarrow=True, encoding=encoding) as (
                 meta,
@@ -210,18 +222,33 @@ def write_chunks(chunks: Iterator[gpd.GeoDataFrame], path: str | Path, layer: st
             return count
         points = (shapely.get_type_id(np.asarray(first.geometry.values, dtype=object)) == 0).all()
         geometry_type = "Point" if points else "MultiPolygon" if fmt == "Shapefile" else "Unknown"
-        batches = pa.RecordBatchReader.from_batches(schema, (b for t in tables for b in t.to_batches()))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*(truncated|Normalized/laundered).*")
-            pyogrio.write_arrow(
-                batches,
-                tmp,
-                layer=layer if fmt == "GeoPackage" else None,
-                driver=_OGR_DRIVERS[fmt],
-                geometry_type=geometry_type,
-                crs=first.crs.to_wkt(),
-                encoding="UTF-8" if fmt == "Shapefile" else None,
-            )
+        failure: list[BaseException] = []
+
+        def batches_of(tables_):
+            try:
+                for table in tables_:
+                    yield from table.to_batches()
+            except Exception as exc:  # GDAL reports it as a stream error: keep ours to raise instead
+                failure.append(exc)
+                raise
+
+        batches = pa.RecordBatchReader.from_batches(schema, batches_of(tables))
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*(truncated|Normalized/laundered).*")
+                pyogrio.write_arrow(
+                    batches,
+                    tmp,
+                    layer=layer if fmt == "GeoPackage" else None,
+                    driver=_OGR_DRIVERS[fmt],
+                    geometry_type=geometry_type,
+                    crs=first.crs.to_wkt(),
+                    encoding="UTF-8" if fmt == "Shapefile" else None,
+                )
+        except Exception:
+            if failure:
+                raise failure[0] from None
+            raise
     return count
 
 

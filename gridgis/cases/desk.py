@@ -7,6 +7,7 @@ is the background job (and ``gridgis cases escalate`` runs it once).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import OrderedDict
@@ -128,7 +129,11 @@ async def submit_async(
     """:func:`submit` for an event loop: routes in the loop, awaits the durable write without blocking it."""
     if snapshot is None:
         raise NotFoundError("No plan is published, so cases cannot be routed.", fix="publish one: gridgis plan publish")
-    route = router_for(snapshot, cases.store).route(report, cases.rules())
+    key = (snapshot.plan.plan_id, snapshot.revision)
+    router = _routers.get(key)
+    if router is None or router.snapshot is not snapshot:  # a new plan or staff: build off the loop
+        router = await asyncio.to_thread(router_for, snapshot, cases.store)
+    route = router.route(report, cases.rules())
     return await cases.acreate(report, route, client=client, idempotency_key=idempotency_key, now=now)
 
 

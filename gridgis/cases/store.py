@@ -15,6 +15,7 @@ Times are UTC; SQLite keeps them as fixed-width ISO text so they sort and compar
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import queue
@@ -199,9 +200,7 @@ class CaseStore:
         return await self._awrite(work)
 
     async def _awrite(self, work: Callable[[Any], T]) -> T:
-        from starlette.concurrency import run_in_threadpool
-
-        return await run_in_threadpool(self._write, work)
+        return await asyncio.to_thread(self._write, work)
 
     def _create_work(
         self, report: Report, route: Route, *, client: str, now: datetime | None, idempotency_key: str | None
@@ -610,6 +609,8 @@ class SQLiteCaseStore(CaseStore):
     kind = "sqlite"
     #: most write jobs in one transaction
     MAX_BATCH = 256
+    #: seconds without writes after which the writer thread ends (the next write starts one)
+    IDLE_SECONDS = 10.0
 
     def __init__(self, store):
         super().__init__(store)
@@ -656,25 +657,27 @@ class SQLiteCaseStore(CaseStore):
         return self._enqueue(work).result()
 
     async def _awrite(self, work: Callable[[Any], T]) -> T:
-        import asyncio
-
         return await asyncio.wrap_future(self._enqueue(work))
 
     def _enqueue(self, work: Callable[[Any], T]) -> Future:
-        if self._writer_thread is None:
-            with self._start_lock:
-                if self._writer_thread is None:
-                    self._writer_thread = threading.Thread(
-                        target=self._run_writer, name="gridgis-case-writer", daemon=True
-                    )
-                    self._writer_thread.start()
         job: Future = Future()
         self._jobs.put((work, job))
+        with self._start_lock:  # after the put: an idle writer that just left cannot miss this job
+            if self._writer_thread is None:
+                self._writer_thread = threading.Thread(target=self._run_writer, name="gridgis-case-writer", daemon=True)
+                self._writer_thread.start()
         return job
 
     def _run_writer(self) -> None:
         while True:
-            item = self._jobs.get()
+            try:
+                item = self._jobs.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                with self._start_lock:
+                    if self._jobs.empty():  # idle: leave; the next write starts a new writer
+                        self._writer_thread = None
+                        return
+                continue
             if item is None:
                 return
             batch = [item]
@@ -727,9 +730,11 @@ class SQLiteCaseStore(CaseStore):
             job.set_result(value)
 
     def close(self) -> None:
-        if self._writer_thread is not None:
+        with self._start_lock:
+            thread = self._writer_thread
+        if thread is not None:
             self._jobs.put(None)
-            self._writer_thread.join(30)
+            thread.join(30)
             self._writer_thread = None
         self._writer.close()
 

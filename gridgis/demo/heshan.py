@@ -72,7 +72,7 @@ VILLAGE_MIX = {"village_house": 0.93, "shop_house": 0.07}
 #: Buildings per cluster (estate, street, village core), by type.
 CLUSTER_SIZE = {"high_rise": 12, "residential_block": 16, "shop_house": 40, "village_house": 400}
 #: Extra buildings drawn, then dropped in random order, to make up for overlaps between clusters.
-SURPLUS = 0.12
+SURPLUS = 0.25
 
 EXPRESSWAYS = {
     "佛开高速": [(113.06, 22.79), (113.00, 22.74), (112.985, 22.69), (112.95, 22.63), (112.90, 22.57), (112.86, 22.50)],
@@ -418,6 +418,8 @@ def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFra
                 else _dirichlet_split(n, n_clusters, rng)
             )
             for members, anchor in zip(split, anchors, strict=True):
+                if len(members) == 0:
+                    continue
                 todo, centre = members, anchor
                 angle = town_angle[com.town_id] if urban else None
                 for _ in range(8):  # a cluster that does not fit moves elsewhere for the rest

@@ -22,6 +22,8 @@ BARRIER_COST = 0.2
 BALANCE_TOL = 0.001
 #: cut-direction offsets tried when the first plan misses the tolerance
 RESTARTS = 6
+#: rounds of boundary-smoothing swaps after balancing
+SMOOTH_ROUNDS = 10
 
 
 @dataclass
@@ -114,7 +116,7 @@ def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
     # the axis-aligned directions first, then random offsets
     for angle0 in np.concatenate([[0.0], rng.uniform(0, np.pi / 8, RESTARTS - 1)]):
         labels = recursive_bisection(xy, w, k, edges=tess.edges, cost=cost, graph=cost_graph, angle0=float(angle0))
-        labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol)
+        labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol, smooth_rounds=SMOOTH_ROUNDS)
         dev = np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() / target
         if dev < best_dev - 1e-12:
             best, best_dev = labels, dev

@@ -262,6 +262,61 @@ class _Balancer:
                 self.move(s, s_src)
         return 0
 
+    def smooth(self, tol: float, tries: int = 20) -> int:
+        """Swap protruding boundary sites between adjacent parts (shorter shared boundary), keeping the balance.
+
+        A site of g that shares more boundary with h than with g is traded
+        for a site of h that shares more with g, when both parts stay within
+        ``max(tol, their current deviation)`` of the target and stay connected.
+        """
+        moved = 0
+        cands = self.candidates()
+        # shared length of every site with every part
+        share = sparse.csr_matrix((self.data, (self.row, self.labels[self.col])), shape=(len(self.labels), self.k))
+        for (g, h), out in cands.items():
+            if g > h or (h, g) not in cands:
+                continue
+            back = cands[(h, g)]
+            out = out[self.labels[out] == g]
+            back = back[self.labels[back] == h]
+            if not len(out) or not len(back):
+                continue
+            gain_out = (share[out, h] - share[out, g]).toarray().ravel()
+            gain_back = (share[back, g] - share[back, h]).toarray().ravel()
+            out, gain_out = out[gain_out > 0], gain_out[gain_out > 0]
+            back, gain_back = back[gain_back > 0], gain_back[gain_back > 0]
+            if not len(out) or not len(back):
+                continue
+            slack_g = max(tol * self.target[g], abs(self.load[g] - self.target[g]))
+            slack_h = max(tol * self.target[h], abs(self.load[h] - self.target[h]))
+            net = self.w[out][:, None] - self.w[back][None, :]
+            ok = (np.abs(self.load[g] - net - self.target[g]) <= slack_g) & (
+                np.abs(self.load[h] + net - self.target[h]) <= slack_h
+            )
+            score = np.where(ok, gain_out[:, None] + gain_back[None, :], -np.inf)
+            flat = np.argsort(-score, axis=None)[:tries]
+            for i, j in zip(*np.unravel_index(flat, score.shape), strict=True):
+                if not np.isfinite(score[i, j]):
+                    break
+                if self._swap(int(out[i]), g, int(back[j]), h):
+                    moved += 1
+                    break
+        return moved
+
+    def _swap(self, s: int, g: int, t: int, h: int) -> bool:
+        """Exchange site s of part g with site t of part h if both parts stay connected."""
+        if self.labels[s] != g or self.labels[t] != h or not self.removable(s):
+            return False
+        self.move(s, h)
+        nb_t, nb_s = self.neighbours(t), self.neighbours(s)
+        if self.removable(t) and (self.labels[nb_t] == g).any():
+            self.move(t, g)
+            if (self.labels[nb_s] == h).any():
+                return True
+            self.move(t, h)
+        self.move(s, g)
+        return False
+
     def connected(self, g: int) -> bool:
         members = np.flatnonzero(self.labels == g)
         return len(members) > 0 and self._connects(members, set(members.tolist()))
@@ -297,6 +352,7 @@ def balance(
     targets: np.ndarray | None = None,
     tol: float = 0.0,
     max_rounds: int = 40,
+    smooth_rounds: int = 0,
 ) -> np.ndarray:
     """Move boundary sites between adjacent parts until loads meet their common target.
 
@@ -330,6 +386,12 @@ def balance(
             dev = b.max_deviation()
             if dev < best_dev - 1e-12:
                 best, best_dev = b.labels.copy(), dev
+    if smooth_rounds:
+        b = _Balancer(best.copy(), graph, weights, k, target)
+        for _ in range(smooth_rounds):
+            if b.smooth(max(tol, best_dev)) == 0:
+                break
+        best = b.labels.copy()
     return best
 
 

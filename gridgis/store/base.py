@@ -30,6 +30,7 @@ import pandas as pd
 import shapely
 
 from gridgis.errors import InputError, NotFoundError
+from gridgis.model import validate_layer
 
 #: layers a plan holds, in import order; ``grids`` is required
 PLAN_LAYERS = ("towns", "communities", "grids", "buildings")
@@ -165,8 +166,8 @@ class Store(ABC):
         """
         with self.connect() as con:
             cur = con.cursor()
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER)")
             self._lock_schema(cur)
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER)")
             cur.execute(self._q("SELECT version FROM schema_version WHERE component = ?"), (component,))
             row = cur.fetchone()
             version = row[0] if row else 0
@@ -223,7 +224,7 @@ class Store(ABC):
             raise InputError(f"A plan named {name!r} exists already.", fix="choose another name.")
         for layer in PLAN_LAYERS:
             if layer in layers:
-                _check_geometries(layers[layer], f"Layer {layer!r} of plan {name!r}")
+                validate_layer(layers[layer], layer, source=source or f"plan {name!r}")
         with self.connect() as con:
             cur = con.cursor()
             plan_id = self._insert_plan(cur, name, source)

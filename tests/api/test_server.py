@@ -150,3 +150,11 @@ def test_publish_during_load_no_error_no_mixed_answer(server, store, toy_layers,
     # and the old plan stays queryable
     old = httpx.get(f"{server}/v1/locate", params={"lon": 112.905, "lat": 22.71, "plan": "load-a"}).json()
     assert old["plan"] == "load-a" and old["grid"]["grid_id"] in grid_ids["load-a"]
+
+
+def test_metrics_merge_the_workers(server):
+    for _ in range(20):
+        httpx.get(f"{server}/v1/locate", params={"lon": 112.905, "lat": 22.71})
+    text = httpx.get(f"{server}/metrics").text
+    line = next(ln for ln in text.splitlines() if ln.startswith("gridgis_http_requests_total{") and "/v1/locate" in ln)
+    assert float(line.rsplit(" ", 1)[1]) >= 20  # summed over both workers' files

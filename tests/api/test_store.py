@@ -88,9 +88,8 @@ def test_snapshot_answer_dict_and_bytes_agree(store, toy_layers):
     store.import_plan("s-json", toy_layers)
     store.publish_plan("s-json")
     # an area whose edge (lon 112.905) splits grid 0 (lon 112.90-112.91)
-    store.import_layer(
-        "halves", gpd.GeoDataFrame({"name": ["西"]}, geometry=[box(112.8, 22.6, 112.905, 22.8)], crs=4326)
-    )
+    halves = gpd.GeoDataFrame({"name": ["西"]}, geometry=[box(112.8, 22.6, 112.905, 22.8)], crs=4326)
+    store.import_layer("halves", halves, name_field="name")
     snap = load_snapshot(store)
     for lon, expected in [(112.902, [{"layer": "halves", "id": 1, "name": "西"}]), (112.908, []), (112.905, None)]:
         body = json.loads(snap.answer_json(0, lon, 22.71, b'{"lon":0}'))
@@ -100,3 +99,11 @@ def test_snapshot_answer_dict_and_bytes_agree(store, toy_layers):
         else:  # on the edge: inside, as for grids
             assert len(body["layers"]) == 1
     store.delete_layer("halves")
+
+
+def test_import_checks_the_layers_against_the_data_model(store, toy_layers):
+    grids = toy_layers["grids"].copy()
+    grids.loc[3, "grid_id"] = grids.loc[2, "grid_id"]
+    with pytest.raises(InputError, match="duplicate 'grid_id'"):
+        store.import_plan("s-dup", {**toy_layers, "grids": grids})
+    assert "s-dup" not in [p.name for p in store.list_plans()]

@@ -15,7 +15,7 @@ from gridgis.assign import assign
 from gridgis.assign.files import GRID_COLUMNS, assign_file, iter_features, read_grids
 from gridgis.cli import main
 from gridgis.coverage import coverage
-from gridgis.errors import InputError, SchemaError
+from gridgis.errors import FileFormatError, InputError, SchemaError
 from gridgis.io import read_layer
 
 # 0.01 degree of longitude at 22.70 N, in metres (the toy city's outside shop lies this far east of it)
@@ -134,6 +134,20 @@ def test_cli_assign_bad_input_gives_a_message_not_a_traceback(files, args, messa
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (files["dir"] / "x.gpkg").exists()
+
+
+def test_gbk_shapefile_and_plain_parquet(files, toy_plan):
+    shops = files["shops_gdf"].drop(columns="community_id")  # a Shapefile cuts names at 10 characters
+    shp = files["dir"] / "gbk.shp"
+    shops.to_file(shp, encoding="GBK")
+    shp.with_suffix(".cpg").unlink(missing_ok=True)
+    summary = assign_file(toy_plan, shp, files["dir"] / "gbk_out.gpkg", chunk_size=4)
+    assert summary.assigned == 8
+    assert gpd.read_file(files["dir"] / "gbk_out.gpkg")["name"].tolist()[:2] == ["商铺000", "商铺001"]
+    plain = files["dir"] / "plain.parquet"
+    pd.DataFrame({"a": [1]}).to_parquet(plain)
+    with pytest.raises(FileFormatError, match="without GeoParquet metadata"):
+        assign_file(toy_plan, plain, files["dir"] / "p.gpkg")
 
 
 def test_grids_without_grid_columns_are_rejected(files, toy_plan):

@@ -1,0 +1,104 @@
+"""The case store without HTTP, on SQLite and PostGIS: concurrent writers, group commit, races."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from gridgis.cases import check_report, open_case_store, submit
+from gridgis.errors import ConflictError
+from gridgis.store import open_store
+from gridgis.store.snapshot import load_snapshot
+from tests.cases.conftest import IN_G1, T0, load_toy
+
+
+@pytest.fixture
+def desk(store_url, toy_city, toy_plan):
+    store = open_store(store_url)
+    load_toy(store, toy_city, toy_plan)
+    cases = open_case_store(store)
+    yield cases, load_snapshot(store)
+    cases.close()
+    store.close()
+
+
+def report(text: str, category: str = "other"):
+    return check_report(category=category, description=text, lon=IN_G1[0], lat=IN_G1[1])
+
+
+def test_concurrent_submissions_each_stored_once_and_a_bad_one_fails_alone(desk):
+    cases, snap = desk
+    first, _ = submit(cases, snap, report("original"), client="app", idempotency_key="k-dup")
+
+    def one(i: int):
+        if i % 10 == 0:  # reuses a key with another report: must fail without harming the others
+            return submit(cases, snap, report(f"other {i}"), client="app", idempotency_key="k-dup")
+        if i % 10 == 1:  # a retry of the first: must return it
+            return submit(cases, snap, report("original"), client="app", idempotency_key="k-dup")
+        return submit(cases, snap, report(f"r{i}"), client="app", idempotency_key=f"k{i}")
+
+    with ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(one, i) for i in range(200)]
+    outcomes = []
+    for i, f in enumerate(futures):
+        if i % 10 == 0:
+            with pytest.raises(ConflictError, match="k-dup"):
+                f.result()
+        else:
+            outcomes.append((i, *f.result()))
+    assert all(case["id"] == first["id"] and replayed for i, case, replayed in outcomes if i % 10 == 1)
+    fresh = [case for i, case, replayed in outcomes if i % 10 > 1]
+    assert all(not r for i, c, r in outcomes if i % 10 > 1)
+    assert len({c["id"] for c in fresh}) == len(fresh) == 160
+    rows, total = cases.list(limit=1000)
+    assert total == 161 and sorted(c["description"] for c in rows if c["description"] != "original") == sorted(
+        c["description"] for c in fresh
+    )
+    assert len(cases.events(first["id"])) == 2
+
+
+def test_racing_transitions_move_a_case_once(desk):
+    cases, snap = desk
+    case, _ = submit(cases, snap, report("race"), client="app")
+
+    def move(i: int):
+        try:
+            cases.transition(case["id"], "in_progress", actor=f"w{i}")
+            return "ok"
+        except ConflictError:
+            return "conflict"
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(move, range(8)))
+    assert results.count("ok") == 1 and results.count("conflict") == 7
+    assert [e["to_status"] for e in cases.events(case["id"])] == ["reported", "assigned", "in_progress"]
+
+
+def test_racing_escalators_escalate_each_case_once(desk):
+    cases, snap = desk
+    ids = [submit(cases, snap, report(f"e{i}", "fire"), client="app", now=T0)[0]["id"] for i in range(20)]
+    later = T0 + timedelta(hours=13)
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda _: cases.escalate_overdue(later), range(4)))
+    assert sorted(i for run in runs for i in run) == ids
+    for cid in ids:
+        escalations = [e for e in cases.events(cid) if e["to_status"] == "escalated"]
+        assert len(escalations) == 1 and escalations[0]["assignee"] == "community:440784101001"
+
+
+def test_case_tables_live_in_the_service_database(store_url, toy_city, toy_plan):
+    store = open_store(store_url)
+    load_toy(store, toy_city, toy_plan)
+    cases = open_case_store(store)
+    case, _ = submit(cases, load_snapshot(store), report("persisted"), client="app")
+    cases.close()
+    store.close()
+    again = open_case_store(store_url)  # reopening migrates nothing twice and finds the case
+    try:
+        assert again.get(case["id"])["description"] == "persisted"
+        assert again.store.schema_version("cases") == 1
+    finally:
+        again.close()
+        again.store.close()
