@@ -128,7 +128,44 @@ def partition(
         "keep": keep is not None,
         "seed": seed,
     }
+    if households is not None:
+        result.report["range"] = range_report(result.grids, households)
     return result
+
+
+def range_report(grids: gpd.GeoDataFrame, households: tuple[float, float]) -> dict:
+    """Which basic grids fall outside the load range, and why (a community whose load no grid count fits).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> g = gpd.GeoDataFrame({"community_id": ["a", "b", "b"], "kind": "basic", "load": [250.0, 425.0, 425.0]})
+    >>> range_report(g, (300, 400))["infeasible"][0]["reason"]
+    'load 250 is below the range: one grid'
+    """
+    low, high = households
+    basic = grids[grids["kind"] == "basic"]
+    outside = basic[(basic["load"] < low) | (basic["load"] > high)]
+    infeasible = []
+    for cid, load in basic.groupby("community_id")["load"].sum().items():
+        if load < low:
+            infeasible.append(
+                {"community_id": cid, "load": float(load), "reason": f"load {load:g} is below the range: one grid"}
+            )
+        elif np.ceil(load / high) > np.floor(load / low):
+            infeasible.append(
+                {
+                    "community_id": cid,
+                    "load": float(load),
+                    "reason": f"no grid count splits load {load:g} into grids of {low:g}-{high:g}",
+                }
+            )
+    return {
+        "low": low,
+        "high": high,
+        "grids_outside": sorted(outside.get("grid_id", outside.index.astype(str)).tolist()),
+        "infeasible": infeasible,
+    }
 
 
 class Partitioner:

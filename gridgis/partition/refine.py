@@ -455,4 +455,3 @@ def adjust_count(
 def _edges(graph: sparse.csr_matrix, data: bool = False) -> np.ndarray:
     coo = sparse.triu(graph, k=1).tocoo()
     return coo.data if data else np.column_stack([coo.row, coo.col])
-

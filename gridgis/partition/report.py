@@ -204,6 +204,12 @@ def summary(report: dict) -> str:
         )
     if report["island_grids"]:
         lines.append(f"islands      grids holding an island without buildings: {report['island_grids']}")
+    if "range" in report and report["range"]["grids_outside"]:
+        r = report["range"]
+        lines.append(
+            f"range        {len(r['grids_outside'])} grid(s) outside {r['low']:g}-{r['high']:g}; "
+            f"{len(r['infeasible'])} communities cannot fit the range (see the report)"
+        )
     if "keep" in report:
         k = report["keep"]
         lines.append(f"keep         {k['moved']:,} of {k['buildings_compared']:,} buildings changed grid")

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import psycopg
+import psycopg_pool
 import shapely
 from psycopg_pool import ConnectionPool
 
@@ -46,9 +47,10 @@ class PostGISStore(Store):
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8):
         self.url = url
         try:
+            psycopg.connect(url, connect_timeout=10).close()  # fail fast and clearly, before the pool retries
             self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True, timeout=30)
             self.pool.wait(timeout=30)
-        except (psycopg.Error, Exception) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise StoreError(
                 f"Cannot connect to PostGIS at {_redact(url)}: {exc}.",
                 fix="check GRIDGIS_DATABASE_URL / --db and that the server runs.",

@@ -107,3 +107,12 @@ def test_import_checks_the_layers_against_the_data_model(store, toy_layers):
     with pytest.raises(InputError, match="duplicate 'grid_id'"):
         store.import_plan("s-dup", {**toy_layers, "grids": grids})
     assert "s-dup" not in [p.name for p in store.list_plans()]
+
+
+def test_bad_store_urls():
+    from gridgis.errors import StoreError
+
+    with pytest.raises(StoreError, match="Cannot connect to PostGIS"):
+        open_store("postgresql://nobody@127.0.0.1:1/x")
+    with pytest.raises(InputError, match="Unknown store URL"):
+        open_store("mysql://x")

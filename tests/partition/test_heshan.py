@@ -29,8 +29,9 @@ def test_heshan_379_grids_keep_every_hard_rule(heshan):
     # every community has a grid, dedicated grids one per facility
     assert set(grids["community_id"]) == set(layers["communities"]["community_id"])
     assert (grids["kind"] == "dedicated").sum() == len(layers["facilities"])
-    assert result.buildings["grid_id"].notna().sum() == len(layers["buildings"]) - (
-        result.report["unassigned_buildings"]["count"]
+    assert (
+        result.buildings["grid_id"].notna().sum()
+        == len(layers["buildings"]) - (result.report["unassigned_buildings"]["count"])
     )
 
 

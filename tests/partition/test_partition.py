@@ -89,6 +89,15 @@ def test_household_range_sets_the_count(toy_city):
     assert result.grids["households"].between(60, 80).all()
 
 
+def test_household_range_that_cannot_fit_is_reported(toy_city):
+    # 144 households: 2 grids give 72 (above 65), 3 give 48 (below 60)
+    result = partition(toy_city, households=(60, 65))
+    rng = result.report["range"]
+    assert len(rng["grids_outside"]) == len(result.grids) == 8
+    assert {r["community_id"] for r in rng["infeasible"]} == set(toy_city["communities"]["community_id"])
+    assert "no grid count splits load 144" in rng["infeasible"][0]["reason"]
+
+
 def test_shops_weight_counts_in_the_load(toy_city):
     result = partition(toy_city, n_grids=4, weights={"households": 1, "shops": 10})
     # one grid per community: 144 households + 2 shops x 10
