@@ -12,8 +12,9 @@ from gridgis.assign.index import GridIndex
 __all__ = ["grid_overlaps", "points_in_several_grids"]
 
 
-#: Overlaps smaller than this (m²) are slivers of coordinate rounding along a shared edge, not a broken plan.
-MIN_OVERLAP_M2 = 0.01
+#: Overlaps under this many m² are slivers of coordinate rounding along shared edges (0.1 mm over
+#: kilometres of edge), not a broken plan; a grid drawn over its neighbour covers far more.
+MIN_OVERLAP_M2 = 1.0
 
 
 def grid_overlaps(grids: gpd.GeoDataFrame | GridIndex, *, min_area_m2: float = MIN_OVERLAP_M2) -> pd.DataFrame:
@@ -31,9 +32,9 @@ def grid_overlaps(grids: gpd.GeoDataFrame | GridIndex, *, min_area_m2: float = M
     --------
     >>> import geopandas as gpd
     >>> from shapely.geometry import box
-    >>> grids = gpd.GeoSeries([box(0, 0, 1, 1), box(1, 0, 2, 1), box(0.5, 0, 1.5, 1)], crs="EPSG:32649")
+    >>> grids = gpd.GeoSeries([box(0, 0, 10, 10), box(10, 0, 20, 10), box(5, 0, 15, 10)], crs="EPSG:32649")
     >>> grid_overlaps(grids).to_dict("records")
-    [{'grid_a': 0, 'grid_b': 2, 'area_m2': 0.5}, {'grid_a': 1, 'grid_b': 2, 'area_m2': 0.5}]
+    [{'grid_a': 0, 'grid_b': 2, 'area_m2': 50.0}, {'grid_a': 1, 'grid_b': 2, 'area_m2': 50.0}]
     """
     index = grids if isinstance(grids, GridIndex) else GridIndex(grids)
     a, b = index.tree.query(index.geometries, predicate="intersects")
@@ -74,7 +75,7 @@ def points_in_several_grids(
     --------
     >>> import geopandas as gpd
     >>> from shapely.geometry import box
-    >>> index = GridIndex(gpd.GeoSeries([box(0, 0, 2, 1), box(1, 0, 3, 1)], crs="EPSG:4326"))
+    >>> index = GridIndex(gpd.GeoSeries([box(0, 0, 2, 1), box(1, 0, 3, 1)], crs="EPSG:32649"))
     >>> point, grid = points_in_several_grids(index, [0.5, 1.5, 2.5], [0.5, 0.5, 0.5])
     >>> point.tolist(), grid.tolist()
     ([1, 1], [0, 1])

@@ -127,11 +127,16 @@ def test_overlapping_grids_are_resolved_and_reported():
     assert point.tolist() == [1, 1] and grid.tolist() == [0, 2]
 
 
-def test_grid_overlaps_ignores_shared_edges_and_measures_area():
+def test_grid_overlaps_ignores_shared_edges_slivers_and_measures_area():
     tiling = gpd.GeoSeries([box(0, 0, 10, 10), box(10, 0, 20, 10), box(0, 10, 20, 20)], crs="EPSG:32649")
     assert grid_overlaps(tiling).empty
     broken = gpd.GeoSeries([box(0, 0, 10, 10), box(8, 0, 20, 10)], crs="EPSG:32649")
     assert grid_overlaps(broken).to_dict("records") == [{"grid_a": 0, "grid_b": 1, "area_m2": 20.0}]
+    sliver = gpd.GeoSeries([box(0, 0, 10, 10), box(9.99, 0, 20, 10)], crs="EPSG:32649")  # 0.1 m² of rounding
+    assert grid_overlaps(sliver).empty
+    assert grid_overlaps(sliver, min_area_m2=0).to_dict("records") == [
+        {"grid_a": 0, "grid_b": 1, "area_m2": pytest.approx(0.1)}
+    ]
     assert points_in_several_grids(GridIndex(tiling), [10.0, 5.0], [5.0, 5.0])[0].size == 0
 
 
