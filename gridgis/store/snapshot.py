@@ -119,6 +119,8 @@ def load_snapshot(store: Store, plan: str | None = None, *, previous: Snapshot |
         towns = store.load_layer(info.plan_id, "towns") if info.counts.get("towns") else _empty()
         communities = store.load_layer(info.plan_id, "communities") if info.counts.get("communities") else _empty()
         locator = GridIndex(grids)
+        x0, y0, _, _ = grids.total_bounds
+        locator.nearest([x0 - 0.01], [y0])  # builds its metric tree now, not in the first outside request
     staff = store.all_staff()
     layer_infos = store.list_layers()
     layers = {li.name: store.load_layer(EXTRA_PLAN_ID, li.name) for li in layer_infos}

@@ -116,7 +116,7 @@ def test_overlapping_grids_are_resolved_and_reported():
     index = GridIndex(grids, cells=256)
     x = np.array([0.5, 1.5, 2.5, 3.5, 2.0, 5.0])
     y = np.full(6, 0.5)
-    # 1.5 lies in grids 0 and 2 -> 0; 2.0 is on grid 0's edge inside grid 2 -> 0; 3.0 is shared by 1 and 2
+    # 1.5 lies in grids 0 and 2 -> 0; 2.0 is on grid 0's edge inside grid 2 -> 0; 2.5 in 2 only; 3.5 in 1 only
     assert index.locate(x, y).tolist() == reference(grids.values, x, y).tolist() == [0, 0, 2, 1, 0, -1]
     overlaps = grid_overlaps(index)
     # grids 1 and 2 only share the edge x = 3: not an overlap
