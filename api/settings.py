@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     poll_seconds: float = 1.0
     #: older plans kept in memory for ?plan= queries
     cached_plans: int = 4
+    #: seconds between two runs of the case escalation job in each worker (0: off; cron runs `gridgis cases escalate`)
+    cases_escalate_seconds: float = 60.0
 
     def env_keys(self) -> dict[str, str]:
         """token -> role from :attr:`api_keys`."""

@@ -14,7 +14,6 @@ Who may do what (keys from ``X-API-Key`` or ``Authorization: Bearer``):
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +37,6 @@ from gridgis.errors import InputError
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 STAFF_ROLES = ("dispatcher", "planner", "admin")
-ESCALATE_ENV = "GRIDGIS_CASES_ESCALATE_SECONDS"
 
 
 def startup(state) -> None:
@@ -48,7 +46,7 @@ def startup(state) -> None:
         from gridgis.cases import router_for
 
         router_for(state.snapshot, state.store)
-    interval = float(os.environ.get(ESCALATE_ENV, "60"))
+    interval = state.settings.cases_escalate_seconds
     if interval > 0:
         from gridgis.cases import run_escalation
 
