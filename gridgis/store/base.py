@@ -36,7 +36,8 @@ from gridgis.model import validate_layer
 PLAN_LAYERS = ("towns", "communities", "grids", "buildings")
 #: id column of each plan layer
 ID_COLUMNS = {"towns": "town_id", "communities": "community_id", "grids": "grid_id", "buildings": "building_id"}
-ROLES = ("reader", "dispatcher", "planner", "admin")
+#: key roles, lowest first: a ``worker`` key reads and moves the cases of its own grids only
+ROLES = ("reader", "worker", "dispatcher", "planner", "admin")
 #: plan_id under which extra layers' features are stored (they are not plan-versioned)
 EXTRA_PLAN_ID = 0
 
@@ -100,6 +101,25 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise InputError(f"Unknown role {role!r}.", fix=f"use one of {list(ROLES)}.", details={"allowed": list(ROLES)})
     return role
+
+
+def check_key_grids(role: str, grids: Sequence[str]) -> tuple[str, ...]:
+    """The sorted distinct grid ids of a key: a ``worker`` key needs at least one, other roles none."""
+    check_role(role)
+    ids = tuple(sorted({str(g).strip() for g in grids}))
+    if "" in ids:
+        raise InputError("An empty grid id was given for a key.", fix="give grid ids such as 440784101001001.")
+    if role == "worker" and not ids:
+        raise InputError(
+            "A worker key needs the grid ids it covers.",
+            fix="give them: gridgis key create --role worker --grid GRID_ID [--grid ...] (or \"grids\" in POST /v1/keys).",
+        )
+    if role != "worker" and ids:
+        raise InputError(
+            f"Only worker keys carry grids; a {role!r} key was given grids {list(ids[:10])}.",
+            fix="drop the grids, or use --role worker.",
+        )
+    return ids
 
 
 def check_name(name: str, what: str) -> str:
@@ -390,33 +410,77 @@ class Store(ABC):
             self._bump(cur)
 
     # --- API keys -------------------------------------------------------------------------
-    def create_key(self, role: str, name: str = "") -> str:
-        """Create an API key with ``role``; return the token (shown once, stored hashed)."""
-        check_role(role)
+    def create_key(self, role: str, name: str = "", *, grids: Sequence[str] = ()) -> str:
+        """Create an API key with ``role``; return the token (shown once, stored hashed).
+
+        A ``worker`` key carries the ``grids`` it covers (at least one; other roles none). While a plan
+        is published, each grid id must be one of its grids.
+
+        Examples
+        --------
+        >>> store = open_store("sqlite:////tmp/gridgis-doctest-keys.db")  # doctest: +SKIP
+        >>> token = store.create_key("worker", "王五", grids=["440784101001001"])  # doctest: +SKIP
+        >>> store.lookup_key(token)["grids"]  # doctest: +SKIP
+        ('440784101001001',)
+        """
+        ids = check_key_grids(role, grids)
         token = new_key_token()
         with self.connect() as con:
-            con.cursor().execute(
-                self._q("INSERT INTO api_keys (key_hash, prefix, name, role, created_at) VALUES (?, ?, ?, ?, ?)"),
-                (hash_key(token), token[:10], name, role, _now()),
+            cur = con.cursor()
+            if ids:
+                self._check_published_grids(cur, ids)
+            cur.execute(
+                self._q(
+                    "INSERT INTO api_keys (key_hash, prefix, name, role, created_at, grids) VALUES (?, ?, ?, ?, ?, ?)"
+                ),
+                (hash_key(token), token[:10], name, role, _now(), json.dumps(list(ids))),
             )
         return token
 
-    def key_role(self, token: str) -> str | None:
-        """The role of a valid (not revoked) key, else None."""
+    def _check_published_grids(self, cur, ids: tuple[str, ...]) -> None:
+        cur.execute("SELECT plan_id, name FROM plans WHERE status = 'published'")
+        plan = cur.fetchone()
+        if plan is None:  # nothing to check against yet
+            return
+        cur.execute(
+            self._q(f"SELECT fid FROM features WHERE plan_id = ? AND layer = 'grids' AND fid IN ({', '.join('?' * len(ids))})"),
+            (plan[0], *ids),
+        )
+        unknown = sorted(set(ids) - {r[0] for r in cur.fetchall()})
+        if unknown:
+            raise InputError(
+                f"Grid id(s) {unknown[:10]} are not grids of the published plan {plan[1]!r}.",
+                fix="use grid ids from GET /v1/grids (or the plan's grids layer).",
+                details={"unknown": unknown[:100]},
+            )
+
+    def lookup_key(self, token: str) -> dict[str, Any] | None:
+        """A valid (not revoked) key's prefix, name, role and grids (a tuple), else None."""
         with self.connect(readonly=True) as con:
             cur = con.cursor()
             cur.execute(
-                self._q("SELECT role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL"), (hash_key(token),)
+                self._q("SELECT prefix, name, role, grids FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL"),
+                (hash_key(token),),
             )
             row = cur.fetchone()
-            return row[0] if row else None
+        if row is None:
+            return None
+        return {"prefix": row[0], "name": row[1], "role": row[2], "grids": tuple(_json(row[3]))}
+
+    def key_role(self, token: str) -> str | None:
+        """The role of a valid (not revoked) key, else None."""
+        key = self.lookup_key(token)
+        return key["role"] if key else None
 
     def list_keys(self) -> list[dict[str, Any]]:
         with self.connect(readonly=True) as con:
             cur = con.cursor()
-            cur.execute("SELECT prefix, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at")
-            cols = ("prefix", "name", "role", "created_at", "revoked_at")
-            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            cur.execute("SELECT prefix, name, role, grids, created_at, revoked_at FROM api_keys ORDER BY created_at")
+            cols = ("prefix", "name", "role", "grids", "created_at", "revoked_at")
+            rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        for row in rows:
+            row["grids"] = list(_json(row["grids"]))
+        return rows
 
     def revoke_key(self, prefix: str) -> int:
         with self.connect() as con:
