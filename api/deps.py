@@ -1,9 +1,9 @@
-"""What a router needs, as FastAPI dependencies: the store, the plan snapshot, the locator, the caller's role.
+"""What a router needs, as FastAPI dependencies: the store, the plan snapshot, the locator, the caller.
 
 How another router (cases, open311, maps...) uses them::
 
     from fastapi import APIRouter
-    from api.deps import StoreDep, SnapshotDep, LocatorDep, RoleDep, require
+    from api.deps import CallerDep, StoreDep, SnapshotDep, LocatorDep, RoleDep, require
 
     router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -13,19 +13,26 @@ How another router (cases, open311, maps...) uses them::
     @router.post("", dependencies=[require("dispatcher")])  # writes need a key
     def create_case(body: CaseIn, store: StoreDep, role: RoleDep): ...
 
+    @router.get("")
+    def list_cases(store: StoreDep, caller: CallerDep):
+        grids = caller.scope  # None: every grid (dispatcher and above); a worker's grids; () for the others
+
 - ``StoreDep``: the :class:`gridgis.store.Store` (one per worker; thread-safe). Keep your own tables with
-  ``store.migrate_component("cases", [step1_sql, step2_sql, ...])`` (call it once, e.g. from a
-  ``startup(state)`` function listed in ``api.main.STARTUP``), query with ``with store.connect() as con:``
-  (a DB-API connection in a transaction; placeholders ``store.paramstyle``: "qmark" ``?`` for SQLite,
-  "format" ``%s`` for PostGIS; ``store.kind`` is "sqlite" or "postgis").
+  ``store.migrate_component("cases", [step1_sql, step2_sql, ...])`` (call it once, from a ``startup(state)``
+  function in your router module; a ``shutdown(state)`` there runs at stop), query with
+  ``with store.connect() as con:`` (a DB-API connection in a transaction; placeholders ``store.paramstyle``:
+  "qmark" ``?`` for SQLite, "format" ``%s`` for PostGIS; ``store.kind`` is "sqlite" or "postgis").
 - ``SnapshotDep``: the immutable in-memory :class:`gridgis.store.snapshot.Snapshot` of the published plan
   (or of ``?plan=NAME``): ``.plan`` (name, validity), ``.grids``/``.communities``/``.towns`` GeoDataFrames,
   ``.locate(lon, lat)`` -> grid positions, ``.answer(pos, lon, lat)`` -> the full locate answer.
   Take one snapshot per request and use only it: it never changes, so answers are never mixed.
 - ``LocatorDep``: the plan's :class:`gridgis.assign.GridIndex` (``.locate(lon, lat)``, ``.locate_point(lon, lat)``,
   ``.nearest(lon, lat)``).
-- ``RoleDep``: the caller's role ("reader" < "dispatcher" < "planner" < "admin") or None without a key;
-  ``require(role)`` rejects callers below ``role`` with 401/403.
+- ``CallerDep``: the :class:`Caller` (``.role``, ``.prefix`` of its key, ``.grids`` of a worker, ``.scope``,
+  ``.at_least(role)``); anonymous (role None) without a key, 401 for an unknown or revoked key.
+- ``RoleDep``: the caller's role ("reader" < "worker" < "dispatcher" < "planner" < "admin") or None without a key;
+  ``require(role)`` rejects callers below ``role`` with 401/403. A ``worker`` key carries the grid ids it covers
+  (``gridgis key create --role worker --grid ID``): routes scope by ``caller.scope``.
 - ``StateDep``: the :class:`ServiceState` itself (settings, ``refresh()`` after a write that changes answers).
 """
 
@@ -34,6 +41,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -48,6 +56,25 @@ from gridgis.store import ROLES, Store, open_store
 from gridgis.store.snapshot import Snapshot, load_snapshot
 
 log = logging.getLogger("gridgis.api")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: the key's ``role`` (None without a key), its ``prefix`` (first 10 characters) and,
+    for a ``worker`` key, the ``grids`` it covers."""
+
+    role: str | None = None
+    prefix: str | None = None
+    grids: tuple[str, ...] = ()
+
+    def at_least(self, role: str) -> bool:
+        """True when the caller's role ranks at or above ``role``."""
+        return self.role is not None and ROLES.index(self.role) >= ROLES.index(role)
+
+    @property
+    def scope(self) -> tuple[str, ...] | None:
+        """Grid ids this caller's grid-bound data (cases) is limited to: None (all) for dispatcher and above."""
+        return None if self.at_least("dispatcher") else self.grids
 
 
 class ServiceState:
@@ -131,13 +158,17 @@ class ServiceState:
             return snap
         return await run_in_threadpool(self.current, plan)
 
-    def role_of(self, token: str | None) -> str | None:
-        if not token:
-            return None
+    def caller_of(self, token: str) -> Caller | None:
+        """The caller holding key ``token`` (from GRIDGIS_API_KEYS or the store), None when unknown or revoked."""
         env = self.settings.env_keys()
         if token in env:
-            return env[token]
-        return self.store.key_role(token)
+            return Caller(env[token], token[:10])
+        key = self.store.lookup_key(token)
+        return Caller(key["role"], key["prefix"], key["grids"]) if key else None
+
+    def role_of(self, token: str | None) -> str | None:
+        caller = self.caller_of(token) if token else None
+        return caller.role if caller else None
 
 
 def state_of(request: Request) -> ServiceState:
@@ -180,22 +211,46 @@ LocatorDep = Annotated[GridIndex, Depends(get_locator)]
 _key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (gridgis key create --role ...)")
 
 
-def get_role(request: Request, state: StateDep, key: Annotated[str | None, Depends(_key_header)] = None) -> str | None:
-    if key is None:
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            key = auth[7:].strip()
+def key_token(request: Request) -> str | None:
+    """The API key of a request: the X-API-Key header, else ``Authorization: Bearer``."""
+    key = request.headers.get("x-api-key")
     if not key:
-        return None
-    role = state.role_of(key)
-    if role is None:
+        auth = request.headers.get("authorization", "")
+        key = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    return key or None
+
+
+def caller_from(request: Request, state: ServiceState) -> Caller:
+    """The caller of ``request`` (anonymous without a key); 401 for an unknown or revoked key.
+
+    What :data:`CallerDep` injects, callable directly from another dependency (it looks the key up
+    in the store: call it from a sync dependency, which FastAPI runs in its thread pool).
+    """
+    key = key_token(request)
+    if key is None:
+        return Caller()
+    caller = state.caller_of(key)
+    if caller is None:
         raise APIError(
             401,
             "bad_key",
             f"The API key {key[:10]!r}... is unknown or revoked.",
             fix="ask an admin for a key (gridgis key create --role ROLE).",
         )
-    return role
+    return caller
+
+
+def get_caller(
+    request: Request, state: StateDep, key: Annotated[str | None, Depends(_key_header)] = None
+) -> Caller:  # ``key`` documents the header in OpenAPI; caller_from reads it (or the Bearer token)
+    return caller_from(request, state)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_role(caller: CallerDep) -> str | None:
+    return caller.role
 
 
 RoleDep = Annotated[str | None, Depends(get_role)]

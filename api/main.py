@@ -2,14 +2,17 @@
 
 Routers are listed in :data:`ROUTERS` (module paths under ``api.routes``, each with a
 ``router``); a component needing setup (its own tables) adds a ``startup(state)``
-function to its module, called once per worker at start. See ``api.deps`` for
-what a router gets (store, snapshot, locator, role).
+function to its module, called once per worker at start, and may add a
+``shutdown(state)`` (stop its threads, close its connections), called at stop in
+reverse order, before the store closes. See ``api.deps`` for what a router gets
+(store, snapshot, locator, caller).
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -19,6 +22,8 @@ from api.deps import ServiceState
 from api.middleware import BodyLimit, Metrics
 from api.settings import Settings
 from gridgis import __version__
+
+log = logging.getLogger("gridgis.api")
 
 #: router modules under api.routes, in the order they are mounted (optional ones are skipped when absent)
 ROUTERS = ["health", "locate", "grids", "staff", "plans", "layers", "keys", "ogc"]
@@ -54,6 +59,12 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         try:
             yield
         finally:
+            for module in reversed(modules):
+                if hasattr(module, "shutdown"):
+                    try:
+                        module.shutdown(service)
+                    except Exception:  # the other components and the store still stop
+                        log.exception("shutdown of %s failed", module.__name__)
             service.stop()
 
     app = FastAPI(

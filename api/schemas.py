@@ -156,11 +156,17 @@ class LayerOut(BaseModel):
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["reader", "dispatcher", "planner", "admin"]
+    role: Literal["reader", "worker", "dispatcher", "planner", "admin"]
     name: str = Field("", max_length=100)
+    grids: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Grid ids a worker key covers (required for role worker, none for the others).",
+    )
 
 
 class KeyOut(BaseModel):
     key: str = Field(description="The token; shown once, stored hashed.")
     role: str
     name: str
+    grids: list[str]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gridgis.store import DEFAULT_URL
+from gridgis.store import DEFAULT_URL, ROLES
 
 
 class Settings(BaseSettings):
     """``GRIDGIS_DATABASE_URL``, ``GRIDGIS_API_KEYS`` ("token:role,token:role"), limits..."""
 
-    model_config = SettingsConfigDict(env_prefix="GRIDGIS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GRIDGIS_", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = Field(DEFAULT_URL, description="sqlite:///path.db or postgresql://user@host:port/db")
     #: keys given by the environment, besides those in the store: "token:role,token:role"
@@ -26,6 +26,19 @@ class Settings(BaseSettings):
     cached_plans: int = 4
     #: seconds between two runs of the case escalation job in each worker (0: off; cron runs `gridgis cases escalate`)
     cases_escalate_seconds: float = 60.0
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_api_keys(cls, value: str) -> str:
+        roles = [r for r in ROLES if r != "worker"]
+        for item in filter(None, (s.strip() for s in value.split(","))):
+            token, _, role = item.rpartition(":")
+            if not token or role not in roles:
+                raise ValueError(
+                    f"GRIDGIS_API_KEYS item {item[:10]!r}... needs the form token:role with a role in {roles} "
+                    "(worker keys carry grids: create them with gridgis key create --role worker --grid ID)"
+                )
+        return value
 
     def env_keys(self) -> dict[str, str]:
         """token -> role from :attr:`api_keys`."""

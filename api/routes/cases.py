@@ -1,22 +1,27 @@
 """Cases over HTTP: intake, queries, the ledger, transitions, the routing table, per-grid figures.
 
-Who may do what (keys from ``X-API-Key`` or ``Authorization: Bearer``):
+Who may do what (keys from ``X-API-Key`` or ``Authorization: Bearer``; roles in :data:`gridgis.store.ROLES`):
 
-- no key: nothing here (Open311's read-only GETs stay public);
-- any key (an app's ``reader`` key): submit cases and read back the cases it submitted;
-- a ``reader`` key given grids with ``PUT /v1/cases/scopes/{key_prefix}``: a grid worker, who reads
-  and moves the cases of those grids only;
-- ``dispatcher`` and above: every case, the routing table, scopes, escalation runs.
+- no key: nothing here (Open311's read-only GETs stay public); 401 ``key_required``;
+- a ``reader`` key (an app's): submit cases and read back the cases it submitted;
+- a ``worker`` key (a grid worker's, created with the grids it covers:
+  ``gridgis key create --role worker --grid ID``): submit, and list, read, export, count and move
+  the cases of its own grids only. Another grid's case answers 403 ``forbidden`` (its grid named in
+  the message), a case id that does not exist 404 ``not_found``; lists, the CSV ledger and the
+  stats silently keep the worker's grids;
+- ``dispatcher`` and above: every case, the routing table, escalation runs.
+
+Errors have the service's one JSON shape: ``{"error": {"code", "message", "details": {"fix", ...}}}``.
 
 ``startup(state)`` opens the case tables and starts the escalation job (every
-``GRIDGIS_CASES_ESCALATE_SECONDS`` seconds, default 60; 0 turns it off).
+``GRIDGIS_CASES_ESCALATE_SECONDS`` seconds, default 60; 0 turns it off); ``shutdown(state)`` stops
+the job and closes the case tables.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -25,7 +30,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import StateDep, get_role
+from api.deps import Caller, CallerDep, StateDep, caller_from, state_of
 from api.errors import APIError
 from gridgis.cases import CATEGORIES, CaseFilter, CaseStore, RouteRule, check_report, open_case_store
 from gridgis.cases.desk import submit_async
@@ -36,8 +41,6 @@ from gridgis.errors import InputError
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-STAFF_ROLES = ("dispatcher", "planner", "admin")
-
 
 def startup(state) -> None:
     """Open the case tables in the service's store and start the escalation job."""
@@ -46,13 +49,25 @@ def startup(state) -> None:
         from gridgis.cases import router_for
 
         router_for(state.snapshot, state.store)
+    state.case_escalation = None
     interval = state.settings.cases_escalate_seconds
     if interval > 0:
         from gridgis.cases import run_escalation
 
-        # ServiceState sets _stop when the worker stops; own event when it has none
-        stop = getattr(state, "_stop", None) or threading.Event()
-        state.case_escalation = run_escalation(state.case_store, interval_s=interval, stop=stop)
+        state.case_escalation_stop = threading.Event()
+        state.case_escalation = run_escalation(state.case_store, interval_s=interval, stop=state.case_escalation_stop)
+
+
+def shutdown(state) -> None:
+    """Stop the escalation job (waiting for a round in progress) and close the case tables."""
+    thread = getattr(state, "case_escalation", None)
+    if thread is not None:
+        state.case_escalation_stop.set()
+        thread.join(timeout=30)
+        state.case_escalation = None
+    cases = getattr(state, "case_store", None)
+    if cases is not None:
+        cases.close()
 
 
 # Dependencies are ``async def`` (or one sync function doing all the blocking work): FastAPI runs
@@ -72,64 +87,32 @@ async def get_clock() -> Callable[[], datetime]:
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who calls: ``kind`` is anonymous, app, worker or dispatcher; ``grids`` a worker's grids."""
-
-    kind: str
-    client: str | None = None
-    grids: tuple[str, ...] = ()
-
-    @property
-    def actor(self) -> str:
-        return f"{self.kind}:{self.client}"
-
-    def scope(self) -> tuple[str, ...] | None:
-        """Grid ids this caller's queries are limited to (None: all)."""
-        return None if self.kind == "dispatcher" else self.grids
+def kind(caller: Caller) -> str:
+    """How messages and the audit log name a caller: anonymous, app (reader), worker or dispatcher (and above)."""
+    if caller.role is None:
+        return "anonymous"
+    if caller.at_least("dispatcher"):
+        return "dispatcher"
+    return "worker" if caller.role == "worker" else "app"
 
 
-def key_token(request: Request) -> str | None:
-    key = request.headers.get("x-api-key")
-    if not key:
-        auth = request.headers.get("authorization", "")
-        key = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-    return key or None
-
-
-def _role(request: Request) -> str | None:
-    """The caller's role through the service's own check (401 for an unknown key), without its thread hop."""
-    return get_role(request, request.app.state.gridgis, request.headers.get("x-api-key"))
-
-
-def get_caller(request: Request, cases: CasesDep) -> Caller:
-    token = key_token(request)
-    role = _role(request)
-    if role is None or token is None:
-        return Caller("anonymous")
-    prefix = token[:10]
-    if role in STAFF_ROLES:
-        return Caller("dispatcher", prefix)
-    grids = cases.scope_of(prefix)
-    return Caller("worker", prefix, grids) if grids else Caller("app", prefix)
-
-
-CallerDep = Annotated[Caller, Depends(get_caller)]
+def actor(caller: Caller) -> str:
+    """The audit log's name of a caller: ``worker:ggk_ab12cd`` (kind and key prefix)."""
+    return f"{kind(caller)}:{caller.prefix}"
 
 
 def get_submitter(request: Request) -> str:
-    """The submitting client (its key prefix); 401 without a key. Submitting needs no scope lookup."""
-    token = key_token(request)
-    if token is None or _role(request) is None:
-        _need_key(Caller("anonymous"), "Submitting a case")
-    return token[:10]
+    """The submitting client (its key prefix); 401 without a key, for any role."""
+    caller = caller_from(request, state_of(request))
+    _need_key(caller, "Submitting a case")
+    return caller.prefix
 
 
 SubmitterDep = Annotated[str, Depends(get_submitter)]
 
 
 def _need_key(caller: Caller, what: str) -> None:
-    if caller.kind == "anonymous":
+    if caller.role is None:
         raise APIError(
             401,
             "key_required",
@@ -140,38 +123,39 @@ def _need_key(caller: Caller, what: str) -> None:
 
 def _need_staff(caller: Caller, what: str) -> None:
     _need_key(caller, what)
-    if caller.kind not in ("dispatcher", "worker"):
+    if not caller.at_least("worker"):
         raise APIError(
             403,
             "forbidden",
-            f"{what} is for grid staff; this key ({caller.client}...) belongs to an app.",
-            fix="use a dispatcher's key, or a grid worker's key (PUT /v1/cases/scopes/{key_prefix}).",
+            f"{what} is for grid staff; this key ({caller.prefix}...) belongs to an app.",
+            fix="use a dispatcher's key, or a grid worker's key (gridgis key create --role worker --grid GRID_ID).",
+            details={"required_role": "worker", "role": caller.role},
         )
 
 
 def _need_dispatcher(caller: Caller, what: str) -> None:
     _need_key(caller, what)
-    if caller.kind != "dispatcher":
+    if not caller.at_least("dispatcher"):
         raise APIError(
             403,
             "forbidden",
             f"{what} needs a key with role dispatcher or higher.",
-            fix=f"use a key with one of the roles {list(STAFF_ROLES)}.",
-            details={"required_role": "dispatcher"},
+            fix="use a key with one of the roles ['dispatcher', 'planner', 'admin'].",
+            details={"required_role": "dispatcher", "role": caller.role},
         )
 
 
 def check_access(caller: Caller, case: dict[str, Any], *, write: bool = False) -> None:
     """403 unless ``caller`` may read (or, with ``write``, move) ``case``."""
     _need_key(caller, "Reading a case")
-    if caller.kind == "dispatcher":
+    if caller.at_least("dispatcher"):
         return
-    if caller.kind == "worker" and case["grid_id"] in caller.grids:
+    if caller.role == "worker" and case["grid_id"] in caller.grids:
         return
-    if caller.kind == "app" and not write and case["submitted_by"] == caller.client:
+    if caller.role == "reader" and not write and case["submitted_by"] == caller.prefix:
         return
     where = f"grid {case['grid_id']}" if case["grid_id"] else f"the desk of town {case['town_id']}"
-    mine = f"grids {list(caller.grids)}" if caller.kind == "worker" else "the cases it submitted"
+    mine = f"grids {list(caller.grids)}" if caller.role == "worker" else "the cases it submitted"
     raise APIError(
         403,
         "forbidden",
@@ -259,7 +243,7 @@ def case_filter(
         category=category,
         since=_aware(since, "since"),
         until=_aware(until, "until"),
-        grid_ids=caller.scope(),
+        grid_ids=caller.scope,
     )
 
 
@@ -319,7 +303,7 @@ def categories() -> list[dict]:
     ]
 
 
-# --- routing table and scopes ------------------------------------------------------------------
+# --- routing table and escalation ------------------------------------------------------------------
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     layer: str = Field(description="An extra layer of the store (e.g. river-chief sections).")
@@ -338,36 +322,13 @@ def put_rule(category: str, body: RuleIn, cases: CasesDep, state: StateDep, call
     _need_dispatcher(caller, "Editing the routing table")
     rule = RouteRule(category, body.layer, body.department, body.max_distance_m)
     state.store.get_layer(body.layer)  # NotFoundError listing the layers
-    return cases.set_rule(rule, actor=caller.actor).as_dict()
+    return cases.set_rule(rule, actor=actor(caller)).as_dict()
 
 
 @router.delete("/routes/{category}", status_code=204, summary="Route a category to grids again (dispatcher)")
 def delete_rule(category: str, cases: CasesDep, caller: CallerDep) -> None:
     _need_dispatcher(caller, "Editing the routing table")
     cases.delete_rule(category)
-
-
-class ScopeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    grid_ids: list[str] = Field(max_length=1000, description="Grids this key works on; empty: none.")
-
-
-@router.get("/scopes", summary="Grid workers' keys and their grids (dispatcher)")
-def list_scopes(cases: CasesDep, caller: CallerDep) -> dict[str, list[str]]:
-    _need_dispatcher(caller, "Reading scopes")
-    return {k: list(v) for k, v in cases.scopes().items()}
-
-
-@router.put("/scopes/{key_prefix}", summary="Make a reader key a grid worker's key (dispatcher)")
-def put_scope(key_prefix: str, body: ScopeIn, cases: CasesDep, state: StateDep, caller: CallerDep) -> dict:
-    _need_dispatcher(caller, "Setting scopes")
-    known = set(state.current(None).grid_ids)
-    unknown = sorted(set(body.grid_ids) - known)
-    if unknown:
-        raise InputError(
-            f"Unknown grid id(s) {unknown[:10]} in the published plan.", fix="use grid ids from GET /v1/grids."
-        )
-    return {"key_prefix": key_prefix, "grid_ids": list(cases.set_scope(key_prefix, body.grid_ids))}
 
 
 @router.post("/escalations", summary="Escalate every overdue case now (dispatcher; the job does it on a timer)")
@@ -382,7 +343,7 @@ def escalate(cases: CasesDep, caller: CallerDep, clock: ClockDep) -> dict:
 def get_case(case_id: int, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
     case = cases.get(case_id)
     check_access(caller, case)
-    out = case_json(case, clock(), contact=caller.kind != "app")
+    out = case_json(case, clock(), contact=caller.at_least("worker"))
     out["events"] = [{**e, "at": e["at"].isoformat()} for e in cases.events(case_id)]
     return JSONResponse(out)
 
@@ -397,7 +358,8 @@ class TransitionIn(BaseModel):
 @router.post("/{case_id}/transitions", summary="Move a case (staff); 409 lists the allowed moves")
 def transition(case_id: int, body: TransitionIn, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
     _need_staff(caller, "Moving a case")
+    # checked before the move's transaction: a case keeps the grid it was routed to for life
     check_access(caller, cases.get(case_id), write=True)
     now = clock()
-    case = cases.transition(case_id, body.to, actor=caller.actor, note=body.note, assignee=body.assignee, now=now)
+    case = cases.transition(case_id, body.to, actor=actor(caller), note=body.note, assignee=body.assignee, now=now)
     return JSONResponse(case_json(case, now, contact=True))

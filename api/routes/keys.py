@@ -1,4 +1,4 @@
-"""API keys (admin only): create one for a role, list them (hashes are never shown)."""
+"""API keys (admin only): create one for a role (a worker key with its grids), list them (hashes are never shown)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"], dependencies=[require("admi
 
 @router.post("", response_model=KeyOut, status_code=201, summary="Create an API key (shown once)")
 def create_key(body: KeyIn, store: StoreDep) -> dict:
-    return {"key": store.create_key(body.role, body.name), "role": body.role, "name": body.name}
+    token = store.create_key(body.role, body.name, grids=body.grids)
+    return {"key": token, "role": body.role, "name": body.name, "grids": list(store.lookup_key(token)["grids"])}
 
 
-@router.get("", summary="List API keys (prefix, name, role, dates)")
+@router.get("", summary="List API keys (prefix, name, role, a worker's grids, dates)")
 def list_keys(store: StoreDep) -> list[dict]:
-    return [{k: (str(v) if v is not None else None) for k, v in row.items()} for row in store.list_keys()]
+    return [{k: (v if k == "grids" or v is None else str(v)) for k, v in row.items()} for row in store.list_keys()]

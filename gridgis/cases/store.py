@@ -94,8 +94,17 @@ _CASES_SQL = """
         case_id BIGINT, created_at {ts} NOT NULL, PRIMARY KEY (client, key))
 """
 
+#: step 2: grid workers' keys carry their grids in the store's api_keys (role ``worker``); a reader key
+#: given grids in the old case_scopes table becomes a worker key of those grids
+_SCOPES_TO_KEYS_SQL = """
+    UPDATE api_keys SET role = 'worker', grids = (SELECT {agg} FROM case_scopes s WHERE s.key_prefix = api_keys.prefix)
+        WHERE role = 'reader' AND prefix IN (SELECT key_prefix FROM case_scopes);
+    DROP TABLE case_scopes
+"""
+
 SQLITE_MIGRATIONS = [
     _CASES_SQL.format(serial="INTEGER", real="REAL", bool="INTEGER", ts="TEXT"),
+    _SCOPES_TO_KEYS_SQL.format(agg="json_group_array(s.grid_id)"),
 ]
 POSTGIS_MIGRATIONS = [
     _CASES_SQL.format(serial="BIGSERIAL", real="DOUBLE PRECISION", bool="BOOLEAN", ts="TIMESTAMPTZ")
@@ -104,6 +113,7 @@ POSTGIS_MIGRATIONS = [
         GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED;
     CREATE INDEX cases_geom ON cases USING GIST (geom)
     """,
+    _SCOPES_TO_KEYS_SQL.format(agg="json_agg(s.grid_id ORDER BY s.grid_id)::text"),
 ]
 
 
@@ -545,34 +555,6 @@ class CaseStore:
 
         self._write(work)
         self._rules_cache = None
-
-    # --- grid workers' scopes ---------------------------------------------------------------
-    def scope_of(self, key_prefix: str) -> tuple[str, ...]:
-        """The grids whose cases the key ``key_prefix`` works on (empty: not a grid worker's key)."""
-        with self._tx(readonly=True) as cur:
-            cur.execute(self._q("SELECT grid_id FROM case_scopes WHERE key_prefix = ? ORDER BY grid_id"), (key_prefix,))
-            return tuple(r[0] for r in cur.fetchall())
-
-    def set_scope(self, key_prefix: str, grid_ids: Sequence[str]) -> tuple[str, ...]:
-        """Make ``key_prefix`` a grid worker's key for ``grid_ids`` (empty: no longer one)."""
-
-        def work(cur):
-            cur.execute(self._q("DELETE FROM case_scopes WHERE key_prefix = ?"), (key_prefix,))
-            cur.executemany(
-                self._q("INSERT INTO case_scopes (key_prefix, grid_id) VALUES (?, ?)"),
-                [(key_prefix, g) for g in sorted(set(grid_ids))],
-            )
-
-        self._write(work)
-        return tuple(sorted(set(grid_ids)))
-
-    def scopes(self) -> dict[str, tuple[str, ...]]:
-        with self._tx(readonly=True) as cur:
-            cur.execute("SELECT key_prefix, grid_id FROM case_scopes ORDER BY key_prefix, grid_id")
-            out: dict[str, list[str]] = {}
-            for prefix, grid_id in cur.fetchall():
-                out.setdefault(prefix, []).append(grid_id)
-            return {k: tuple(v) for k, v in out.items()}
 
     # --- figures ----------------------------------------------------------------------------
     def timings(self, f: CaseFilter = CaseFilter()) -> list[tuple]:

@@ -10,18 +10,35 @@ from gridgis.store.base import ROLES
 
 @click.group("key")
 def cli() -> None:
-    """API keys with roles reader < dispatcher < planner < admin; anything that writes needs one."""
+    """API keys with roles reader < worker < dispatcher < planner < admin; anything that writes needs one.
+
+    A worker key (a grid worker's) carries the grids it covers: it reads and moves the cases of those grids only.
+    """
 
 
 @cli.command("create")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="What the key may do.")
 @click.option("--name", default="", help="Who or what uses it (e.g. hotline).")
+@click.option(
+    "--grid",
+    "grids",
+    multiple=True,
+    metavar="GRID_ID",
+    help="A grid a worker key covers (repeat for several; required with --role worker).",
+)
 @db_opt
-def create(role: str, name: str, db: str | None) -> None:
-    """Create a key and print it (send it as the X-API-Key header)."""
+def create(role: str, name: str, grids: tuple[str, ...], db: str | None) -> None:
+    """Create a key and print it (send it as the X-API-Key header).
+
+    Example: gridgis key create --role worker --name 王五 --grid 440784101001001 --grid 440784101001002
+    """
     from gridgis.store import open_store
 
-    click.echo(open_store(db).create_key(role, name))
+    store = open_store(db)
+    try:
+        click.echo(store.create_key(role, name, grids=grids))
+    finally:
+        store.close()
 
 
 @cli.command("list")
@@ -32,7 +49,8 @@ def list_(db: str | None) -> None:
 
     for row in open_store(db).list_keys():
         state = "revoked" if row["revoked_at"] else "active"
-        click.echo(f"{row['prefix']}...  {row['role']:<10} {state:<8} {row['name']}")
+        grids = f"  grids: {' '.join(row['grids'])}" if row["grids"] else ""
+        click.echo(f"{row['prefix']}...  {row['role']:<10} {state:<8} {row['name']}{grids}")
 
 
 @cli.command("revoke")

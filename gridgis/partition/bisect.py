@@ -21,7 +21,7 @@ def recursive_bisection(
     edges: np.ndarray | None = None,
     cost: np.ndarray | None = None,
     graph: sparse.csr_matrix | None = None,
-    n_directions: int = 8,
+    n_directions: int = 16,
     angle0: float = 0.0,
 ) -> np.ndarray:
     """Split sites into ``k`` parts of (nearly) equal weight by straight cuts.

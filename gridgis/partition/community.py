@@ -22,6 +22,9 @@ BARRIER_COST = 0.2
 BALANCE_TOL = 0.001
 #: cut-direction offsets tried when the first plan misses the tolerance
 RESTARTS = 6
+#: communities up to this many sites try COMPACT_TRIES balanced plans and keep the most compact
+COMPACT_MAX_SITES = 5000
+COMPACT_TRIES = 3
 #: rounds of boundary-smoothing swaps after balancing
 SMOOTH_ROUNDS = 10
 
@@ -109,18 +112,36 @@ def partition_community(task: CommunityTask) -> CommunityResult:
 
 
 def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
-    """Bisect, repair and balance from up to ``RESTARTS`` cut-direction offsets; keep the best balanced."""
+    """Bisect, repair and balance from several cut-direction offsets; keep the best plan.
+
+    Best: within ``tol`` if any is (else the smallest deviation), then the
+    shortest total grid boundary. Small communities try ``COMPACT_TRIES``
+    offsets even when the first is balanced; large ones stop at the first
+    balanced plan.
+    """
     cost = tess.length - (1.0 - BARRIER_COST) * tess.barrier
     target = w.sum() / k if w.sum() > 0 else 1.0
-    best, best_dev = None, np.inf
+    best, best_key = None, None
     # the axis-aligned directions first, then random offsets
-    for angle0 in np.concatenate([[0.0], rng.uniform(0, np.pi / 8, RESTARTS - 1)]):
-        labels = recursive_bisection(xy, w, k, edges=tess.edges, cost=cost, graph=cost_graph, angle0=float(angle0))
+    for attempt, angle0 in enumerate(np.concatenate([[0.0], rng.uniform(0, np.pi / 8, RESTARTS - 1)])):
+        # alternate 16 and 8 cut directions: different cuts give heavy buildings other chances to fit
+        labels = recursive_bisection(
+            xy,
+            w,
+            k,
+            edges=tess.edges,
+            cost=cost,
+            graph=cost_graph,
+            angle0=float(angle0),
+            n_directions=16 >> (attempt % 2),
+        )
         labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol, smooth_rounds=SMOOTH_ROUNDS)
         dev = np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() / target
-        if dev < best_dev - 1e-12:
-            best, best_dev = labels, dev
-        if best_dev <= tol:
+        cut = cost[labels[tess.edges[:, 0]] != labels[tess.edges[:, 1]]].sum()
+        key = (dev > tol, dev if dev > tol else 0.0, cut)
+        if best_key is None or key < best_key:
+            best, best_key = labels, key
+        if not best_key[0] and (len(w) > COMPACT_MAX_SITES or attempt + 1 >= COMPACT_TRIES):
             break
     return best
 

@@ -171,7 +171,7 @@ class _Balancer:
                 self.move(s, h)
                 f -= ws
                 moved += 1
-        return moved or self.swap(cands)
+        return moved
 
     def polish(self) -> int:
         """One pass of moves and swaps that narrow the load gap of two adjacent parts (never widen any).
@@ -209,12 +209,8 @@ class _Balancer:
         si, ti = np.nonzero((net > 0) & (net < gap))
         order = np.argsort(np.abs(net[si, ti] - gap / 2), kind="stable")[:tries]
         for s, t in zip(out[si[order]], back[ti[order]], strict=True):
-            self.move(s, h)
-            self.move(t, g)
-            if self.connected(g) and self.connected(h):
+            if self._swap(int(s), g, int(t), h):
                 return 1
-            self.move(t, h)
-            self.move(s, g)
         return 0
 
     def chain(self, worst: int = 4, tries: int = 30) -> int:
@@ -262,7 +258,7 @@ class _Balancer:
                 self.move(s, s_src)
         return 0
 
-    def smooth(self, tol: float, tries: int = 20) -> int:
+    def smooth(self, tol: float, tries: int = 200) -> int:
         """Swap protruding boundary sites between adjacent parts (shorter shared boundary), keeping the balance.
 
         A site of g that shares more boundary with h than with g is traded
@@ -287,20 +283,16 @@ class _Balancer:
             back, gain_back = back[gain_back > 0], gain_back[gain_back > 0]
             if not len(out) or not len(back):
                 continue
-            slack_g = max(tol * self.target[g], abs(self.load[g] - self.target[g]))
-            slack_h = max(tol * self.target[h], abs(self.load[h] - self.target[h]))
             net = self.w[out][:, None] - self.w[back][None, :]
-            ok = (np.abs(self.load[g] - net - self.target[g]) <= slack_g) & (
-                np.abs(self.load[h] + net - self.target[h]) <= slack_h
-            )
-            score = np.where(ok, gain_out[:, None] + gain_back[None, :], -np.inf)
-            flat = np.argsort(-score, axis=None)[:tries]
-            for i, j in zip(*np.unravel_index(flat, score.shape), strict=True):
-                if not np.isfinite(score[i, j]):
-                    break
+            score = gain_out[:, None] + gain_back[None, :]
+            for i, j in zip(*np.unravel_index(np.argsort(-score, axis=None)[:tries], score.shape), strict=True):
+                slack_g = max(tol * self.target[g], abs(self.load[g] - self.target[g]))
+                slack_h = max(tol * self.target[h], abs(self.load[h] - self.target[h]))
+                d = net[i, j]
+                if abs(self.load[g] - d - self.target[g]) > slack_g or abs(self.load[h] + d - self.target[h]) > slack_h:
+                    continue
                 if self._swap(int(out[i]), g, int(back[j]), h):
                     moved += 1
-                    break
         return moved
 
     def _swap(self, s: int, g: int, t: int, h: int) -> bool:
@@ -321,27 +313,6 @@ class _Balancer:
         members = np.flatnonzero(self.labels == g)
         return len(members) > 0 and self._connects(members, set(members.tolist()))
 
-    def swap(self, cands: dict, tries: int = 25) -> int:
-        """When no single move helps: exchange a site of g for a lighter one of h (net load ~ the flow)."""
-        for (g, h), f in sorted(self.flows().items(), key=lambda item: -item[1]):
-            out, back = cands.get((g, h)), cands.get((h, g))
-            if out is None or back is None:
-                continue
-            net = self.w[out][:, None] - self.w[back][None, :]
-            ok = (net > 0) & (net < 2 * f)
-            if not ok.any():
-                continue
-            si, ti = np.nonzero(ok)
-            order = np.argsort(np.abs(f - net[si, ti]), kind="stable")[:tries]
-            for s, t in zip(out[si[order]], back[ti[order]], strict=True):
-                self.move(s, h)
-                self.move(t, g)
-                if self.connected(g) and self.connected(h):
-                    return 1
-                self.move(t, h)
-                self.move(s, g)
-        return 0
-
 
 def balance(
     labels: np.ndarray,
@@ -354,14 +325,22 @@ def balance(
     max_rounds: int = 40,
     smooth_rounds: int = 0,
 ) -> np.ndarray:
-    """Move boundary sites between adjacent parts until loads meet their common target.
+    """Move boundary sites between adjacent parts until loads meet their targets, keeping parts connected.
 
-    Each round solves the least-squares flow of load over the part adjacency
-    graph that removes every excess (the diffusion scheme of parallel graph
-    partitioners), then moves boundary sites along each flow, smoothest
-    boundary first, never splitting the part they leave. Stops when the
-    largest deviation is at most ``tol``, a round moves nothing or
-    ``max_rounds`` is reached; returns the best labelling seen. ``targets``
+    Three phases, each until the largest deviation is at most ``tol``, a
+    round changes nothing or ``max_rounds`` is reached:
+
+    1. flow: solve the least-squares flow of load over the part adjacency
+       graph that removes every excess (the diffusion scheme of parallel
+       graph partitioners) and move boundary sites along it, smoothest
+       boundary first;
+    2. polish: moves and swaps between two adjacent parts that narrow their
+       load gap (the largest deviation never grows);
+    3. chain: two moves in a row (g -> h -> j) for the worst parts.
+
+    Then ``smooth_rounds`` rounds of load-neutral swaps that shorten the
+    boundaries (each part stays within ``max(tol, its deviation)``). No
+    move ever splits a part. Returns the best labelling seen; ``targets``
     (summing to the total load) default to equal shares.
 
     Examples
@@ -389,7 +368,7 @@ def balance(
     if smooth_rounds:
         b = _Balancer(best.copy(), graph, weights, k, target)
         for _ in range(smooth_rounds):
-            if b.smooth(max(tol, best_dev)) == 0:
+            if b.smooth(tol) == 0:
                 break
         best = b.labels.copy()
     return best

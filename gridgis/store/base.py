@@ -112,7 +112,7 @@ def check_key_grids(role: str, grids: Sequence[str]) -> tuple[str, ...]:
     if role == "worker" and not ids:
         raise InputError(
             "A worker key needs the grid ids it covers.",
-            fix="give them: gridgis key create --role worker --grid GRID_ID [--grid ...] (or \"grids\" in POST /v1/keys).",
+            fix='give them: gridgis key create --role worker --grid GRID_ID [--grid ...] ("grids" in POST /v1/keys).',
         )
     if role != "worker" and ids:
         raise InputError(
@@ -442,8 +442,9 @@ class Store(ABC):
         plan = cur.fetchone()
         if plan is None:  # nothing to check against yet
             return
+        marks = ", ".join("?" * len(ids))
         cur.execute(
-            self._q(f"SELECT fid FROM features WHERE plan_id = ? AND layer = 'grids' AND fid IN ({', '.join('?' * len(ids))})"),
+            self._q(f"SELECT fid FROM features WHERE plan_id = ? AND layer = 'grids' AND fid IN ({marks})"),
             (plan[0], *ids),
         )
         unknown = sorted(set(ids) - {r[0] for r in cur.fetchall()})

@@ -43,6 +43,8 @@ MIGRATIONS = [
     CREATE TABLE revision (id INTEGER PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO revision VALUES (1, 0)
     """,
+    # 2: worker keys carry the grid ids they cover (a JSON list; [] for other roles)
+    "ALTER TABLE api_keys ADD COLUMN grids TEXT NOT NULL DEFAULT '[]'",
 ]
 
 

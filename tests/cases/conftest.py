@@ -1,8 +1,9 @@
 """Fixtures of the case tests: a store (SQLite file or a fresh PostGIS schema) holding the toy plan,
 published, with staff, and the service app over it with four keys.
 
-Keys (given through GRIDGIS_API_KEYS): ``APP`` (reader: an app that submits), ``WORKER`` (reader,
-scoped to grid G1 = 440784101001001), ``OTHER_WORKER`` (reader, scoped to grid G2), ``DISPATCHER``.
+Keys: ``APP`` (reader: an app that submits) and ``DISPATCHER``, given through GRIDGIS_API_KEYS; two
+grid workers' keys created in the store as the service's users get them (role ``worker`` with their
+grids): ``service.worker`` (grid G1 = 440784101001001) and ``service.other_worker`` (grid G2).
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 APP = "ggk_app0000000000000000"
-WORKER = "ggk_wrk1111111111111111"
-OTHER_WORKER = "ggk_wrk2222222222222222"
 DISPATCHER = "ggk_dsp3333333333333333"
-KEYS = f"{APP}:reader,{WORKER}:reader,{OTHER_WORKER}:reader,{DISPATCHER}:dispatcher"
+KEYS = f"{APP}:reader,{DISPATCHER}:dispatcher"
 G1 = "440784101001001"  # west half of community 440784101001 (town 440784101)
 G2 = "440784101001002"
 #: a point inside G1 (community 440784101001 spans lon 112.90-112.92, lat 22.70-22.72)
@@ -77,6 +76,9 @@ class Service:
     store: object
     cases: object
     url: str
+    #: a worker key of grid G1, and one of grid G2 (tokens from the store)
+    worker: str
+    other_worker: str
 
     def post_case(self, key: str | None = APP, *, headers: dict | None = None, **body):
         body = {"category": "urban_management", "description": "垃圾堆放", "lon": IN_G1[0], "lat": IN_G1[1], **body}
@@ -103,10 +105,10 @@ def service(store_url, toy_city, toy_plan, monkeypatch):
     monkeypatch.setenv("GRIDGIS_CASES_ESCALATE_SECONDS", "0")
     store = open_store(store_url)
     load_toy(store, toy_city, toy_plan)
+    worker = store.create_key("worker", "王五", grids=[G1])
+    other_worker = store.create_key("worker", "赵六", grids=[G2])
     store.close()
     app = create_app(Settings(database_url=store_url, api_keys=KEYS, poll_seconds=0.2))
     with TestClient(app) as client:
         state = app.state.gridgis
-        state.case_store.set_scope(WORKER[:10], [G1])
-        state.case_store.set_scope(OTHER_WORKER[:10], [G2])
-        yield Service(client, state.store, state.case_store, store_url)
+        yield Service(client, state.store, state.case_store, store_url, worker, other_worker)

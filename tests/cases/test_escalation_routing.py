@@ -13,7 +13,8 @@ from shapely.geometry import box
 
 from api.routes.cases import get_clock
 from gridgis.cases import check_report, run_escalation, submit
-from tests.cases.conftest import G1, IN_G1, IN_G2, T0, WORKER
+from gridgis.errors import InputError
+from tests.cases.conftest import G1, IN_G1, IN_G2, T0
 
 HOUR = timedelta(hours=1)
 
@@ -57,7 +58,7 @@ def test_overdue_case_escalates_grid_community_town_on_the_injected_clock(servic
     # the town desk hands it back to a person; the grid worker still sees it
     r = service.move(cid, "assigned", assignee="worker:王五", note="town: handle today")
     assert r.json()["assignee"] == "worker:王五"
-    assert service.get(f"/v1/cases/{cid}", key=WORKER).status_code == 200
+    assert service.get(f"/v1/cases/{cid}", key=service.worker).status_code == 200
 
 
 def test_background_job_escalates_with_its_clock(service):
@@ -139,10 +140,30 @@ def test_routing_table_sends_a_category_to_a_department_area(service, river_laye
     assert service.client.delete("/v1/cases/routes/fire", headers=dsp).status_code == 404
 
 
-def test_worker_scope_needs_known_grids(service):
-    dsp = {"X-API-Key": "ggk_dsp3333333333333333"}
-    r = service.client.put("/v1/cases/scopes/ggk_new000", json={"grid_ids": ["nope"]}, headers=dsp)
-    assert r.status_code == 422 and "nope" in r.json()["error"]["message"]
-    r = service.client.put("/v1/cases/scopes/ggk_new000", json={"grid_ids": [G1]}, headers=dsp)
-    assert r.json() == {"key_prefix": "ggk_new000", "grid_ids": [G1]}
-    assert service.get("/v1/cases/scopes").json()["ggk_new000"] == [G1]
+def test_worker_keys_need_known_grids(service):
+    with pytest.raises(InputError, match="nope") as err:
+        service.store.create_key("worker", "新人", grids=[G1, "nope"])
+    assert err.value.details["unknown"] == ["nope"]
+    with pytest.raises(InputError, match="needs the grid ids"):
+        service.store.create_key("worker", "新人")
+    token = service.store.create_key("worker", "新人", grids=[G1])
+    cid = service.post_case().json()["id"]
+    assert service.get(f"/v1/cases/{cid}", key=token).status_code == 200
+
+
+def test_the_escalation_job_stops_with_the_service(store_url, toy_city, toy_plan):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+    from gridgis.store import open_store
+    from tests.cases.conftest import load_toy
+
+    store = open_store(store_url)
+    load_toy(store, toy_city, toy_plan)
+    store.close()
+    app = create_app(Settings(database_url=store_url, cases_escalate_seconds=3600, poll_seconds=0.2))
+    with TestClient(app):
+        thread = app.state.gridgis.case_escalation
+        assert thread.is_alive()
+    assert not thread.is_alive()  # shutdown(state) stopped it, without waiting the hour

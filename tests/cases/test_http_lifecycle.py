@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cases.conftest import APP, DISPATCHER, G1, G2, IN_G2, OTHER_WORKER, OUTSIDE, WORKER
+from tests.cases.conftest import APP, DISPATCHER, G1, G2, IN_G2, OUTSIDE
 
 
 def test_intake_routes_to_the_worker_on_duty_and_the_lifecycle_runs_to_closed(service):
@@ -19,7 +19,7 @@ def test_intake_routes_to_the_worker_on_duty_and_the_lifecycle_runs_to_closed(se
     assert case["assignee"] == "worker:王五" and case["level"] == "grid" and not case["outside_coverage"]
     cid = case["id"]
     for to in ("in_progress", "resolved", "closed"):
-        r = service.move(cid, to, key=WORKER if to != "closed" else DISPATCHER, note=f"-> {to}")
+        r = service.move(cid, to, key=service.worker if to != "closed" else DISPATCHER, note=f"-> {to}")
         assert r.status_code == 200, r.text
         assert r.json()["status"] == to
     detail = service.get(f"/v1/cases/{cid}").json()
@@ -32,7 +32,7 @@ def test_intake_routes_to_the_worker_on_duty_and_the_lifecycle_runs_to_closed(se
         ("in_progress", "resolved"),
         ("resolved", "closed"),
     ]
-    assert detail["events"][2]["actor"] == f"worker:{WORKER[:10]}"
+    assert detail["events"][2]["actor"] == f"worker:{service.worker[:10]}"
     assert detail["events"][-1]["note"] == "-> closed"
 
 
@@ -139,23 +139,50 @@ def test_roles_are_enforced(service):
     assert service.get(f"/v1/cases/{cid}", key=APP).status_code == 200
     assert service.get("/v1/cases", key=APP).status_code == 403
     assert service.move(cid, "in_progress", key=APP).status_code == 403
-    # the G2 worker can neither read nor move a G1 case, and lists only G2's
-    r = service.get(f"/v1/cases/{cid}", key=OTHER_WORKER)
+    # the G2 worker can neither read nor move a G1 case, and lists only G2's; the error has the usual shape
+    r = service.get(f"/v1/cases/{cid}", key=service.other_worker)
     assert r.status_code == 403 and G1 in r.json()["error"]["message"]
-    assert service.move(cid, "in_progress", key=OTHER_WORKER).status_code == 403
-    assert service.get("/v1/cases", key=OTHER_WORKER).json()["total"] == 0
+    assert r.json()["error"]["code"] == "forbidden" and r.json()["error"]["details"]["grid_id"] == G1
+    r = service.move(cid, "in_progress", key=service.other_worker)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    assert service.get(f"/v1/cases/{cid}", key=DISPATCHER).json()["status"] == "assigned"  # not moved
+    assert service.get("/v1/cases", key=service.other_worker).json()["total"] == 0
+    # a case id that does not exist is 404, for a worker too
+    r = service.get(f"/v1/cases/{cid + 1000}", key=service.other_worker)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     # the G1 worker and the dispatcher can
-    assert service.get("/v1/cases", key=WORKER).json()["total"] == 1
-    assert service.get(f"/v1/cases/{cid}", key=WORKER).status_code == 200
+    assert service.get("/v1/cases", key=service.worker).json()["total"] == 1
+    assert service.get(f"/v1/cases/{cid}", key=service.worker).status_code == 200
     # a worker's own report from the patrol elsewhere is still visible to the dispatcher only
-    other = service.post_case(key=WORKER, lon=IN_G2[0], lat=IN_G2[1], channel="patrol").json()["id"]
-    assert service.get(f"/v1/cases/{other}", key=WORKER).status_code == 403
+    other = service.post_case(key=service.worker, lon=IN_G2[0], lat=IN_G2[1], channel="patrol").json()["id"]
+    assert service.get(f"/v1/cases/{other}", key=service.worker).status_code == 403
     assert service.get("/v1/cases", key=DISPATCHER).json()["total"] == 2
-    # only dispatchers edit the routing table and scopes
+    # only dispatchers edit the routing table and run escalations
     rule = {"layer": "river_sections", "department": "河长办"}
-    assert (
-        service.client.put("/v1/cases/routes/river_chief", json=rule, headers={"X-API-Key": WORKER}).status_code == 403
-    )
+    r = service.client.put("/v1/cases/routes/river_chief", json=rule, headers={"X-API-Key": service.worker})
+    assert r.status_code == 403 and r.json()["error"]["details"]["required_role"] == "dispatcher"
+    assert service.client.post("/v1/cases/escalations", headers={"X-API-Key": service.worker}).status_code == 403
+
+
+def test_a_worker_ledger_and_stats_keep_its_grids(service):
+    import csv
+    import io
+
+    in_g1 = [service.post_case().json()["id"] for _ in range(2)]
+    in_g2 = service.post_case(lon=IN_G2[0], lat=IN_G2[1]).json()["id"]
+    r = service.get("/v1/cases.csv", key=service.worker)
+    assert r.status_code == 200
+    assert [int(x["id"]) for x in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))] == in_g1
+    r = service.get("/v1/cases.csv", key=service.other_worker)
+    assert [int(x["id"]) for x in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))] == [in_g2]
+    assert [g["grid_id"] for g in service.get("/v1/cases/stats", key=service.worker).json()["grids"]] == [G1]
+    # asking for another grid explicitly gives nothing, not that grid's cases
+    assert service.get("/v1/cases", key=service.worker, grid_id=G2).json()["total"] == 0
+    assert service.get("/v1/cases", key=DISPATCHER, grid_id=G2).json()["total"] == 1
+    # a revoked worker key is refused
+    assert service.store.revoke_key(service.worker[:10]) == 1
+    r = service.get("/v1/cases", key=service.worker)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "bad_key"
 
 
 def test_bad_input_gets_a_clear_answer(service):
@@ -188,7 +215,7 @@ def test_idempotency_key_makes_retries_safe(service):
     assert first.status_code == again.status_code == 201
     assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
     # another client may use the same key for its own report
-    mine = service.post_case(key=WORKER, headers=h)
+    mine = service.post_case(key=service.worker, headers=h)
     assert mine.status_code == 201 and mine.json()["id"] != first.json()["id"]
     # the same key with a different report is a conflict, not a silent replay
     r = service.post_case(headers=h, description="something else")

@@ -10,6 +10,7 @@ import pytest
 from gridgis.cases import check_report, open_case_store, submit
 from gridgis.errors import ConflictError
 from gridgis.store import open_store
+from gridgis.store.base import hash_key
 from gridgis.store.snapshot import load_snapshot
 from tests.cases.conftest import IN_G1, T0, load_toy
 
@@ -98,7 +99,50 @@ def test_case_tables_live_in_the_service_database(store_url, toy_city, toy_plan)
     again = open_case_store(store_url)  # reopening migrates nothing twice and finds the case
     try:
         assert again.get(case["id"])["description"] == "persisted"
-        assert again.store.schema_version("cases") == 1
+        assert again.store.schema_version("cases") == 2  # step 1: the tables; 2: scopes moved to worker keys
     finally:
         again.close()
         again.store.close()
+
+
+def test_an_old_database_upgrades_its_scoped_reader_keys_to_worker_keys(store_url, monkeypatch):
+    """A database from before worker keys (core and cases at step 1, grid scopes in case_scopes) upgrades in place."""
+    import gridgis.cases.store as case_tables
+    import gridgis.store.postgis as pg_tables
+    import gridgis.store.sqlite as sqlite_tables
+
+    # build the old schema by running only the first step of each migration list
+    monkeypatch.setattr(sqlite_tables, "MIGRATIONS", sqlite_tables.MIGRATIONS[:1])
+    monkeypatch.setattr(pg_tables, "MIGRATIONS", pg_tables.MIGRATIONS[:1])
+    monkeypatch.setattr(case_tables, "SQLITE_MIGRATIONS", case_tables.SQLITE_MIGRATIONS[:1])
+    monkeypatch.setattr(case_tables, "POSTGIS_MIGRATIONS", case_tables.POSTGIS_MIGRATIONS[:1])
+    old = open_store(store_url)
+    open_case_store(old).close()
+    tokens = {}
+    with old.connect() as con:
+        cur = con.cursor()
+        for name, role in (("scoped", "reader"), ("app", "reader"), ("boss", "dispatcher")):
+            tokens[name] = f"ggk_{name}_0123456789"
+            cur.execute(
+                old._q("INSERT INTO api_keys (key_hash, prefix, name, role, created_at) VALUES (?, ?, ?, ?, ?)"),
+                (hash_key(tokens[name]), tokens[name][:10], name, role, "2026-01-01T00:00:00+00:00"),
+            )
+        for grid in ("440784101001002", "440784101001001"):
+            cur.execute(old._q("INSERT INTO case_scopes (key_prefix, grid_id) VALUES (?, ?)"), ("ggk_scoped", grid))
+    assert (old.schema_version("core"), old.schema_version("cases")) == (1, 1)
+    old.close()
+    monkeypatch.undo()
+
+    store = open_store(store_url)
+    cases = open_case_store(store)
+    try:
+        assert (store.schema_version("core"), store.schema_version("cases")) == (2, 2)
+        scoped = store.lookup_key(tokens["scoped"])
+        assert (scoped["role"], sorted(scoped["grids"])) == ("worker", ["440784101001001", "440784101001002"])
+        assert store.lookup_key(tokens["app"])["role"] == "reader" and store.lookup_key(tokens["app"])["grids"] == ()
+        assert store.lookup_key(tokens["boss"])["role"] == "dispatcher"
+        with store.connect(readonly=True) as con, pytest.raises(Exception, match="case_scopes"):
+            con.cursor().execute("SELECT * FROM case_scopes")
+    finally:
+        cases.close()
+        store.close()
