@@ -42,7 +42,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader
@@ -256,7 +256,7 @@ async def get_role(caller: CallerDep) -> str | None:
 RoleDep = Annotated[str | None, Depends(get_role)]
 
 
-def require(role: str):
+def require(role: str) -> Any:
     """A dependency rejecting callers whose role ranks below ``role`` (401 without a key, 403 when too low)."""
     need = ROLES.index(role)
 

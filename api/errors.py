@@ -8,6 +8,7 @@ gridgis error's ``fix`` goes into ``details.fix``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,7 +44,14 @@ class APIError(GridgisError):
         self.code = code
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None, headers=None):
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The JSON error answer every route gives: ``{"error": {"code", "message", "details"}}``."""
     return JSONResponse(
         {"error": {"code": code, "message": message, "details": details or {}}}, status_code=status, headers=headers
     )

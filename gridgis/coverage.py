@@ -104,7 +104,7 @@ def coverage(
     ----------
     layers
         Layer name -> features, or an iterable of chunks of them (e.g.
-        :func:`gridgis.assign.files.iter_features`, for files larger than memory).
+        :func:`gridgis.io.iter_features`, for files larger than memory).
         ``buildings`` are counted with their households and population summed;
         ``shops`` counted as shops; ``facilities`` (or ``units``) as units; any
         other layer is counted under its own name.

@@ -14,6 +14,7 @@ CRS as ``"gcj02"`` or ``"bd09"``; gridgis never guesses them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +24,7 @@ from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
 from gridgis.errors import CRSError
+from gridgis.listing import listing
 
 __all__ = [
     "CHINA_BOUNDS",
@@ -201,7 +203,28 @@ def to_wgs84(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
     raise CRSError(f"Unknown lon/lat CRS {crs!r}.", fix=f"use one of {list(LONLAT_CRS)}.")
 
 
-def check_lonlat(lon, lat, *, source: str, rows: Sequence | None = None) -> None:
+#: The fix of each :func:`check_lonlat` error, worded for where the coordinates came from: a file read by the
+#: CLI or :func:`gridgis.io.read_layer` (options ``--lon/--lat/--crs``, keywords ``lon=/lat=/crs=``), or an API
+#: request (fields ``lon``, ``lat``, ``crs``). One check, two wordings.
+LONLAT_FIXES = {
+    "cli": {
+        "missing": "fill in or drop those rows.",
+        "swapped": "swap the columns (name the longitude column with --lon and the latitude column with --lat).",
+        "projected": "declare the projected CRS (e.g. --crs EPSG:4547 for CGCS2000 3-degree Gauss-Krüger, CM 114E).",
+        "outside": "check the CRS the data were exported in and declare it with --crs.",
+    },
+    "api": {
+        "missing": "send numbers in both lon and lat.",
+        "swapped": "send the longitude in lon (Open311: long) and the latitude in lat, e.g. lon=112.96&lat=22.76.",
+        "projected": f"send degrees (lon/lat), not projected metres; the crs field takes {list(LONLAT_CRS)}.",
+        "outside": f"send a point in China, in degrees; name its CRS in the crs field ({list(LONLAT_CRS)}).",
+    },
+}
+
+
+def check_lonlat(
+    lon, lat, *, source: str, rows: Sequence | None = None, audience: Literal["cli", "api"] = "cli"
+) -> None:
     """Raise :class:`CRSError` unless every lon/lat lies in China.
 
     The message says when the values look swapped (latitudes in the longitude
@@ -215,6 +238,9 @@ def check_lonlat(lon, lat, *, source: str, rows: Sequence | None = None) -> None
         The file (or request) they came from, quoted in the message.
     rows
         Row labels for the positions, quoted in the message (default: positions).
+    audience
+        Who reads the fix: ``"cli"`` (files: ``--lon/--lat/--crs``) or ``"api"``
+        (request fields ``lon``, ``lat``, ``crs``); see :data:`LONLAT_FIXES`.
 
     Examples
     --------
@@ -224,6 +250,7 @@ def check_lonlat(lon, lat, *, source: str, rows: Sequence | None = None) -> None
     ...
     gridgis.errors.CRSError: shops.csv: lon/lat look swapped ...
     """
+    fixes = LONLAT_FIXES[audience]
     lon, lat = _arrays(lon, lat)
     lon, lat = lon.ravel(), lat.ravel()
     labels = np.arange(lon.size) if rows is None else np.asarray(rows)
@@ -231,8 +258,8 @@ def check_lonlat(lon, lat, *, source: str, rows: Sequence | None = None) -> None
     if not finite.all():
         bad = _unique(labels[~finite])
         raise CRSError(
-            f"{source}: missing or non-numeric coordinates at row(s) {_listing(bad)}.",
-            fix="fill in or drop those rows.",
+            f"{source}: missing or non-numeric coordinates at row(s) {listing(bad)}.",
+            fix=fixes["missing"],
             details={"rows": bad[:10].tolist()},
         )
     xmin, ymin, xmax, ymax = CHINA_BOUNDS
@@ -246,21 +273,21 @@ def check_lonlat(lon, lat, *, source: str, rows: Sequence | None = None) -> None
     details = {"rows": bad[:10].tolist()}
     if swapped.all():
         raise CRSError(
-            f"{source}: lon/lat look swapped at row(s) {_listing(bad)}, e.g. {sample}: the latitudes are "
+            f"{source}: lon/lat look swapped at row(s) {listing(bad)}, e.g. {sample}: the latitudes are "
             "in China's longitude range and the longitudes in its latitude range.",
-            fix="swap the columns (name the longitude column with --lon and the latitude column with --lat).",
+            fix=fixes["swapped"],
             details=details,
         )
     if (np.abs(lon[out]) > 180).any() or (np.abs(lat[out]) > 90).any():
         raise CRSError(
-            f"{source}: coordinates {sample} at row(s) {_listing(bad)} are not degrees; they look like "
+            f"{source}: coordinates {sample} at row(s) {listing(bad)} are not degrees; they look like "
             "projected metres.",
-            fix="declare the projected CRS (e.g. --crs EPSG:4547 for CGCS2000 3-degree Gauss-Krüger, CM 114E).",
+            fix=fixes["projected"],
             details=details,
         )
     raise CRSError(
-        f"{source}: coordinates {sample} at row(s) {_listing(bad)} lie outside China {CHINA_BOUNDS}.",
-        fix="check the CRS the data were exported in and declare it with --crs.",
+        f"{source}: coordinates {sample} at row(s) {listing(bad)} lie outside China {CHINA_BOUNDS}.",
+        fix=fixes["outside"],
         details=details,
     )
 
@@ -268,11 +295,6 @@ def check_lonlat(lon, lat, *, source: str, rows: Sequence | None = None) -> None
 def _unique(labels: np.ndarray) -> np.ndarray:
     """Labels in first-seen order without repeats (a row may be checked at several corners)."""
     return np.asarray(list(dict.fromkeys(labels.tolist())))
-
-
-def _listing(labels: np.ndarray, limit: int = 10) -> str:
-    shown = ", ".join(map(str, labels[:limit].tolist()))
-    return shown + (f" and {labels.size - limit} more" if labels.size > limit else "")
 
 
 def local_metric_crs(geoms_or_bounds) -> pyproj.CRS:

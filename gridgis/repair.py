@@ -15,16 +15,11 @@ import numpy as np
 import shapely
 
 from gridgis.errors import RepairWarning
+from gridgis.listing import listing
 
 __all__ = ["drop_empty", "polygonal_parts", "repair_geometries"]
 
 _POLYGONAL_IDS = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
-
-
-def _listing(labels, limit: int = 10) -> str:
-    labels = list(labels)
-    shown = ", ".join(map(str, labels[:limit]))
-    return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
 
 
 def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
@@ -103,7 +98,7 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str) -> gpd.
     lost = int(shapely.is_empty(fixed).sum())
     note = f"; {lost} of them had no polygonal part left (empty)" if lost else ""
     warnings.warn(
-        f"{source}: repaired {int(invalid.sum())} invalid polygon(s) in layer {layer!r} at row(s) {_listing(rows)} "
+        f"{source}: repaired {int(invalid.sum())} invalid polygon(s) in layer {layer!r} at row(s) {listing(rows)} "
         f"with make_valid, keeping their polygonal parts{note}.",
         RepairWarning,
         stacklevel=2,
@@ -130,7 +125,7 @@ def drop_empty(gdf: gpd.GeoDataFrame, *, layer: str, source: str) -> gpd.GeoData
     rows = gdf.index[empty]
     warnings.warn(
         f"{source}: dropped {int(empty.sum())} row(s) of layer {layer!r} with a null or empty geometry: "
-        f"row(s) {_listing(rows)}.",
+        f"row(s) {listing(rows)}.",
         RepairWarning,
         stacklevel=2,
     )

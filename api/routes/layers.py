@@ -46,11 +46,13 @@ def import_layer(
     file: Annotated[UploadFile, File(description="GeoPackage, GeoJSON, zipped... any file gridgis.io reads.")],
     name_field: Annotated[str | None, Query(description="Column naming each area (default: name).")] = None,
     title: str | None = None,
+    layer: Annotated[str | None, Query(description="Layer to import from a multi-layer GeoPackage.")] = None,
 ) -> dict:
     info = with_upload(
         file,
         "layer.geojson",
-        lambda path: import_layer_file(state.store, path, name, name_field=name_field, title=title),
+        lambda path: import_layer_file(state.store, path, name, layer=layer, name_field=name_field, title=title),
+        cli="gridgis layer import PATH --name NAME",
     )
     state.refresh()
     return _out(info)

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from api.deps import state_of
 from api.errors import APIError, error_response
 from api.schemas import FeatureCollectionIn, LocateArraysIn, LocateBatchIn, LocateBatchOut, LocateOut
-from gridgis.crs import CHINA_BOUNDS, check_lonlat, to_wgs84
+from gridgis.crs import CHINA_BOUNDS, LONLAT_CRS, check_lonlat, to_wgs84
 from gridgis.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["locate"])
@@ -28,7 +28,7 @@ OUTSIDE = {
 
 
 def _to_wgs84(lon: np.ndarray, lat: np.ndarray, crs: str, source: str) -> tuple[np.ndarray, np.ndarray]:
-    check_lonlat(lon, lat, source=source)
+    check_lonlat(lon, lat, source=source, audience="api")
     return to_wgs84(lon, lat, crs)
 
 
@@ -36,14 +36,13 @@ def _one_to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
     # the common case (a valid WGS84 point) without numpy; anything else goes through check_lonlat
     x0, y0, x1, y1 = CHINA_BOUNDS
     if not (x0 <= lon <= x1 and y0 <= lat <= y1):  # also catches NaN
-        check_lonlat([lon], [lat], source="query lon/lat")
+        check_lonlat([lon], [lat], source="query lon/lat", audience="api")
     if crs in ("wgs84", "cgcs2000"):
         return lon, lat
     x, y = to_wgs84([lon], [lat], crs)
     return float(x[0]), float(y[0])
 
 
-CRS_VALUES = ("wgs84", "cgcs2000", "gcj02", "bd09")
 GET_PARAMETERS = [
     {
         "name": "lon",
@@ -57,7 +56,7 @@ GET_PARAMETERS = [
         "name": "crs",
         "in": "query",
         "required": False,
-        "schema": {"type": "string", "enum": list(CRS_VALUES), "default": "wgs84"},
+        "schema": {"type": "string", "enum": list(LONLAT_CRS), "default": "wgs84"},
         "description": "CRS of lon/lat: gcj02 for Amap/Tencent/WeChat, bd09 for Baidu.",
     },
     {"name": "plan", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Plan name."},
@@ -96,9 +95,9 @@ async def locate(request: Request) -> Response:
     query = request.query_params
     lon, lat = _number(query, "lon"), _number(query, "lat")
     crs = query.get("crs", "wgs84").lower()
-    if crs not in CRS_VALUES:
+    if crs not in LONLAT_CRS:
         raise InputError(
-            f"Unknown crs {crs[:40]!r}.", fix=f"use one of {list(CRS_VALUES)}.", details={"allowed": list(CRS_VALUES)}
+            f"Unknown crs {crs[:40]!r}.", fix=f"use one of {list(LONLAT_CRS)}.", details={"allowed": list(LONLAT_CRS)}
         )
     snap = await state.current_async(query.get("plan"))
     x, y = _one_to_wgs84(lon, lat, crs)

@@ -36,7 +36,10 @@ def import_plan(
     name: Annotated[str, Query(description="Plan name, e.g. 2026-heshan.")],
     file: Annotated[UploadFile, File(description="Plan GeoPackage with layers grids, buildings, towns, communities.")],
 ) -> dict:
-    return with_upload(file, "plan.gpkg", lambda path: import_plan_file(store, path, name)).as_dict()
+    info = with_upload(
+        file, "plan.gpkg", lambda path: import_plan_file(store, path, name), cli="gridgis plan import PATH --name NAME"
+    )
+    return info.as_dict()
 
 
 @router.post(

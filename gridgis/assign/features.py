@@ -8,8 +8,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gridgis.assign.index import GridIndex, _listing
+from gridgis.assign.index import GridIndex
 from gridgis.errors import CRSError, CRSWarning, GeometryError, InputError, SchemaError
+from gridgis.listing import listing
 from gridgis.model import EQUIVALENT_CRS
 
 __all__ = ["assign", "feature_points", "prepare_features"]
@@ -59,13 +60,13 @@ def prepare_features(features, crs, *, source: str = "features") -> np.ndarray:
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         raise GeometryError(
-            f"The {source} have null or empty geometries at row(s) {_listing(series.index[missing])}.",
+            f"The {source} have null or empty geometries at row(s) {listing(series.index[missing])}.",
             fix="drop those rows or give them a location.",
         )
     bad = ~np.isin(shapely.get_type_id(geoms), (_POINT, _POLYGON, _MULTIPOLYGON))
     if bad.any():
         raise SchemaError(
-            f"The {source} hold {sorted(set(series.geom_type[bad]))} at row(s) {_listing(series.index[bad])}; "
+            f"The {source} hold {sorted(set(series.geom_type[bad]))} at row(s) {listing(series.index[bad])}; "
             "assignment takes Point, Polygon and MultiPolygon.",
             fix="use points or polygons (e.g. the representative point of each line).",
         )

@@ -32,6 +32,7 @@ import shapely
 
 from gridgis.crs import local_metric_crs
 from gridgis.errors import CRSError, GeometryError, InputError, SchemaError
+from gridgis.listing import listing
 
 __all__ = ["GridIndex"]
 
@@ -46,12 +47,6 @@ _PAD = 2
 _MARGIN = 1e-4
 # Points per block in vectorized lookups: keeps temporaries in cache and memory bounded.
 _BLOCK = 1 << 16
-
-
-def _listing(rows, limit: int = 10) -> str:
-    rows = list(rows)
-    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
-    return ", ".join(map(str, rows[:limit])) + more
 
 
 def grid_geometries(grids) -> tuple[np.ndarray, pyproj.CRS]:
@@ -77,7 +72,7 @@ def grid_geometries(grids) -> tuple[np.ndarray, pyproj.CRS]:
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         raise GeometryError(
-            f"Grids have null or empty geometries at row(s) {_listing(series.index[missing])}.",
+            f"Grids have null or empty geometries at row(s) {listing(series.index[missing])}.",
             fix="drop those grids or redraw them.",
         )
     types = shapely.get_type_id(geoms)
@@ -85,7 +80,7 @@ def grid_geometries(grids) -> tuple[np.ndarray, pyproj.CRS]:
     if bad.any():
         found = sorted(set(series.geom_type[bad]))
         raise SchemaError(
-            f"Grids must be Polygon or MultiPolygon; found {found} at row(s) {_listing(series.index[bad])}.",
+            f"Grids must be Polygon or MultiPolygon; found {found} at row(s) {listing(series.index[bad])}.",
             fix="use a polygon grids layer (the 'grids' layer of a plan).",
         )
     invalid = ~shapely.is_valid(geoms)
@@ -93,7 +88,7 @@ def grid_geometries(grids) -> tuple[np.ndarray, pyproj.CRS]:
         rows = series.index[invalid]
         reason = shapely.is_valid_reason(geoms[invalid][0])
         raise GeometryError(
-            f"Grids have invalid polygons at row(s) {_listing(rows)} (first: {reason}).",
+            f"Grids have invalid polygons at row(s) {listing(rows)} (first: {reason}).",
             fix="repair them (gridgis.repair.repair_geometries, or shapely.make_valid) and check the plan.",
         )
     return geoms, series.crs

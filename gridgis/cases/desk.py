@@ -98,6 +98,13 @@ def router_for(snapshot, store) -> CaseRouter:
         return router
 
 
+def _no_plan() -> NotFoundError:
+    return NotFoundError(
+        "No plan is published, so cases cannot be routed.",
+        fix="publish one: gridgis plan publish NAME (or POST /v1/plans/NAME/publish).",
+    )
+
+
 def submit(
     cases: CaseStore,
     snapshot,
@@ -112,7 +119,7 @@ def submit(
     The case is committed (durably) when this returns.
     """
     if snapshot is None:
-        raise NotFoundError("No plan is published, so cases cannot be routed.", fix="publish one: gridgis plan publish")
+        raise _no_plan()
     route = router_for(snapshot, cases.store).route(report, cases.rules())
     return cases.create(report, route, client=client, idempotency_key=idempotency_key, now=now)
 
@@ -128,7 +135,7 @@ async def submit_async(
 ) -> tuple[dict[str, Any], bool]:
     """:func:`submit` for an event loop: routes in the loop, awaits the durable write without blocking it."""
     if snapshot is None:
-        raise NotFoundError("No plan is published, so cases cannot be routed.", fix="publish one: gridgis plan publish")
+        raise _no_plan()
     key = (snapshot.plan.plan_id, snapshot.revision)
     router = _routers.get(key)
     if router is None or router.snapshot is not snapshot:  # a new plan or staff: build off the loop

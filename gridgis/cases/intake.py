@@ -19,7 +19,6 @@ MAX_PHOTOS = 10
 MAX_URL = 2048
 MAX_CONTACT = 200
 CONTACT_FIELDS = ("name", "phone", "email")
-CRS_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
 _CRS_ALIASES = {"epsg:4326": "wgs84", "epsg:4490": "cgcs2000"}
 
 
@@ -113,7 +112,7 @@ def _check_description(description: Any) -> str:
 
 
 def _check_location(lon: Any, lat: Any, crs: str | None) -> tuple[float, float, str]:
-    from gridgis.crs import check_lonlat, to_wgs84
+    from gridgis.crs import LONLAT_CRS, check_lonlat, to_wgs84
 
     if lon is None or lat is None or lon == "" or lat == "":
         raise InputError(
@@ -133,13 +132,13 @@ def _check_location(lon: Any, lat: Any, crs: str | None) -> tuple[float, float, 
         raise InputError(f"The location is not finite: lon={lon!r}, lat={lat!r}.", fix="send decimal degrees.")
     name = (crs or "wgs84").strip().lower()
     name = _CRS_ALIASES.get(name, name)
-    if name not in CRS_NAMES:
+    if name not in LONLAT_CRS:
         raise InputError(
             f"Unknown location CRS {crs!r}.",
-            fix=f"use one of {list(CRS_NAMES)} (or EPSG:4326 / EPSG:4490).",
-            details={"field": "crs", "allowed": list(CRS_NAMES)},
+            fix=f"use one of {list(LONLAT_CRS)} (or EPSG:4326 / EPSG:4490).",
+            details={"field": "crs", "allowed": list(LONLAT_CRS)},
         )
-    check_lonlat([x], [y], source=f"case location (lon={x}, lat={y})")
+    check_lonlat([x], [y], source=f"case location (lon={x}, lat={y})", audience="api")
     lons, lats = to_wgs84([x], [y], name)
     return float(lons[0]), float(lats[0]), name
 

@@ -41,6 +41,7 @@ def allowed_transitions(status: str) -> tuple[str, ...]:
 
 
 def check_status(status: str) -> str:
+    """Return ``status`` if it is one of :data:`STATUSES`, else :class:`InputError` listing them."""
     if status not in STATUSES:
         raise InputError(
             f"Unknown case status {status!r}.",

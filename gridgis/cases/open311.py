@@ -106,6 +106,7 @@ def created(case: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def errors(status: int, description: str) -> list[dict[str, Any]]:
+    """An Open311 GeoReport v2 error body."""
     return [{"code": status, "description": description}]
 
 

@@ -139,6 +139,7 @@ class CaseFilter:
 
 
 def utc_now() -> datetime:
+    """The current time in UTC (the default clock)."""
     return datetime.now(UTC)
 
 

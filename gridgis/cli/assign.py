@@ -9,7 +9,16 @@ from rich.console import Console
 from rich.table import Table
 
 from gridgis.assign.files import DEFAULT_CHUNK, AssignSummary, assign_file, read_grids
-from gridgis.cli.options import crs_opt, encoding_opt, json_opt, layer_opt, output_opt
+from gridgis.cli.options import (
+    chunk_size_opt,
+    crs_opt,
+    encoding_opt,
+    grids_layer_opt,
+    json_opt,
+    layer_opt,
+    output_opt,
+    show_opt,
+)
 
 
 def _print_summary(summary: AssignSummary, output: str) -> None:
@@ -49,14 +58,8 @@ def _print_summary(summary: AssignSummary, output: str) -> None:
 @click.argument("features_path", metavar="FEATURES", type=click.Path())
 @output_opt
 @layer_opt
-@click.option("--grids-layer", default="grids", show_default=True, help="Layer of GRIDS holding the grids.")
-@click.option(
-    "--chunk-size",
-    default=DEFAULT_CHUNK,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Features read, assigned and written at a time (bounds memory).",
-)
+@grids_layer_opt
+@chunk_size_opt(DEFAULT_CHUNK)
 @click.option(
     "--engine",
     type=click.Choice(["local", "dask"]),
@@ -65,7 +68,7 @@ def _print_summary(summary: AssignSummary, output: str) -> None:
     help="local: this process, in chunks; dask: a dask.distributed cluster over partitioned GeoParquet.",
 )
 @click.option("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (default: a local cluster).")
-@click.option("--show", default=20, show_default=True, type=click.IntRange(min=0), help="Outside features to list.")
+@show_opt
 @crs_opt
 @encoding_opt
 @json_opt

@@ -9,11 +9,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from gridgis.assign.files import DEFAULT_CHUNK, iter_features, read_grids
-from gridgis.cli.options import crs_opt, encoding_opt, json_opt
+from gridgis.assign.files import read_grids
+from gridgis.cli.options import chunk_size_opt, crs_opt, encoding_opt, grids_layer_opt, json_opt, show_opt
 from gridgis.coverage import COUNTED_LAYERS, CoverageReport, coverage
 from gridgis.errors import FileFormatError
-from gridgis.io import file_format, list_layers
+from gridgis.io import DEFAULT_CHUNK, file_format, iter_features, list_layers
 
 #: layers of a plan/city GeoPackage that are not features to count
 _NOT_FEATURES = ("grids", "towns", "communities", "roads", "rivers")
@@ -67,12 +67,10 @@ def _print_report(report: CoverageReport, show: int) -> None:
     multiple=True,
     help="Feature layer(s) to count (repeatable); default: buildings, shops, facilities/units found in FEATURES.",
 )
-@click.option("--grids-layer", default="grids", show_default=True, help="Layer of GRIDS holding the grids.")
+@grids_layer_opt
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the grid/community/town table here.")
-@click.option(
-    "--chunk-size", default=DEFAULT_CHUNK, show_default=True, type=click.IntRange(min=1), help="Features at a time."
-)
-@click.option("--show", default=20, show_default=True, type=click.IntRange(min=0), help="Uncovered features to list.")
+@chunk_size_opt(DEFAULT_CHUNK)
+@show_opt
 @crs_opt
 @encoding_opt
 @json_opt

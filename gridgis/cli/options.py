@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 layer_opt = click.option(
@@ -35,3 +37,20 @@ db_opt = click.option(
 )
 lon_opt = click.option("--lon", default="lon", show_default=True, help="Longitude column of a CSV file.")
 lat_opt = click.option("--lat", default="lat", show_default=True, help="Latitude column of a CSV file.")
+grids_layer_opt = click.option(
+    "--grids-layer", default="grids", show_default=True, help="Layer of GRIDS holding the grids."
+)
+show_opt = click.option(
+    "--show", default=20, show_default=True, type=click.IntRange(min=0), help="Features outside every grid to list."
+)
+
+
+def chunk_size_opt(default: int) -> Callable:
+    """``--chunk-size``: features held in memory at a time, defaulting to ``default``."""
+    return click.option(
+        "--chunk-size",
+        default=default,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Features held in memory at a time (bounds memory use).",
+    )

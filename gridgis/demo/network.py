@@ -60,7 +60,9 @@ def expressways(corridors: dict[str, np.ndarray], rng: np.random.Generator) -> t
     return names, lines
 
 
-def main_roads(centres: np.ndarray, names: list[str], rng: np.random.Generator, *, extra_km: float = 14.0):
+def main_roads(
+    centres: np.ndarray, names: list[str], rng: np.random.Generator, *, extra_km: float = 14.0
+) -> tuple[list[str], list[shapely.LineString]]:
     """Roads linking town centres: the minimum spanning tree of their Delaunay graph plus links under ``extra_km``."""
     tri = Delaunay(centres)
     edges = set()

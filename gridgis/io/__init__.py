@@ -8,6 +8,9 @@ geometries with warnings (:mod:`gridgis.repair`) -> turn division codes back
 into text -> check known layers against the data model
 (:func:`gridgis.model.validate_layer`).
 
+Files larger than memory are read and written in chunks the same way
+(:mod:`gridgis.io.stream`: :func:`iter_features`, :func:`write_chunks`).
+
 Every write is atomic (:mod:`gridgis.io.atomic`): a temporary file in the
 target directory, then ``os.replace``; a failed write leaves no output behind.
 The format comes from the file suffix (:data:`FORMATS`).
@@ -33,14 +36,18 @@ from gridgis.model import LAYERS, validate_layer
 from gridgis.repair import drop_empty, repair_geometries
 
 __all__ = [
+    "DEFAULT_CHUNK",
     "FORMATS",
+    "count_features",
     "file_format",
+    "iter_features",
     "list_layers",
     "parse_crs",
     "prepare_layer",
     "read_layer",
     "read_layers",
     "to_storage_crs",
+    "write_chunks",
     "write_layer",
     "write_layers",
 ]
@@ -288,3 +295,7 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path) -> No
         raise _rewrap(exc, path) from exc
     except OSError as exc:
         raise _os_error(exc, path) from exc
+
+
+# Last: the chunked reader prepares each chunk with prepare_layer/read_layer above.
+from gridgis.io.stream import DEFAULT_CHUNK, count_features, iter_features, write_chunks  # noqa: E402

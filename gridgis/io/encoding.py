@@ -11,7 +11,9 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-__all__ = ["FALLBACK_ENCODING", "detect_encoding", "read_cpg"]
+from gridgis.errors import FileFormatError
+
+__all__ = ["FALLBACK_ENCODING", "decode_error", "detect_encoding", "gdal_encoding", "read_cpg"]
 
 FALLBACK_ENCODING = "GB18030"
 _CHUNK = 1 << 20
@@ -80,3 +82,19 @@ def detect_encoding(path: str | Path) -> str:
             return FALLBACK_ENCODING
         return "UTF-8" if _is_utf8(dbf, skip) else FALLBACK_ENCODING
     return "UTF-8" if _is_utf8(path) else FALLBACK_ENCODING
+
+
+def gdal_encoding(path: Path, fmt: str, encoding: str | None) -> str | None:
+    """The encoding to hand GDAL for ``path``: the given one; for a Shapefile without ``.cpg`` the detected one
+    (GBK/GB18030 files often lack a .cpg); else None (GDAL reads the ``.cpg`` or the format's own encoding)."""
+    if encoding is None and fmt == "Shapefile" and read_cpg(path) is None:
+        return detect_encoding(path)
+    return encoding
+
+
+def decode_error(path: Path, encoding: str, exc: Exception, what: str = "attributes") -> FileFormatError:
+    """The error for text of ``path`` that ``encoding`` cannot decode (or an unknown encoding name)."""
+    return FileFormatError(
+        f"{path}: cannot decode the {what} as {encoding!r}: {exc}.",
+        fix="give the right encoding with --encoding (e.g. GBK, GB18030, UTF-8).",
+    )

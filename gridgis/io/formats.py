@@ -19,10 +19,20 @@ from pyogrio.errors import DataLayerError, DataSourceError, FieldError, Geometry
 
 from gridgis.errors import FileFormatError
 from gridgis.io import shapefile
-from gridgis.io.encoding import detect_encoding, read_cpg
+from gridgis.io.encoding import decode_error, gdal_encoding
 from gridgis.io.lonlat_csv import read_csv, to_csv_frame
 
-__all__ = ["FORMATS", "MULTI_LAYER", "check_readable", "file_format", "list_file_layers", "read_frame", "write_frame"]
+__all__ = [
+    "DRIVERS",
+    "FORMATS",
+    "MULTI_LAYER",
+    "check_readable",
+    "file_format",
+    "list_file_layers",
+    "read_frame",
+    "resolve_layer",
+    "write_frame",
+]
 
 #: file suffix -> format name
 FORMATS = {
@@ -36,7 +46,8 @@ FORMATS = {
 }
 #: formats holding several layers in one file
 MULTI_LAYER = ("GeoPackage",)
-_DRIVERS = {"GeoPackage": "GPKG", "GeoJSON": "GeoJSON", "Shapefile": "ESRI Shapefile"}
+#: format name -> GDAL driver (the formats pyogrio reads and writes)
+DRIVERS = {"GeoPackage": "GPKG", "GeoJSON": "GeoJSON", "Shapefile": "ESRI Shapefile"}
 _GDAL_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, RuntimeError)
 
 
@@ -92,17 +103,13 @@ def list_file_layers(path: str | Path) -> list[str]:
 def _read_gdal(path: Path, fmt: str, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
     if fmt == "Shapefile":
         shapefile.check_complete(path)
-        if encoding is None and read_cpg(path) is None:
-            encoding = detect_encoding(path)
+    encoding = gdal_encoding(path, fmt, encoding)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*has GPKG application_id.*")
             frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
     except (LookupError, UnicodeDecodeError) as exc:
-        raise FileFormatError(
-            f"{path}: cannot decode the attributes as {encoding!r}: {exc}.",
-            fix="give the right encoding with --encoding (e.g. GBK, GB18030, UTF-8).",
-        ) from exc
+        raise decode_error(path, encoding, exc) from exc
     except _GDAL_ERRORS as exc:
         raise _unreadable(path, exc) from exc
     if not isinstance(frame, gpd.GeoDataFrame):
@@ -127,24 +134,33 @@ def _read_parquet(path: Path) -> gpd.GeoDataFrame:
         raise _unreadable(path, exc) from exc
 
 
+def resolve_layer(path: str | Path, layer: str | None) -> str:
+    """The layer of ``path`` to read: ``layer`` checked against a GeoPackage's layers (the only one when None);
+    for single-layer formats ``layer`` itself, else the file's stem."""
+    path = Path(path)
+    if file_format(path) not in MULTI_LAYER:
+        return layer or path.stem
+    names = list_file_layers(path)
+    if layer is None:
+        if len(names) > 1:
+            raise FileFormatError(
+                f"{path} holds {len(names)} layers {names}; which one?", fix="name one with --layer (layer=)."
+            )
+        return names[0]
+    if layer not in names:
+        raise FileFormatError(f"{path} has no layer {layer!r}; it has {names}.", fix=f"use one of {names}.")
+    return layer
+
+
 def read_frame(
     path: str | Path, layer: str | None, *, encoding: str | None, lon: str, lat: str
 ) -> tuple[gpd.GeoDataFrame, str]:
     """Read one layer as stored (declared CRS or none); return it and its layer name."""
     path = check_readable(path)
     fmt = file_format(path)
+    name = resolve_layer(path, layer)
     if fmt in MULTI_LAYER:
-        names = list_file_layers(path)
-        if layer is None:
-            if len(names) > 1:
-                raise FileFormatError(
-                    f"{path} holds {len(names)} layers {names}; which one?", fix="name one with --layer (layer=)."
-                )
-            layer = names[0]
-        elif layer not in names:
-            raise FileFormatError(f"{path} has no layer {layer!r}; it has {names}.", fix=f"use one of {names}.")
-        return _read_gdal(path, fmt, layer, encoding), layer
-    name = layer or path.stem
+        return _read_gdal(path, fmt, name, encoding), name
     if fmt == "GeoParquet":
         return _read_parquet(path), name
     if fmt == "CSV":
@@ -169,7 +185,7 @@ def write_frame(gdf: gpd.GeoDataFrame, path: Path, fmt: str, *, layer: str | Non
                 kwargs["encoding"] = "UTF-8"
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*(truncated|Normalized/laundered).*")
-                pyogrio.write_dataframe(gdf, path, layer=layer, driver=_DRIVERS[fmt], **kwargs)
+                pyogrio.write_dataframe(gdf, path, layer=layer, driver=DRIVERS[fmt], **kwargs)
     except (*_GDAL_ERRORS, pyarrow.ArrowException) as exc:
         raise FileFormatError(
             f"Cannot write layer {name!r} as {fmt}: {exc}.",

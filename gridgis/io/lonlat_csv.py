@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 
 from gridgis.errors import CRSError, FileFormatError, SchemaError
-from gridgis.io.encoding import detect_encoding
+from gridgis.io.encoding import decode_error, detect_encoding
 from gridgis.model import LAYERS
 
 __all__ = ["STRING_COLUMNS", "read_csv", "to_csv_frame"]
@@ -41,6 +41,7 @@ def _check_complete(path: Path, frame: pd.DataFrame) -> None:
 
 
 def read_csv(path: Path, encoding: str | None, lon: str, lat: str) -> gpd.GeoDataFrame:
+    """Read a CSV of points (columns ``lon``/``lat``) or shapes (a ``wkt`` column), without a CRS."""
     encoding = encoding or detect_encoding(path)
     if encoding.lower().replace("-", "") == "utf8":
         encoding = "utf-8-sig"  # tolerate the byte-order mark Excel writes
@@ -49,10 +50,7 @@ def read_csv(path: Path, encoding: str | None, lon: str, lat: str) -> gpd.GeoDat
         dtypes = {c: "string" for c in head.columns if c in STRING_COLUMNS}
         frame = pd.read_csv(path, encoding=encoding, dtype=dtypes)
     except (LookupError, UnicodeDecodeError) as exc:
-        raise FileFormatError(
-            f"{path}: cannot decode the text as {encoding!r}: {exc}.",
-            fix="give the right encoding with --encoding (e.g. GBK, GB18030, UTF-8).",
-        ) from exc
+        raise decode_error(path, encoding, exc, "text") from exc
     except pd.errors.EmptyDataError as exc:
         raise FileFormatError(f"{path} holds no header and no rows.", fix="re-export the file.") from exc
     except pd.errors.ParserError as exc:
@@ -96,6 +94,7 @@ def read_csv(path: Path, encoding: str | None, lon: str, lat: str) -> gpd.GeoDat
 
 
 def to_csv_frame(gdf: gpd.GeoDataFrame, path: Path) -> pd.DataFrame:
+    """The table to write as CSV for ``gdf`` (in lon/lat): ``lon``/``lat`` columns for points, else ``wkt``."""
     if gdf.crs is None or not gdf.crs.is_geographic:
         raise CRSError(
             f"Cannot write {path}: CSV holds lon/lat, but the layer is in {gdf.crs}.",

@@ -18,7 +18,7 @@ import json
 import re
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,6 +87,12 @@ class FeaturePage:
     geometries: np.ndarray  # shapely geometries
     number_matched: int
 
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence], total: int) -> FeaturePage:
+        """A page from database rows ``(fid, props JSON, WKB)``."""
+        geoms = shapely.from_wkb([bytes(r[2]) for r in rows]) if rows else np.empty(0, dtype=object)
+        return cls([r[0] for r in rows], [_json(r[1]) for r in rows], geoms, int(total))
+
 
 def hash_key(token: str) -> str:
     """The stored form of an API key (keys are random 32-byte tokens, so a plain SHA-256 suffices)."""
@@ -94,10 +100,12 @@ def hash_key(token: str) -> str:
 
 
 def new_key_token() -> str:
+    """A new random API key (``ggk_`` + 32 random bytes, URL-safe); only its hash is stored."""
     return "ggk_" + secrets.token_urlsafe(32)
 
 
 def check_role(role: str) -> str:
+    """Return ``role`` if it is one of :data:`ROLES`, else :class:`InputError` listing them."""
     if role not in ROLES:
         raise InputError(f"Unknown role {role!r}.", fix=f"use one of {list(ROLES)}.", details={"allowed": list(ROLES)})
     return role
@@ -117,7 +125,7 @@ def check_key_grids(role: str, grids: Sequence[str]) -> tuple[str, ...]:
     if role != "worker" and ids:
         raise InputError(
             f"Only worker keys carry grids; a {role!r} key was given grids {list(ids[:10])}.",
-            fix="drop the grids, or use --role worker.",
+            fix='drop the grids, or make it a worker key (--role worker; "role": "worker" in POST /v1/keys).',
         )
     return ids
 
@@ -282,7 +290,9 @@ class Store(ABC):
         names = [r[0] for r in cur.fetchall()]
         return NotFoundError(
             f"No plan named {name!r}.",
-            fix=f"use one of {names}" if names else "import one first: gridgis plan import PLAN.gpkg --name NAME",
+            fix=f"use one of {names}"
+            if names
+            else "import one first: gridgis plan import PLAN.gpkg --name NAME (or POST /v1/plans?name=NAME)",
             details={"plans": names},
         )
 
@@ -532,8 +542,3 @@ def _dt(value: Any) -> datetime | None:
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def batched(seq: Sequence, size: int) -> Iterator[Sequence]:
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import numpy as np
 import psycopg
 import psycopg_pool
 import shapely
 from psycopg_pool import ConnectionPool
 
 from gridgis.errors import StoreError
-from gridgis.store.base import FeaturePage, Store, _json
+from gridgis.store.base import FeaturePage, Store
 
 MIGRATIONS = [
     """
@@ -103,8 +102,7 @@ class PostGISStore(Store):
                 params + ([limit, offset] if limit is not None else []),
             )
             rows = cur.fetchall()
-        geoms = shapely.from_wkb([bytes(r[2]) for r in rows]) if rows else np.empty(0, dtype=object)
-        return FeaturePage([r[0] for r in rows], [_json(r[1]) for r in rows], geoms, int(total))
+        return FeaturePage.from_rows(rows, total)
 
     def close(self) -> None:
         self.pool.close()

@@ -129,7 +129,7 @@ class SQLiteStore(Store):
                     f"SELECT f.fid, f.props, f.geom FROM features f WHERE {where} ORDER BY f.id{page}",
                     params + ([limit, offset] if limit is not None else []),
                 ).fetchall()
-                return _page(rows, total)
+                return FeaturePage.from_rows(rows, total)
             x0, y0, x1, y1 = bbox
             rows = con.execute(
                 f"SELECT f.fid, f.props, f.geom FROM features f JOIN features_rtree r ON r.id = f.id "
@@ -147,8 +147,3 @@ class SQLiteStore(Store):
         if con is not None:
             con.close()
             self._local.con = None
-
-
-def _page(rows, total: int) -> FeaturePage:
-    geoms = shapely.from_wkb([r[2] for r in rows]) if rows else np.empty(0, dtype=object)
-    return FeaturePage([r[0] for r in rows], [_json(r[1]) for r in rows], geoms, int(total))

@@ -116,6 +116,7 @@ def test_bad_points_get_422_with_their_reason(client, published, params, code, n
     err = r.json()["error"]
     assert err["code"] == code and needle in err["message"]
     assert err["details"].get("fix")
+    assert "--" not in err["details"]["fix"], "an HTTP answer's fix names request fields, not CLI options"
 
 
 def test_batch_limits(client, published):

@@ -9,7 +9,7 @@ from shapely.geometry import box
 
 from gridgis.cli import main as gridgis_cli
 from gridgis.cli.key import cli as key_cli
-from gridgis.io import write_layer
+from gridgis.io import write_layer, write_layers
 
 GRID = "440784101001001"  # west half of the first toy community: lon 112.90-112.91
 
@@ -125,3 +125,25 @@ def test_extra_layer_cli_and_errors(client, published, auth, beats, store_url, t
             "/v1/layers", params={"name": "lines"}, files={"file": ("l.geojson", f)}, headers=auth["planner"]
         )
     assert r.status_code == 422 and "non-polygon" in r.json()["error"]["message"]
+
+
+def test_extra_layer_upload_of_a_multi_layer_geopackage_takes_layer(client, published, auth, beats, tmp_path):
+    path = tmp_path / "areas.gpkg"
+    write_layers({"beats": beats, "schools": beats.iloc[:1]}, path)
+    with path.open("rb") as f:
+        r = client.post(
+            "/v1/layers", params={"name": "areas"}, files={"file": ("areas.gpkg", f)}, headers=auth["planner"]
+        )
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert "uploaded file 'areas.gpkg' holds 2 layers" in err["message"]
+    assert "layer=" in err["details"]["fix"] and "gridgis layer import" in err["details"]["fix"]
+    with path.open("rb") as f:
+        r = client.post(
+            "/v1/layers",
+            params={"name": "areas", "layer": "schools"},
+            files={"file": ("areas.gpkg", f)},
+            headers=auth["planner"],
+        )
+    assert r.status_code == 201, r.text
+    assert r.json()["n_features"] == 1

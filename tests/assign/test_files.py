@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from shapely.geometry import LineString, Point, box
 
 from gridgis.assign import assign
-from gridgis.assign.files import GRID_COLUMNS, assign_file, iter_features, read_grids
+from gridgis.assign.files import GRID_COLUMNS, assign_file, read_grids
 from gridgis.cli import main
 from gridgis.coverage import coverage
 from gridgis.errors import FileFormatError, InputError, SchemaError
-from gridgis.io import read_layer
+from gridgis.io import iter_features, read_layer
 
 # 0.01 degree of longitude at 22.70 N, in metres (the toy city's outside shop lies this far east of it)
 EAST_GAP_M = 111_320 * 0.01 * np.cos(np.radians(22.70))

@@ -99,6 +99,9 @@ def test_check_lonlat_accepts_china_and_names_swapped_rows():
         check_lonlat([112.96, 22.77, 22.78], [22.76, 112.97, 112.98], source="shops.csv")
     assert info.value.details["rows"] == [1, 2]
     assert "--lon" in info.value.fix
+    with pytest.raises(CRSError, match="look swapped") as info:
+        check_lonlat([22.77], [112.97], source="query lon/lat", audience="api")
+    assert "--" not in info.value.fix and "lon" in info.value.fix
 
 
 def test_check_lonlat_outside_china_and_projected_metres():

@@ -9,12 +9,14 @@ import pytest
 
 MODULES = [
     "gridgis.crs",
+    "gridgis.listing",
     "gridgis.repair",
     "gridgis.io",
     "gridgis.io.describe",
     "gridgis.io.encoding",
     "gridgis.io.reproject",
     "gridgis.io.shapefile",
+    "gridgis.io.stream",
 ]
 
 
