@@ -124,6 +124,7 @@ LAYERS: dict[str, LayerSchema] = {
                 "load": "float",
                 "target": "float",
                 "deviation": "float",
+                "note": "str",
             },
             choices={"kind": GRID_KINDS},
         ),

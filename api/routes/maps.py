@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
 from api.deps import StateDep, StoreDep, require
@@ -23,6 +23,14 @@ PlanQuery = Annotated[str | None, Query(description="Plan name (default: the pub
 LangQuery = Annotated[str, Query(description="zh or en.")]
 BasemapQuery = Annotated[str, Query(description="none (default), osm, tianditu or amap.")]
 KeyQuery = Annotated[str | None, Query(alias="tianditu_key", description="Tianditu key, for basemap=tianditu.")]
+
+
+def page_options(lang: LangQuery = "zh", basemap: BasemapQuery = "none", key: KeyQuery = None) -> dict[str, Any]:
+    """The query parameters every map page takes, as keywords of the gridgis.maps functions."""
+    return {"lang": lang, "basemap": basemap, "tianditu_key": key}
+
+
+PageOptions = Annotated[dict[str, Any], Depends(page_options)]
 
 
 #: rendered plan pages, by (plan, store revision, lang, basemap, key): a plan page takes seconds to build
@@ -52,30 +60,16 @@ def leaders(store) -> dict[str, str]:
 
 
 @router.get("/plan", response_class=HTMLResponse, summary="Map of a plan: grids by load deviation, borders, buildings")
-def plan_page(
-    store: StoreDep,
-    plan: PlanQuery = None,
-    lang: LangQuery = "zh",
-    basemap: BasemapQuery = "none",
-    key: KeyQuery = None,
-) -> HTMLResponse:
+def plan_page(store: StoreDep, options: PageOptions, plan: PlanQuery = None) -> HTMLResponse:
     info = store.get_plan(plan)
 
     def build() -> str:
         layers = {name: store.load_layer(info.plan_id, name) for name in PLAN_LAYERS}
-        m = plan_map(
-            layers,
-            lang=lang,
-            basemap=basemap,
-            tianditu_key=key,
-            leaders=leaders(store),
-            title=info.name,
-            source=info.name,
-        )
+        m = plan_map(layers, **options, leaders=leaders(store), title=info.name, source=info.name)
         return render_page(m, asset_url=ASSET_URL)
 
     # the revision changes with every publish and staff edit, so a cached page is never stale
-    return HTMLResponse(_cached((store.url, info.plan_id, store.revision(), lang, basemap, key), build))
+    return HTMLResponse(_cached((store.url, info.plan_id, store.revision(), *options.values()), build))
 
 
 @router.get(
@@ -84,16 +78,9 @@ def plan_page(
     summary="Map of the cases: by status, clustered, heat, filters (dispatchers)",
     dependencies=[require("dispatcher")],
 )
-def cases_page(
-    state: StateDep,
-    store: StoreDep,
-    plan: PlanQuery = None,
-    lang: LangQuery = "zh",
-    basemap: BasemapQuery = "none",
-    key: KeyQuery = None,
-) -> HTMLResponse:
+def cases_page(state: StateDep, store: StoreDep, options: PageOptions, plan: PlanQuery = None) -> HTMLResponse:
     cases, grids = load_cases(store, plan, case_store=getattr(state, "case_store", None))
-    m = cases_map(cases, grids, lang=lang, basemap=basemap, tianditu_key=key)
+    m = cases_map(cases, grids, **options)
     return HTMLResponse(render_page(m, asset_url=ASSET_URL))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from partition_cases import lattice
+from tests.partition.partition_cases import lattice
 
 
 @pytest.fixture

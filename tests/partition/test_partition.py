@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from partition_cases import CELL, X0, Y0, lattice
+from tests.partition.partition_cases import CELL, X0, Y0, lattice
 from shapely.geometry import MultiPolygon, box
 
 from gridgis.crs import local_metric_crs
