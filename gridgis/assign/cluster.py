@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from contextlib import ExitStack
 from pathlib import Path
 
 import dask
@@ -22,6 +21,7 @@ from gridgis.assign.features import assign, feature_points
 from gridgis.assign.files import GRID_COLUMNS, AssignSummary, with_grid_columns
 from gridgis.assign.index import GridIndex
 from gridgis.assign.overlaps import grid_overlaps
+from gridgis.cluster import dask_client
 from gridgis.errors import FileFormatError, InputError
 
 __all__ = ["assign_parquet_dask"]
@@ -59,12 +59,12 @@ def assign_parquet_dask(
         partition; written to a temporary directory first, then moved into place.
     scheduler
         Address ``tcp://HOST:PORT`` of a running scheduler; default: a
-        ``LocalCluster`` of ``n_workers`` single-threaded worker processes.
+        ``LocalCluster`` of ``n_workers`` single-threaded worker processes
+        (see :func:`gridgis.cluster.dask_client`).
     limit
         How many outside features the summary lists (all are counted).
     """
     import dask_geopandas
-    from distributed import Client, LocalCluster
 
     features, output = Path(features), Path(output)
     if not features.exists():
@@ -76,14 +76,7 @@ def assign_parquet_dask(
         )
     index = GridIndex(grids)
     columns = pd.DataFrame(grids[list(GRID_COLUMNS)])
-    with ExitStack() as stack:
-        if scheduler:
-            client = stack.enter_context(Client(scheduler))
-        else:
-            cluster = stack.enter_context(
-                LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
-            )
-            client = stack.enter_context(Client(cluster))
+    with dask_client(scheduler, n_workers=n_workers) as client:
         frame = dask_geopandas.read_parquet(features)
         if frame.npartitions == 0 or not len(frame.columns):
             raise InputError(f"{features} has no features to assign.", fix="check the dataset.")

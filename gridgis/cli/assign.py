@@ -13,10 +13,12 @@ from gridgis.cli.options import (
     chunk_size_opt,
     crs_opt,
     encoding_opt,
+    engine_opt,
     grids_layer_opt,
     json_opt,
     layer_opt,
     output_opt,
+    scheduler_opt,
     show_opt,
 )
 
@@ -60,14 +62,8 @@ def _print_summary(summary: AssignSummary, output: str) -> None:
 @layer_opt
 @grids_layer_opt
 @chunk_size_opt(DEFAULT_CHUNK)
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="local: this process, in chunks; dask: a dask.distributed cluster over partitioned GeoParquet.",
-)
-@click.option("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (default: a local cluster).")
+@engine_opt("this process, in chunks", "a dask.distributed cluster over partitioned GeoParquet")
+@scheduler_opt
 @show_opt
 @crs_opt
 @encoding_opt

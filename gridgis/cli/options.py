@@ -54,3 +54,22 @@ def chunk_size_opt(default: int) -> Callable:
         type=click.IntRange(min=1),
         help="Features held in memory at a time (bounds memory use).",
     )
+
+
+def engine_opt(local: str, dask: str) -> Callable:
+    """``--engine local|dask``, with what each engine does for this command."""
+    return click.option(
+        "--engine",
+        type=click.Choice(["local", "dask"]),
+        default="local",
+        show_default=True,
+        help=f"local: {local}; dask: {dask} (see --scheduler).",
+    )
+
+
+scheduler_opt = click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address tcp://HOST:PORT, its workers having gridgis installed "
+    "(default with --engine dask: a local cluster of 2 worker processes).",
+)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gridgis.cli.options import json_opt, output_opt, seed_opt
+from gridgis.cli.options import engine_opt, json_opt, output_opt, scheduler_opt, seed_opt
 from gridgis.errors import PartitionError
 
 #: input layers copied into the plan when present
@@ -52,14 +52,17 @@ def _names(value: str | None) -> tuple[str, ...]:
 @click.option("--dedicated", default=None, help="Polygon layer whose features each get a dedicated grid.")
 @click.option("--keep", "keep_path", default=None, type=click.Path(dir_okay=False),
               help="Old plan GeoPackage: move as few buildings as the balance allows.")  # fmt: skip
-@click.option("--jobs", default=1, show_default=True, type=int, help="Worker processes over communities.")
+@click.option("--jobs", default=1, show_default=True, type=int,
+              help="Worker processes over communities (local engine).")  # fmt: skip
+@engine_opt("this machine, --jobs processes", "one task per community on a dask.distributed cluster")
+@scheduler_opt
 @click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
               help="Quality report JSON (default: OUTPUT with .report.json).")  # fmt: skip
 @seed_opt
 @output_opt
 @json_opt
-def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path, jobs, report_path, seed, output,
-        as_json):  # fmt: skip
+def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path, jobs, engine, scheduler,
+        report_path, seed, output, as_json):  # fmt: skip
     """Cut every community of INPUT into balanced, contiguous, compact grids with 15-digit codes.
 
     Writes OUTPUT (a GeoPackage with layers grids, buildings and copies of the
@@ -84,6 +87,8 @@ def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path
         keep=keep,
         seed=seed,
         jobs=jobs,
+        engine=engine,
+        scheduler=scheduler,
     )
     quality = QualityReport(**{k: result.report["quality"][k] for k in ("checks", "metrics")})
     if not quality.ok:

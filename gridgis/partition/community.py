@@ -27,6 +27,8 @@ COMPACT_MAX_SITES = 5000
 COMPACT_TRIES = 3
 #: rounds of boundary-smoothing swaps after balancing
 SMOOTH_ROUNDS = 10
+#: forced moves (each followed by a rebalance) tried when balancing misses the tolerance, see refine.balance
+KICKS = 60
 
 
 @dataclass
@@ -93,7 +95,7 @@ def partition_community(task: CommunityTask) -> CommunityResult:
         cost_graph = tess.graph(len(sites), barrier_discount=1.0 - BARRIER_COST)
         if task.initial is not None:
             labels = adjust_count(task.initial[sites], cost_graph, xy, w, k)
-            labels = balance(labels, cost_graph, w, k, tol=task.tol)
+            labels = balance(labels, cost_graph, w, k, tol=task.tol, kicks=KICKS)
         else:
             labels = _best_of(xy, w, k, tess, cost_graph, rng, task.tol)
         piece_grid = np.where(tess.site >= 0, labels[np.maximum(tess.site, 0)], -1)
@@ -135,7 +137,9 @@ def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
             angle0=float(angle0),
             n_directions=16 >> (attempt % 2),
         )
-        labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol, smooth_rounds=SMOOTH_ROUNDS)
+        labels = balance(
+            make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol, smooth_rounds=SMOOTH_ROUNDS, kicks=KICKS
+        )
         dev = np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() / target
         cut = cost[labels[tess.edges[:, 0]] != labels[tess.edges[:, 1]]].sum()
         key = (dev > tol, dev if dev > tol else 0.0, cut)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -13,9 +14,10 @@ import pandas as pd
 import pyproj
 import shapely
 
+from gridgis.cluster import check_engine, dask_client
 from gridgis.codes import check_community_id, grid_codes
 from gridgis.crs import local_metric_crs
-from gridgis.errors import PartitionError, SchemaError
+from gridgis.errors import InputError, PartitionError, SchemaError
 from gridgis.model import LAYERS, STORAGE_CRS, validate_layer
 from gridgis.partition.apportion import apportion
 from gridgis.partition.community import CommunityResult, CommunityTask, attach_loose, partition_community
@@ -47,6 +49,8 @@ def partition(
     keep: gpd.GeoDataFrame | None = None,
     seed: int = 0,
     jobs: int = 1,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> PartitionResult:
     """Cut every community into grids of balanced load: contiguous, compact, coded.
 
@@ -83,7 +87,13 @@ def partition(
     seed
         Seed of the cut directions (same seed, same plan).
     jobs
-        Worker processes over communities.
+        Worker processes over communities (local engine).
+    engine
+        ``"local"``: this machine, ``jobs`` processes; ``"dask"``: one task per
+        community on a dask.distributed cluster (see :func:`gridgis.cluster.dask_client`).
+        Both give the same plan.
+    scheduler
+        Dask scheduler address ``tcp://HOST:PORT``; default: a local cluster of 2 worker processes.
 
     Returns
     -------
@@ -96,6 +106,8 @@ def partition(
         buildings, or both/neither of ``n_grids`` and ``households``.
     SchemaError
         Missing layers, unknown weights or barrier layers, bad community ids.
+    InputError
+        Unknown engine, ``jobs`` with the dask engine, an unreachable scheduler.
 
     Examples
     --------
@@ -113,10 +125,14 @@ def partition(
     """
     started = time.perf_counter()
     inputs = _validate(layers, n_grids, households, weights, barriers, dedicated)
-    ctx = _Context.build(inputs, layers, barriers, dedicated, keep)
-    counts = _apportion(ctx, n_grids, households)
-    tasks = [ctx.task(c, counts[c], seed) for c in range(len(ctx.communities))]
-    results = _run(tasks, jobs)
+    _validate_engine(engine, scheduler, jobs)
+    with ExitStack() as stack:
+        # connect before the heavy preparation, so a bad scheduler fails fast
+        client = stack.enter_context(dask_client(scheduler)) if engine == "dask" else None
+        ctx = _Context.build(inputs, layers, barriers, dedicated, keep)
+        counts = _apportion(ctx, n_grids, households)
+        tasks = [ctx.task(c, counts[c], seed) for c in range(len(ctx.communities))]
+        results = _run(tasks, jobs, client)
     result = _assemble(ctx, results, counts)
     result.report["seconds"] = round(time.perf_counter() - started, 3)
     result.report["request"] = {
@@ -127,6 +143,7 @@ def partition(
         "dedicated": dedicated if isinstance(dedicated, str) else (None if dedicated is None else "<frame>"),
         "keep": keep is not None,
         "seed": seed,
+        "engine": engine,
     }
     if households is not None:
         result.report["range"] = range_report(result.grids, households)
@@ -248,6 +265,15 @@ def _validate(layers, n_grids, households, weights, barriers, dedicated) -> dict
                 fix="community ids are the 9-digit town id followed by 3 digits.",
             )
     return {"weights": {k: float(v) for k, v in weights.items()}}
+
+
+def _validate_engine(engine: str, scheduler: str | None, jobs: int) -> None:
+    check_engine(engine, scheduler)
+    if engine == "dask" and jobs != 1:
+        raise InputError(
+            f"jobs={jobs} is for the local engine; the dask engine runs on the cluster's workers.",
+            fix="drop --jobs, or use --engine local.",
+        )
 
 
 # ---------------------------------------------------------------- context
@@ -461,7 +487,12 @@ def _apportion(ctx: _Context, n_grids: int | None, households: tuple[float, floa
 # ---------------------------------------------------------------- run and assemble
 
 
-def _run(tasks: list[CommunityTask], jobs: int) -> list[CommunityResult]:
+def _run(tasks: list[CommunityTask], jobs: int, client=None) -> list[CommunityResult]:
+    """Results in community order: on the Dask ``client`` (one task each), ``jobs`` processes, or here."""
+    if client is not None:
+        # biggest first; gather keeps the order of the futures
+        futures = [client.submit(partition_community, t, pure=False, priority=len(t.xy)) for t in tasks]
+        return client.gather(futures)
     if jobs <= 1 or len(tasks) <= 1:
         return [partition_community(t) for t in tasks]
     # biggest first so the pool stays busy

@@ -324,6 +324,7 @@ def balance(
     tol: float = 0.0,
     max_rounds: int = 40,
     smooth_rounds: int = 0,
+    kicks: int = 0,
 ) -> np.ndarray:
     """Move boundary sites between adjacent parts until loads meet their targets, keeping parts connected.
 
@@ -337,6 +338,15 @@ def balance(
     2. polish: moves and swaps between two adjacent parts that narrow their
        load gap (the largest deviation never grows);
     3. chain: two moves in a row (g -> h -> j) for the worst parts.
+
+    If the largest deviation is still above ``tol``, up to ``kicks``
+    rebalanced moves follow (see :func:`_kick_search`): a site of any
+    weight, e.g. a high-rise worth half a target, crosses a boundary of
+    the worst part even though that overshoots, and the three phases
+    above then pass the excess on along the chain of neighbouring parts
+    (or bring small sites back in exchange); the result is kept only if
+    it lowers the largest deviation. This reaches plans that no
+    narrowing move can.
 
     Then ``smooth_rounds`` rounds of load-neutral swaps that shorten the
     boundaries (each part stays within ``max(tol, its deviation)``). No
@@ -365,12 +375,68 @@ def balance(
             dev = b.max_deviation()
             if dev < best_dev - 1e-12:
                 best, best_dev = b.labels.copy(), dev
+    if kicks and best_dev > tol:
+        best = _kick_search(best, graph, weights, k, target, tol=tol, max_rounds=max_rounds, budget=kicks)
     if smooth_rounds:
         b = _Balancer(best.copy(), graph, weights, k, target)
         for _ in range(smooth_rounds):
             if b.smooth(tol) == 0:
                 break
         best = b.labels.copy()
+    return best
+
+
+def _kick_search(labels, graph, weights, k, target, *, tol: float, max_rounds: int, budget: int) -> np.ndarray:
+    """Iterated local search: force one move at the worst part, rebalance, keep it if the plan got better.
+
+    "Better" is a lower largest deviation, or the same one with a lower sum
+    of squared deviations (so that ties at the worst part still progress).
+    For the worst parts (worst first) the forced moves tried are boundary
+    sites leaving an overloaded part, or entering an underloaded one, from
+    any neighbour: those whose weight is closest to the excess and the
+    heaviest ones (the towers single moves never shift). Each costs one
+    :func:`balance` without kicks; ``budget`` caps their number.
+    """
+
+    def score(lab):
+        dev = (np.bincount(lab, weights=weights, minlength=k) - target) / target
+        return float(np.abs(dev).max()), float((dev**2).sum())
+
+    best, best_score = labels, score(labels)
+    used = 0
+    while used < budget and best_score[0] > tol:
+        b = _Balancer(best.copy(), graph, weights, k, target)
+        dev = b.load - b.target
+        improved = False
+        for g in np.argsort(-np.abs(dev) / target)[:3].tolist():
+            moves = []
+            for (src, dst), sites in b.candidates().items():
+                if (dev[g] > 0 and src == g) or (dev[g] < 0 and dst == g):
+                    moves.extend((int(s), src, dst) for s in sites if weights[s] > 0)
+            if not moves:
+                continue
+            ws = np.array([weights[s] for s, _, _ in moves])
+            near = np.argsort(np.abs(ws - abs(dev[g])), kind="stable")[:4]
+            heavy = np.argsort(-ws, kind="stable")[:4]
+            tried = []
+            for i in dict.fromkeys(np.concatenate([near, heavy]).tolist()):
+                s, src, dst = moves[i]
+                if used >= budget:
+                    break
+                if not b.removable(s):
+                    continue
+                kicked = best.copy()
+                kicked[s] = dst
+                used += 1
+                lab = balance(kicked, graph, weights, k, targets=target, tol=tol, max_rounds=max_rounds)
+                tried.append((score(lab), lab))
+            if tried:
+                sc, lab = min(tried, key=lambda t: t[0])
+                if sc[0] < best_score[0] - 1e-12 or (sc[0] <= best_score[0] + 1e-12 and sc[1] < best_score[1] - 1e-12):
+                    best, best_score, improved = lab, sc, True
+                    break
+        if not improved:
+            break
     return best
 
 

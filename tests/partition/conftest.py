@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.partition.partition_cases import lattice
 
 

@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from tests.partition.partition_cases import CELL, X0, Y0, lattice
 from shapely.geometry import MultiPolygon, box
 
 from gridgis.crs import local_metric_crs
 from gridgis.errors import PartitionError, SchemaError
 from gridgis.partition import Partitioner, partition
 from gridgis.quality import check_plan
+from tests.partition.partition_cases import CELL, X0, Y0, lattice
 
 
 def assert_hard_rules(result, layers, n_grids=None):
