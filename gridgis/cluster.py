@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 
 from gridgis.errors import InputError
 
-__all__ = ["ENGINES", "check_engine", "dask_client"]
+__all__ = ["ENGINES", "check_engine", "dask_client", "local_cluster"]
 
 #: ``local``: this machine (processes or chunks); ``dask``: a dask.distributed cluster
 ENGINES = ("local", "dask")
@@ -36,6 +36,29 @@ def check_engine(engine: str, scheduler: str | None) -> None:
         raise InputError(f"Unknown engine {engine!r}.", fix=f"use one of {list(ENGINES)}.")
     if scheduler and engine != "dask":
         raise InputError(f"A scheduler ({scheduler}) needs the dask engine.", fix="add --engine dask.")
+
+
+def local_cluster(n_workers: int = 2, **options):
+    """A ``distributed.LocalCluster`` of ``n_workers`` single-threaded processes, without a dashboard.
+
+    Its HTTP endpoint takes a free port rather than 8787, so runs side by side do not collide.
+
+    Examples
+    --------
+    >>> with local_cluster(2) as cluster:  # doctest: +SKIP
+    ...     len(cluster.workers)
+    2
+    """
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": ":0"},
+        **options,
+    )
 
 
 @contextmanager
@@ -64,7 +87,7 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2, timeout: fl
     ...     client.gather(client.map(abs, [-1, 2]))
     [1, 2]
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     with ExitStack() as stack:
         if scheduler:
@@ -84,8 +107,6 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2, timeout: fl
                     fix="start workers with gridgis installed: dask worker " + scheduler,
                 ) from None
         else:
-            cluster = stack.enter_context(
-                LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
-            )
+            cluster = stack.enter_context(local_cluster(n_workers))
             client = stack.enter_context(Client(cluster))
         yield client

@@ -387,30 +387,37 @@ def balance(
 
 
 def _kick_search(labels, graph, weights, k, target, *, tol: float, max_rounds: int, budget: int) -> np.ndarray:
-    """Iterated local search: force one move at the worst part, rebalance, keep it if the plan got better.
+    """Tabu walk over forced moves: force one move at the worst part, rebalance, go on from the best result.
 
-    "Better" is a lower largest deviation, or the same one with a lower sum
-    of squared deviations (so that ties at the worst part still progress).
-    For the worst parts (worst first) the forced moves tried are boundary
-    sites leaving an overloaded part, or entering an underloaded one, from
-    any neighbour: those whose weight is closest to the excess and the
-    heaviest ones (the towers single moves never shift). Each costs one
-    :func:`balance` without kicks; ``budget`` caps their number.
+    From the current plan, the forced moves tried are boundary sites
+    leaving the worst part when it is overloaded (entering it from any
+    neighbour when underloaded): the few whose weight is closest to its
+    excess and the few heaviest (the towers no narrowing move shifts).
+    Each is followed by one :func:`balance` without kicks, which passes
+    the overshoot on along the chain of neighbouring parts or brings small
+    sites back in exchange. The walk moves to the best plan not seen
+    before even when it is worse (so it can leave a local optimum), and
+    returns the best plan seen: lowest largest deviation, then lowest sum
+    of squared deviations. ``budget`` caps the number of rebalances; every
+    plan keeps all parts connected and non-empty.
     """
 
     def score(lab):
         dev = (np.bincount(lab, weights=weights, minlength=k) - target) / target
         return float(np.abs(dev).max()), float((dev**2).sum())
 
-    best, best_score = labels, score(labels)
+    current = best = labels
+    best_score = score(labels)
+    seen = {labels.tobytes()}
     used = 0
     while used < budget and best_score[0] > tol:
-        b = _Balancer(best.copy(), graph, weights, k, target)
+        b = _Balancer(current.copy(), graph, weights, k, target)
         dev = b.load - b.target
-        improved = False
+        cands = b.candidates()
+        tried = []
         for g in np.argsort(-np.abs(dev) / target)[:3].tolist():
             moves = []
-            for (src, dst), sites in b.candidates().items():
+            for (src, dst), sites in cands.items():
                 if (dev[g] > 0 and src == g) or (dev[g] < 0 and dst == g):
                     moves.extend((int(s), src, dst) for s in sites if weights[s] > 0)
             if not moves:
@@ -418,25 +425,24 @@ def _kick_search(labels, graph, weights, k, target, *, tol: float, max_rounds: i
             ws = np.array([weights[s] for s, _, _ in moves])
             near = np.argsort(np.abs(ws - abs(dev[g])), kind="stable")[:4]
             heavy = np.argsort(-ws, kind="stable")[:4]
-            tried = []
             for i in dict.fromkeys(np.concatenate([near, heavy]).tolist()):
                 s, src, dst = moves[i]
-                if used >= budget:
-                    break
-                if not b.removable(s):
+                if used >= budget or b.labels[s] != src or not b.removable(s):
                     continue
-                kicked = best.copy()
+                kicked = current.copy()
                 kicked[s] = dst
                 used += 1
                 lab = balance(kicked, graph, weights, k, targets=target, tol=tol, max_rounds=max_rounds)
-                tried.append((score(lab), lab))
+                if lab.tobytes() not in seen:
+                    tried.append((score(lab), lab))
             if tried:
-                sc, lab = min(tried, key=lambda t: t[0])
-                if sc[0] < best_score[0] - 1e-12 or (sc[0] <= best_score[0] + 1e-12 and sc[1] < best_score[1] - 1e-12):
-                    best, best_score, improved = lab, sc, True
-                    break
-        if not improved:
+                break
+        if not tried:
             break
+        sc, current = min(tried, key=lambda t: t[0])
+        seen.add(current.tobytes())
+        if sc < best_score:
+            best, best_score = current, sc
     return best
 
 

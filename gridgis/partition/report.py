@@ -28,6 +28,24 @@ def polsby_popper(geoms: np.ndarray) -> np.ndarray:
         return np.where(perimeter > 0, 4 * np.pi * shapely.area(geoms) / perimeter**2, 0.0)
 
 
+def grid_names(communities: pd.DataFrame, com_pos: np.ndarray, grid_code: np.ndarray, given: list) -> list[str]:
+    """Grid names: the name given (dedicated grids: the facility's), else community name + sequence of the code.
+
+    Examples
+    --------
+    >>> com = pd.DataFrame({"community_id": ["440784101001"], "name": ["良村村"]})
+    >>> grid_names(com, np.array([0, 0]), np.array(["440784101001002", "440784101001003"]), [None, "良村小学"])
+    ['良村村第2网格', '良村小学']
+    """
+    names = communities["name"] if "name" in communities else communities["community_id"]
+    names = names.where(names.notna() & (names.astype(str).str.strip() != ""), communities["community_id"])
+    names = names.astype(str).to_numpy()
+    return [
+        g if g is not None and str(g).strip() else f"{names[c]}第{int(str(code)[-3:])}网格"
+        for g, c, code in zip(given, com_pos, grid_code, strict=True)
+    ]
+
+
 def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back) -> gpd.GeoDataFrame:
     n = len(rows)
     inside = b_grid >= 0
@@ -50,7 +68,7 @@ def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back) -> gpd.GeoDataFrame:
             "community_id": com["community_id"].to_numpy()[c].astype(str),
             "town_id": com["town_id"].to_numpy()[c].astype(str),
             "kind": [r["kind"] for r in rows],
-            "name": [r["name"] for r in rows],
+            "name": grid_names(com, c, grid_code, [r["name"] for r in rows]),
             "households": households.round().astype(np.int64),
             "population": population.round().astype(np.int64),
             "buildings": n_buildings.astype(np.int64),

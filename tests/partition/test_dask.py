@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from gridgis.cli import main
-from gridgis.cluster import dask_client
+from gridgis.cluster import dask_client, local_cluster
 from gridgis.errors import InputError
 from gridgis.io import read_layers, write_layers
 from gridgis.partition import partition
@@ -23,9 +23,7 @@ OPTIONS = {"n_grids": 9, "barriers": ("roads", "rivers"), "dedicated": "faciliti
 
 @pytest.fixture(scope="module")
 def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with local_cluster(n_workers=2) as cluster:
         yield cluster
 
 
@@ -82,10 +80,9 @@ def test_unreachable_scheduler_is_one_clear_line_and_writes_nothing(toy_city, tm
 
 
 def test_scheduler_without_workers_is_named():
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=0, processes=True, dashboard_address=None) as empty:
-        with pytest.raises(InputError, match="has no worker after 1 s"), dask_client(empty.scheduler_address, timeout=1):
+    with local_cluster(n_workers=0) as empty:
+        raises = pytest.raises(InputError, match="has no worker after 1 s")
+        with raises, dask_client(empty.scheduler_address, timeout=1):
             pass
 
 
