@@ -29,7 +29,9 @@ COMPACT_TRIES = 3
 #: rounds of boundary-smoothing swaps after balancing
 SMOOTH_ROUNDS = 10
 #: forced moves (each followed by a rebalance) tried when balancing misses the tolerance, see refine.balance
-KICKS = 100
+KICKS = 40
+#: forced moves (a hill climb) for each restart's plan: different starts reach different optima
+RESTART_KICKS = 20
 #: ... only where the plan misses this deviation (kicks cost time and shape; below it the plan is kept)
 KICK_ABOVE = 0.01
 #: cap on forced moves times sites, so that large communities spend at most a few rebalances
@@ -130,8 +132,9 @@ def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
     Best: within ``tol`` if any is (else the smallest deviation), then the
     shortest total grid boundary. Small communities try ``COMPACT_TRIES``
     offsets even when the first is balanced; large ones stop at the first
-    balanced plan. A best plan still off by more than ``KICK_ABOVE`` gets
-    forced moves (see :func:`refine.balance`, ``kicks``).
+    balanced plan. Plans off by more than ``KICK_ABOVE`` get forced moves
+    (see :func:`refine.balance`, ``kicks``): a short hill climb for each
+    restart's plan, then a longer tabu walk from the best one.
     """
     cost = tess.length - (1.0 - BARRIER_COST) * tess.barrier
     target = w.sum() / k if w.sum() > 0 else 1.0
@@ -156,6 +159,7 @@ def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
             n_directions=16 >> (attempt % 2),
         )
         labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol, smooth_rounds=SMOOTH_ROUNDS)
+        labels = _kick(labels, cost_graph, w, k, tol, SMOOTH_ROUNDS, budget=RESTART_KICKS, walk=False)
         key = key_of(labels)
         if best_key is None or key < best_key:
             best, best_key = labels, key
@@ -164,18 +168,20 @@ def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
     return _kick(best, cost_graph, w, k, tol, smooth_rounds=SMOOTH_ROUNDS)
 
 
-def _kick(labels, cost_graph, w, k: int, tol: float, smooth_rounds: int = 0) -> np.ndarray:
+def _kick(
+    labels, cost_graph, w, k: int, tol: float, smooth_rounds: int = 0, budget: int = KICKS, walk: bool = True
+) -> np.ndarray:
     """Rebalance with forced moves (refine.balance ``kicks``) a plan that misses ``KICK_ABOVE``.
 
-    ``KICKS`` forced moves at most, fewer in large communities (each costs a rebalance).
+    ``budget`` forced moves at most, fewer in large communities (each costs a rebalance).
     """
     target = w.sum() / k
     if k <= 1 or target <= 0:
         return labels
     if np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() <= KICK_ABOVE * target:
         return labels
-    kicks = int(min(KICKS, KICK_WORK // max(len(w), 1)))
-    return balance(labels, cost_graph, w, k, tol=tol, smooth_rounds=smooth_rounds, kicks=kicks)
+    kicks = int(min(budget, KICK_WORK * budget // KICKS // max(len(w), 1)))
+    return balance(labels, cost_graph, w, k, tol=tol, smooth_rounds=smooth_rounds, kicks=kicks, kick_walk=walk)
 
 
 def attach_loose(geoms: list, flags: list, pieces: list) -> None:

@@ -325,6 +325,7 @@ def balance(
     max_rounds: int = 40,
     smooth_rounds: int = 0,
     kicks: int = 0,
+    kick_walk: bool = True,
 ) -> np.ndarray:
     """Move boundary sites between adjacent parts until loads meet their targets, keeping parts connected.
 
@@ -346,7 +347,7 @@ def balance(
     above then pass the excess on along the chain of neighbouring parts
     (or bring small sites back in exchange); the result is kept only if
     it lowers the largest deviation. This reaches plans that no
-    narrowing move can.
+    narrowing move can. ``kick_walk=False``: a hill climb (cheaper).
 
     Then ``smooth_rounds`` rounds of load-neutral swaps that shorten the
     boundaries (each part stays within ``max(tol, its deviation)``). No
@@ -376,7 +377,9 @@ def balance(
             if dev < best_dev - 1e-12:
                 best, best_dev = b.labels.copy(), dev
     if kicks and best_dev > tol:
-        best = _kick_search(best, graph, weights, k, target, tol=tol, max_rounds=max_rounds, budget=kicks)
+        best = _kick_search(
+            best, graph, weights, k, target, tol=tol, max_rounds=max_rounds, budget=kicks, walk=kick_walk
+        )
     if smooth_rounds:
         b = _Balancer(best.copy(), graph, weights, k, target)
         for _ in range(smooth_rounds):
@@ -386,7 +389,9 @@ def balance(
     return best
 
 
-def _kick_search(labels, graph, weights, k, target, *, tol: float, max_rounds: int, budget: int) -> np.ndarray:
+def _kick_search(
+    labels, graph, weights, k, target, *, tol: float, max_rounds: int, budget: int, walk: bool = True
+) -> np.ndarray:
     """Tabu walk over forced moves: force one move at the worst part, rebalance, go on from the best result.
 
     From the current plan, the forced moves tried are boundary sites
@@ -399,7 +404,9 @@ def _kick_search(labels, graph, weights, k, target, *, tol: float, max_rounds: i
     before even when it is worse (so it can leave a local optimum), and
     returns the best plan seen: lowest largest deviation, then lowest sum
     of squared deviations. ``budget`` caps the number of rebalances; every
-    plan keeps all parts connected and non-empty.
+    plan keeps all parts connected and non-empty. With ``walk=False`` it
+    is a hill climb instead: it stops at the first step that finds no
+    better plan (the worst three parts tried in turn).
     """
 
     def score(lab):
@@ -435,7 +442,7 @@ def _kick_search(labels, graph, weights, k, target, *, tol: float, max_rounds: i
                 lab = balance(kicked, graph, weights, k, targets=target, tol=tol, max_rounds=max_rounds)
                 if lab.tobytes() not in seen:
                     tried.append((score(lab), lab))
-            if tried:
+            if tried and (walk or min(t[0] for t in tried) < best_score):
                 break
         if not tried:
             break
@@ -443,6 +450,8 @@ def _kick_search(labels, graph, weights, k, target, *, tol: float, max_rounds: i
         seen.add(current.tobytes())
         if sc < best_score:
             best, best_score = current, sc
+        elif not walk:
+            break
     return best
 
 

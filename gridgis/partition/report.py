@@ -111,7 +111,7 @@ def build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts) -> dic
                 "grids": int(counts[c]),
                 "load": float(ctx.site_load[c].sum()),
                 "max_deviation": float(d.max()) if len(d) else 0.0,
-                "bound": round(res.bound, 6),
+                "bound": float(res.bound),
             }
         )
     unassigned = np.flatnonzero(ctx.b_community < 0)
@@ -204,7 +204,7 @@ def summary(report: dict) -> str:
         f"{report['grids']} grids ({report['basic_grids']} basic, {report['dedicated_grids']} dedicated) "
         f"in {report['communities']} communities, {report['buildings']:,} buildings, {report['seconds']:.1f} s",
         f"balance      max |load-target|/target {b['max_deviation']:.2%}, mean {b['mean_deviation']:.2%} "
-        f"(bound from indivisible buildings {b['bound']:.2%})",
+        f"(lower bound from indivisible buildings {b['bound']:.2%})",
         f"compactness  Polsby-Popper mean {c['mean_polsby_popper']:.3f}, min {c['min_polsby_popper']:.3f}",
         f"footprints   {report['footprints_inside_grid']['share_inside']:.2%} wholly inside their grid",
     ]
@@ -235,6 +235,9 @@ def summary(report: dict) -> str:
     if worst and worst[0]["max_deviation"] > 0.01:
         lines.append(
             "least balanced: "
-            + ", ".join(f"{w['community_id']} {w['max_deviation']:.1%} ({w['grids']} grids)" for w in worst)
+            + ", ".join(
+                f"{w['community_id']} {w['max_deviation']:.1%} ({w['grids']} grids, bound {w['bound']:.1%})"
+                for w in worst
+            )
         )
     return "\n".join(lines)
