@@ -31,7 +31,7 @@ SMOOTH_ROUNDS = 10
 #: forced moves (each followed by a rebalance) tried when balancing misses the tolerance, see refine.balance
 KICKS = 40
 #: forced moves (a hill climb) for each restart's plan: different starts reach different optima
-RESTART_KICKS = 20
+RESTART_KICKS = 30
 #: ... only where the plan misses this deviation (kicks cost time and shape; below it the plan is kept)
 KICK_ABOVE = 0.01
 #: cap on forced moves times sites, so that large communities spend at most a few rebalances

@@ -39,10 +39,10 @@ def test_heshan_balance_and_shape_figures(heshan):
     _, result = heshan
     basic = result.grids[result.grids["kind"] == "basic"]
     dev = basic["deviation"].abs().to_numpy()
-    # measured 92% of basic grids within 1% of their target (seed 0; 87% before forced moves of high-rises) and
-    # mean 0.36% (0.57% before); the others are in communities whose grids hold a few high-rises each (buildings
-    # at 40-65% of the target) where towers touch only towers, so no plan reaches 1% (see the bound below)
-    assert np.mean(dev <= 0.01) >= 0.90
+    # measured 90.6% of basic grids within 1% of their target (seed 0; 87% before forced moves of high-rises)
+    # and mean 0.37% (0.57% before); the others are in communities whose grids hold a few high-rises each
+    # (buildings at 40-65% of the target) where towers touch only towers, so no plan reaches 1% (bound below)
+    assert np.mean(dev <= 0.01) >= 0.89
     assert result.report["balance"]["mean_deviation"] <= 0.005
     assert result.report["footprints_inside_grid"]["share_inside"] >= 0.99
     assert (basic["households"] > 0).all()
@@ -54,7 +54,8 @@ def test_heshan_bound_is_a_true_lower_bound_and_close(heshan):
     # a lower bound can never exceed what a plan reached, community by community
     assert all(c["max_deviation"] >= c["bound"] - 1e-9 for c in per)
     # the worst community (沙坪 440784001003) holds a pocket of three towers that touch only towers: its grids
-    # cannot come closer than 9.9%; measured 11.2% there
+    # cannot come closer than 9.94% (pocket_bound); measured 9.94% there (11.2% before forced moves), so the
+    # plan's largest deviation is within the 0.5 points of the bound
     b = result.report["balance"]
     assert b["bound"] == max(c["bound"] for c in per) >= 0.05
-    assert b["above_bound"] <= 0.02
+    assert b["above_bound"] <= 0.005
