@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from gridgis.cases.categories import CATEGORIES
 from gridgis.cases.lifecycle import LEVELS, OPEN_STATUSES
 from gridgis.cases.store import CaseFilter, CaseStore, utc_now
 from gridgis.errors import FileFormatError
+from gridgis.io.atomic import atomic_path
 
 LEDGER_COLUMNS = (
     "id",
@@ -96,7 +96,6 @@ def write_ledger(cases: CaseStore, path: str | Path, f: CaseFilter = CaseFilter(
     path = Path(path)
     if path.suffix.lower() != ".csv":
         raise FileFormatError(f"The ledger is written as CSV; {path} does not end in .csv.", fix="name it ledger.csv.")
-    path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
 
     def counted():
@@ -105,17 +104,11 @@ def write_ledger(cases: CaseStore, path: str | Path, f: CaseFilter = CaseFilter(
             count += 1
             yield case
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            for chunk in ledger_chunks(counted(), now):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+        for chunk in ledger_chunks(counted(), now):
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
     return count
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from gridgis.errors import InputError
+from gridgis.io.atomic import atomic_path
 from gridgis.maps.labels import text
 
 ASSET_DIR = Path(__file__).with_name("assets")
@@ -239,13 +239,6 @@ def render_page(m: folium.Map, *, asset_url: str | None = None) -> str:
 def write_page(html: str, path: str | os.PathLike) -> Path:
     """Write ``html`` to ``path`` atomically (a temporary file, then a rename); return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(html, encoding="utf-8")
     return path
