@@ -158,9 +158,17 @@ class ServiceState:
             return snap
         return await run_in_threadpool(self.current, plan)
 
+    def env_keys(self) -> dict[str, str]:
+        """token -> role of the GRIDGIS_API_KEYS keys (parsed once per value of the setting)."""
+        source = self.settings.api_keys
+        cached = getattr(self, "_env_keys", None)
+        if cached is None or cached[0] != source:
+            cached = self._env_keys = (source, self.settings.env_keys())
+        return cached[1]
+
     def caller_of(self, token: str) -> Caller | None:
         """The caller holding key ``token`` (from GRIDGIS_API_KEYS or the store), None when unknown or revoked."""
-        env = self.settings.env_keys()
+        env = self.env_keys()
         if token in env:
             return Caller(env[token], token[:10])
         key = self.store.lookup_key(token)
@@ -238,6 +246,18 @@ def caller_from(request: Request, state: ServiceState) -> Caller:
             fix="ask an admin for a key (gridgis key create --role ROLE).",
         )
     return caller
+
+
+async def caller_from_async(request: Request, state: ServiceState) -> Caller:
+    """:func:`caller_from` for async dependencies: a GRIDGIS_API_KEYS key (or none) is resolved in the event
+    loop; only a key to look up in the store costs a trip through the thread pool."""
+    key = key_token(request)
+    if key is None:
+        return Caller()
+    role = state.env_keys().get(key)
+    if role is not None:
+        return Caller(role, key[:10])
+    return await run_in_threadpool(caller_from, request, state)
 
 
 def get_caller(

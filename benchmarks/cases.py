@@ -184,6 +184,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_p99(base: str, route: str = "/v1/cases") -> str:
+    """The p99 of ``route`` inside the server (request in the app to answer sent), from its Prometheus histogram:
+    the upper bound of the first bucket holding 99% of the requests. Clients see more: the time their request
+    waits in the server's event loop before the app starts it, and their own CPU (they share the cores)."""
+    buckets = []
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        if line.startswith("gridgis_http_request_seconds_bucket") and f'route="{route}"' in line:
+            buckets.append((float(line.split('le="')[1].split('"')[0]), float(line.rsplit(" ", 1)[1])))
+    if not buckets or buckets[-1][1] == 0:
+        return "n/a"
+    total = buckets[-1][1]
+    bound = next(le for le, count in buckets if count >= 0.99 * total)
+    return f"<= {bound * 1000:g} ms"
+
+
 def check(url: str, acked: dict[str, int]) -> tuple[int, int, int]:
     """(stored, lost acknowledged, duplicated submissions)."""
     cases = open_case_store(url)
@@ -270,6 +285,7 @@ def main() -> None:
                 cpu0 = cpu_seconds(proc.pid)
                 lat, acked, errors, wall = load(base, args.clients, args.seconds, args.procs)
                 cpu = cpu_seconds(proc.pid) - cpu0
+                inside = server_p99(base)
                 if kind == "sqlite":
                     cpu1 = cpu_seconds(proc.pid)
                     floor = load(base, args.clients, min(args.seconds, 10), args.procs, mode="locate")
@@ -279,7 +295,11 @@ def main() -> None:
                 proc.wait(30)
             stored, lost, dup = check(url, acked)
             print(row(f"{kind} HTTP", lat, acked, wall, errors, stored, lost, dup), flush=True)
-            print(f"{'':<22} server CPU {cpu * 1000 / max(len(acked), 1):.2f} ms/case ({cpu:.1f} s)", flush=True)
+            print(
+                f"{'':<22} server CPU {cpu * 1000 / max(len(acked), 1):.2f} ms/case ({cpu:.1f} s); "
+                f"p99 inside the server {inside}",
+                flush=True,
+            )
             if kind == "sqlite":
                 flat, facked, ferrors, fwall = floor
                 print(row("peer: GET /v1/locate", flat, facked, fwall, ferrors, "-", "-", "-"), flush=True)

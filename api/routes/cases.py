@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Caller, CallerDep, StateDep, caller_from, state_of
+from api.deps import Caller, CallerDep, StateDep, caller_from_async, state_of
 from api.errors import APIError
 from gridgis.cases import CATEGORIES, CaseFilter, CaseStore, RouteRule, check_report, open_case_store
 from gridgis.cases.desk import submit_async
@@ -101,9 +101,9 @@ def actor(caller: Caller) -> str:
     return f"{kind(caller)}:{caller.prefix}"
 
 
-def get_submitter(request: Request) -> str:
+async def get_submitter(request: Request) -> str:
     """The submitting client (its key prefix); 401 without a key, for any role."""
-    caller = caller_from(request, state_of(request))
+    caller = await caller_from_async(request, state_of(request))
     _need_key(caller, "Submitting a case")
     return caller.prefix
 

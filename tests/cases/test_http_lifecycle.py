@@ -221,3 +221,17 @@ def test_idempotency_key_makes_retries_safe(service):
     r = service.post_case(headers=h, description="something else")
     assert r.status_code == 409 and "req-42" in r.json()["error"]["message"]
     assert service.get("/v1/cases").json()["total"] == 2
+
+
+def test_submitter_is_the_key_prefix_whichever_way_the_key_comes(service):
+    # a GRIDGIS_API_KEYS key (resolved without the store), a store key, and a Bearer token of either kind
+    assert service.post_case(key=APP).json()["submitted_by"] == APP[:10]
+    assert service.post_case(key=service.worker).json()["submitted_by"] == service.worker[:10]
+    body = {"category": "fire", "description": "blocked exit", "lon": IN_G2[0], "lat": IN_G2[1]}
+    for token in (APP, service.worker):
+        r = service.client.post("/v1/cases", json=body, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201 and r.json()["submitted_by"] == token[:10]
+    # a revoked store key stops submitting at once
+    assert service.store.revoke_key(service.worker[:10]) == 1
+    r = service.post_case(key=service.worker)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "bad_key"
