@@ -9,7 +9,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridgis.maps.display import display_bounds
 from gridgis.maps.labels import text
 from gridgis.maps.layers import (
     MISSING,
@@ -18,11 +17,11 @@ from gridgis.maps.layers import (
     building_points,
     check_plan,
     code_labels,
-    grid_layer,
+    grid_map,
     legend_html,
     relative_deviation,
 )
-from gridgis.maps.page import Panel, Script, check_basemap, new_map
+from gridgis.maps.page import Panel, Script, check_basemap
 
 MOVED_COLOR = "#e31a1c"
 KEPT_COLOR = "#7f7f7f"
@@ -137,15 +136,15 @@ def compare_map(
     new_grids = check_plan(new, source=sources[1])
     gcj02 = basemap == "amap"
 
-    grid_geojson, scale, geometry = grid_layer(new_grids, labels, name=labels["new_grids"], gcj02=gcj02)
-    m = new_map(
-        display_bounds(geometry),
+    m, scale, geometry = grid_map(
+        new_grids,
+        labels,
+        name=labels["new_grids"],
+        title=title or labels["compare_title"],
         basemap=basemap,
         tianditu_key=tianditu_key,
         lang=lang,
-        title=title or labels["compare_title"],
     )
-    grid_geojson.add_to(m)
     communities = new.get("communities", old.get("communities"))
     if communities is not None and not communities.empty:
         border_layer(

@@ -15,8 +15,8 @@ import shapely
 from folium.template import Template
 
 from gridgis.errors import InputError, SchemaError
-from gridgis.maps.display import display_geometry, feature_collection
-from gridgis.maps.page import Script, js_value
+from gridgis.maps.display import display_bounds, display_geometry, feature_collection
+from gridgis.maps.page import Script, js_value, new_map
 from gridgis.model import validate_layer
 
 #: RdBu: blue under target, white on target, red over target
@@ -271,3 +271,21 @@ def legend_html(scale: branca.colormap.LinearColormap, labels: Mapping[str, str]
         f'<div><i class="gridgis-swatch" style="border: 3.5px solid #000"></i>{labels["town_border"]}</div>'
         f"{extra}"
     )
+
+
+def grid_map(
+    grids: gpd.GeoDataFrame,
+    labels: Mapping[str, str],
+    *,
+    name: str,
+    title: str,
+    basemap: str,
+    tianditu_key: str | None,
+    lang: str,
+    leaders: Mapping[str, str] | None = None,
+) -> tuple[folium.Map, branca.colormap.LinearColormap, np.ndarray]:
+    """A new map fitted to ``grids`` with their deviation-coloured layer: (map, colour scale, display geometry)."""
+    grid_geojson, scale, geometry = grid_layer(grids, labels, name=name, gcj02=basemap == "amap", leaders=leaders)
+    m = new_map(display_bounds(geometry), basemap=basemap, tianditu_key=tianditu_key, lang=lang, title=title)
+    grid_geojson.add_to(m)
+    return m, scale, geometry

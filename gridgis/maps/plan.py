@@ -8,7 +8,6 @@ import folium
 import geopandas as gpd
 import numpy as np
 
-from gridgis.maps.display import display_bounds
 from gridgis.maps.labels import text
 from gridgis.maps.layers import (
     BUILDING_COLORS,
@@ -18,12 +17,12 @@ from gridgis.maps.layers import (
     building_points,
     check_plan,
     code_labels,
-    grid_layer,
+    grid_map,
     legend_html,
     line_layer,
     neighbour_colors,
 )
-from gridgis.maps.page import Panel, Script, check_basemap, new_map
+from gridgis.maps.page import Panel, Script, check_basemap
 
 SHOP_COLOR = "#ff7f00"
 ROAD_COLOR = "#8c8c8c"
@@ -88,15 +87,16 @@ def plan_map(
     grids = check_plan(layers, source=source)
     gcj02 = basemap == "amap"
 
-    grid_geojson, scale, geometry = grid_layer(grids, labels, name=labels["grids"], gcj02=gcj02, leaders=leaders)
-    m = new_map(
-        display_bounds(geometry),
+    m, scale, geometry = grid_map(
+        grids,
+        labels,
+        name=labels["grids"],
+        title=title or labels["plan_title"],
         basemap=basemap,
         tianditu_key=tianditu_key,
         lang=lang,
-        title=title or labels["plan_title"],
+        leaders=leaders,
     )
-    grid_geojson.add_to(m)
     for key, color, weight in (("communities", "#333333", 2), ("towns", "#000000", 3.5)):
         if key in layers and not layers[key].empty:
             border_layer(
