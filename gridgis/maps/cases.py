@@ -15,7 +15,7 @@ from gridgis.errors import InputError, NotFoundError, SchemaError
 from gridgis.maps.display import DECIMALS, display_bounds, display_geometry
 from gridgis.maps.labels import text
 from gridgis.maps.layers import border_layer
-from gridgis.maps.page import Panel, Script, check_basemap, js_value, new_map
+from gridgis.maps.page import Panel, Script, check_basemap, in_gcj02, js_value, new_map
 
 #: marker colour of each case status (open ones warm, finished ones grey/green)
 STATUS_COLORS = {
@@ -91,7 +91,7 @@ def cases_map(
     has_grids = grids is not None and not grids.empty
     if cases.empty and not has_grids:
         raise InputError("There are no cases and no grids to draw.", fix="pass the plan's grids or some cases.")
-    gcj02 = basemap == "amap"
+    gcj02 = in_gcj02(basemap)
     lon = cases["lon"].to_numpy(dtype=float)
     lat = cases["lat"].to_numpy(dtype=float)
     if gcj02:

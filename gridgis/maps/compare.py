@@ -21,7 +21,7 @@ from gridgis.maps.layers import (
     legend_html,
     relative_deviation,
 )
-from gridgis.maps.page import Panel, Script, check_basemap
+from gridgis.maps.page import Panel, Script, check_basemap, in_gcj02
 
 MOVED_COLOR = "#e31a1c"
 KEPT_COLOR = "#7f7f7f"
@@ -134,7 +134,7 @@ def compare_map(
     check_basemap(basemap, tianditu_key)
     old_grids = check_plan(old, source=sources[0])
     new_grids = check_plan(new, source=sources[1])
-    gcj02 = basemap == "amap"
+    gcj02 = in_gcj02(basemap)
 
     m, scale, geometry = grid_map(
         new_grids,

@@ -16,7 +16,7 @@ from folium.template import Template
 
 from gridgis.errors import InputError, SchemaError
 from gridgis.maps.display import display_bounds, display_geometry, feature_collection
-from gridgis.maps.page import Script, js_value, new_map
+from gridgis.maps.page import Script, in_gcj02, js_value, new_map
 from gridgis.model import validate_layer
 
 #: RdBu: blue under target, white on target, red over target
@@ -285,7 +285,7 @@ def grid_map(
     leaders: Mapping[str, str] | None = None,
 ) -> tuple[folium.Map, branca.colormap.LinearColormap, np.ndarray]:
     """A new map fitted to ``grids`` with their deviation-coloured layer: (map, colour scale, display geometry)."""
-    grid_geojson, scale, geometry = grid_layer(grids, labels, name=name, gcj02=basemap == "amap", leaders=leaders)
+    grid_geojson, scale, geometry = grid_layer(grids, labels, name=name, gcj02=in_gcj02(basemap), leaders=leaders)
     m = new_map(display_bounds(geometry), basemap=basemap, tianditu_key=tianditu_key, lang=lang, title=title)
     grid_geojson.add_to(m)
     return m, scale, geometry

@@ -60,6 +60,8 @@ ASSET_ORDER = (
 )
 
 BASEMAPS = ("none", "osm", "tianditu", "amap")
+#: base maps whose tiles are in GCJ-02 (Amap): overlays are shifted from WGS84 to match them
+GCJ02_BASEMAPS = ("amap",)
 _TIANDITU = (
     "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
     "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"
@@ -77,6 +79,11 @@ def check_basemap(basemap: str, tianditu_key: str | None = None) -> str:
             "?tianditu_key=KEY), or use the base map none.",
         )
     return basemap
+
+
+def in_gcj02(basemap: str) -> bool:
+    """Whether overlays drawn on ``basemap`` must be shifted to GCJ-02 (Amap's tiles are in GCJ-02)."""
+    return basemap in GCJ02_BASEMAPS
 
 
 def _add_basemap(m: folium.Map, basemap: str, tianditu_key: str | None, lang: str) -> None:

@@ -22,7 +22,7 @@ from gridgis.maps.layers import (
     line_layer,
     neighbour_colors,
 )
-from gridgis.maps.page import Panel, Script, check_basemap
+from gridgis.maps.page import Panel, Script, check_basemap, in_gcj02
 
 SHOP_COLOR = "#ff7f00"
 ROAD_COLOR = "#8c8c8c"
@@ -85,7 +85,7 @@ def plan_map(
     labels = text(lang)
     check_basemap(basemap, tianditu_key)
     grids = check_plan(layers, source=source)
-    gcj02 = basemap == "amap"
+    gcj02 = in_gcj02(basemap)
 
     m, scale, geometry = grid_map(
         grids,
