@@ -15,7 +15,8 @@ from scipy import sparse
 from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
 from gridgis.partition.refine import adjust_count, balance, make_contiguous
-from gridgis.partition.tessellate import PRECISION_M, dissolve, tessellate
+from gridgis.partition.smooth import smooth_grids
+from gridgis.partition.tessellate import PRECISION_M, tessellate
 
 #: share of a cut along a barrier (road, river) that counts as cut length when choosing cuts
 BARRIER_COST = 0.2
@@ -57,6 +58,7 @@ class CommunityTask:
     initial: np.ndarray | None = None
     seed: int = 0
     tol: float = BALANCE_TOL
+    shapes: np.ndarray | None = None  # per site, the footprint its grid must hold (None: the point)
 
 
 @dataclass
@@ -70,6 +72,7 @@ class CommunityResult:
     site_grid: np.ndarray | None = None
     bound: float = 0.0
     loose: list = field(default_factory=list)
+    smoothed: int = 0  # pieces of the community whose grid edges were smoothed
 
 
 def partition_community(task: CommunityTask) -> CommunityResult:
@@ -101,6 +104,7 @@ def partition_community(task: CommunityTask) -> CommunityResult:
     ks = apportion(part_load, task.k, np.ones(len(inhabited), dtype=np.int64), part_sites)
     rng = np.random.default_rng(task.seed)
     bounds = []
+
     for p, k in zip(inhabited, ks, strict=True):
         sites = np.flatnonzero(site_part == p)
         xy, w = task.xy[sites], task.weights[sites]
@@ -112,7 +116,9 @@ def partition_community(task: CommunityTask) -> CommunityResult:
         else:
             labels = _best_of(xy, w, k, tess, cost_graph, rng, task.tol)
         piece_grid = np.where(tess.site >= 0, labels[np.maximum(tess.site, 0)], -1)
-        geoms = dissolve(tess.pieces, piece_grid, k)
+        shapes = None if task.shapes is None else task.shapes[sites]
+        geoms, smoothed = smooth_grids(tess, piece_grid, k, xy, labels, shapes)
+        res.smoothed += int(smoothed)
         base = len(res.geoms)
         res.site_grid[sites] = base + labels
         target = w.sum() / k

@@ -295,6 +295,7 @@ class _Context:
     b_site: np.ndarray  # site (unique point within its community) or -1
     site_xy: list  # per community
     site_load: list
+    site_shape: list  # per community: footprints of each site's buildings (None for point buildings)
     dedicated: list  # (community position, metric geometry, label)
     barriers: shapely.Geometry | None
     old_site_grid: list | None
@@ -348,14 +349,17 @@ class _Context:
             b_dedicated[hb[same][::-1]] = hd[same][::-1]
         # sites: buildings of a community sharing one point are one site
         b_site = np.full(len(buildings), -1, dtype=np.int64)
-        site_xy, site_load = [], []
+        site_xy, site_load, site_shape = [], [], []
         basic = (b_community >= 0) & (b_dedicated < 0)
+        footprints = project(buildings.geometry.values, fwd)
+        footprints[shapely.get_dimensions(footprints) < 2] = None
         for c in range(len(communities)):
             members = np.flatnonzero(basic & (b_community == c))
             xy, inv = np.unique(b_xy[members], axis=0, return_inverse=True)
             b_site[members] = inv.ravel()
             site_xy.append(xy)
             site_load.append(np.bincount(inv.ravel(), weights=load[members], minlength=len(xy)))
+            site_shape.append(_site_shapes(footprints[members], inv.ravel(), len(xy)))
         barrier_geom = None
         if barrier_names:
             lines = np.concatenate([project(layers[n].geometry.values, fwd) for n in barrier_names])
@@ -368,7 +372,7 @@ class _Context:
             old, b_old = _old_sites(keep, fwd, b_pts, b_site, b_community, basic, len(communities))
         return cls(
             crs, communities, com_m, areas, buildings, b_xy, b_community, load, b_dedicated, b_site,
-            site_xy, site_load, ded_list, barrier_geom, old, b_old, weights, layers.get("shops"),
+            site_xy, site_load, site_shape, ded_list, barrier_geom, old, b_old, weights, layers.get("shops"),
         )  # fmt: skip
 
     def task(self, c: int, k_total: int, seed: int) -> CommunityTask:
@@ -387,6 +391,7 @@ class _Context:
             barriers=barriers,
             initial=None if self.old_site_grid is None else self.old_site_grid[c],
             seed=seed,
+            shapes=self.site_shape[c],
         )
 
     def minimum(self, c: int) -> int:
@@ -405,6 +410,17 @@ class _Context:
     def maximum(self, c: int) -> int:
         n_ded = sum(1 for dc, _, _ in self.dedicated if dc == c)
         return n_ded + max(len(self.site_xy[c]), 1 if shapely.area(self.areas[c]) > 0 else 0)
+
+
+def _site_shapes(footprints: np.ndarray, site: np.ndarray, n_sites: int) -> np.ndarray:
+    """The union of the footprints of each site's buildings (buildings sharing a point are one site)."""
+    out = np.full(n_sites, None, dtype=object)
+    counts = np.bincount(site, minlength=n_sites)
+    alone = counts[site] == 1
+    out[site[alone]] = footprints[alone]
+    for s in np.flatnonzero(counts > 1):
+        out[s] = shapely.union_all(footprints[site == s])
+    return out
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:

@@ -133,6 +133,9 @@ def build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts) -> dic
         "compactness": {
             "mean_polsby_popper": float(grids["polsby_popper"].mean()) if len(grids) else 0.0,
             "min_polsby_popper": float(grids["polsby_popper"].min()) if len(grids) else 0.0,
+            # the community boundaries are given, and a one-grid community's grid is its boundary
+            "communities_mean_polsby_popper": float(polsby_popper(ctx.communities_m).mean()),
+            "smoothed_community_pieces": int(sum(r.smoothed for r in results)),
         },
         "barriers": _barrier_share(ctx, grids, geoms_m),
         "footprints_inside_grid": footprint,
@@ -205,7 +208,8 @@ def summary(report: dict) -> str:
         f"in {report['communities']} communities, {report['buildings']:,} buildings, {report['seconds']:.1f} s",
         f"balance      max |load-target|/target {b['max_deviation']:.2%}, mean {b['mean_deviation']:.2%} "
         f"(lower bound from indivisible buildings {b['bound']:.2%})",
-        f"compactness  Polsby-Popper mean {c['mean_polsby_popper']:.3f}, min {c['min_polsby_popper']:.3f}",
+        f"compactness  Polsby-Popper mean {c['mean_polsby_popper']:.3f}, min {c['min_polsby_popper']:.3f} "
+        f"(the communities themselves: mean {c.get('communities_mean_polsby_popper', float('nan')):.3f})",
         f"footprints   {report['footprints_inside_grid']['share_inside']:.2%} wholly inside their grid",
     ]
     share = report["barriers"].get("share_on_barriers")

@@ -43,6 +43,8 @@ class Tessellation:
         Shared edge length of each pair (metres).
     barrier
         Part of that length lying on a barrier (the two pieces are on different sides of one).
+    block
+        Barrier block of each piece (the part of the area between barriers it lies in).
     """
 
     pieces: np.ndarray
@@ -50,6 +52,7 @@ class Tessellation:
     edges: np.ndarray
     length: np.ndarray
     barrier: np.ndarray
+    block: np.ndarray
 
     def graph(self, n_sites: int, barrier_discount: float = 0.0) -> sparse.csr_matrix:
         """Symmetric site adjacency weighted by shared length (barrier length scaled by ``1 - barrier_discount``)."""
@@ -88,7 +91,7 @@ def tessellate(area: shapely.Geometry, points: np.ndarray, barriers: shapely.Geo
     empty = np.zeros((0, 2), dtype=np.int64), np.zeros(0), np.zeros(0)
     if n == 0:
         parts = shapely.get_parts(area)
-        return Tessellation(parts, np.full(len(parts), -1, dtype=np.int64), *empty)
+        return Tessellation(parts, np.full(len(parts), -1, dtype=np.int64), *empty, np.zeros(len(parts), np.int64))
     cells = _voronoi_cells(area, points)
     cells, cell_of, block = _cut_by_barriers(area, cells, points, barriers)
     pieces, index = shapely.get_parts(cells, return_index=True)
@@ -105,13 +108,13 @@ def tessellate(area: shapely.Geometry, points: np.ndarray, barriers: shapely.Geo
     lo, hi = np.minimum(sa[cross], sb[cross]), np.maximum(sa[cross], sb[cross])
     on_barrier = (block[pa[cross]] != block[pb[cross]]).astype(float) * plen[cross]
     if len(lo) == 0:
-        return Tessellation(pieces, site, *empty)
+        return Tessellation(pieces, site, *empty, block)
     key = lo * n + hi
     uniq, inv = np.unique(key, return_inverse=True)
     length = np.bincount(inv, weights=plen[cross])
     barrier = np.bincount(inv, weights=on_barrier)
     edges = np.column_stack([uniq // n, uniq % n]).astype(np.int64)
-    return Tessellation(pieces, site, edges, length, barrier)
+    return Tessellation(pieces, site, edges, length, barrier, block)
 
 
 def _voronoi_cells(area: shapely.Geometry, points: np.ndarray) -> np.ndarray:
