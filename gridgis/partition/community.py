@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from scipy import sparse
 
 from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
+from gridgis.partition.bounds import balance_bound, pocket_bound
 from gridgis.partition.refine import adjust_count, balance, make_contiguous
 from gridgis.partition.smooth import smooth_grids
 from gridgis.partition.tessellate import PRECISION_M, tessellate
@@ -37,12 +37,6 @@ RESTART_KICKS = 30
 KICK_ABOVE = 0.01
 #: cap on forced moves times sites, so that large communities spend at most a few rebalances
 KICK_WORK = 40_000
-#: largest bitset (twice the target, in scaled load units) the subset-sum bound builds
-BOUND_MAX_BITS = 20_000_000
-#: the geometric bound looks at sites worth at least this share of the target ...
-POCKET_MIN_SHARE = 0.25
-#: ... and gives up on a site (no bound from it) after enumerating this many connected sets around it
-POCKET_MAX_SETS = 300
 
 
 @dataclass
@@ -206,139 +200,3 @@ def attach_loose(geoms: list, flags: list, pieces: list) -> None:
         geoms[i] = shapely.set_precision(shapely.union(geoms[i], piece), PRECISION_M)
         if shapely.get_num_geometries(geoms[i]) > 1 and "island_parts" not in flags[i]:
             flags[i] = (flags[i] + ",island_parts").strip(",")
-
-
-def balance_bound(weights: np.ndarray, k: int) -> float:
-    """Lower bound on the largest |load - target| / target that indivisible sites impose (geometry ignored).
-
-    Any split of the sites into ``k`` groups gives group loads
-    ``L_1 .. L_k`` that sum to ``k * T`` (``T`` the target), and each
-    ``L_g`` is a subset sum of the site weights. Three facts follow:
-
-    1. the loads average ``T``, so some group has ``L >= T``: its deviation
-       is at least ``a = min{s - T : s subset sum, s >= T}``;
-    2. likewise some group has ``L <= T``: at least
-       ``b = min{T - s : s subset sum, s <= T}``;
-    3. the group holding the heaviest site ``w*`` has
-       ``L = w* + s'`` with ``s'`` a subset sum of the other sites: at
-       least ``c = min |w* + s' - T|`` (a tower above the target, or one
-       that no set of small sites tops up to it).
-
-    So every split has a largest deviation of at least ``max(a, b, c) / T``.
-    Subset sums up to ``2 T`` come from a bitset (one shifted OR per
-    weight, repeated weights by binary splitting), over whole loads: the
-    weights are scaled by 1, 10 or 100 to make them integers; when none
-    does (or ``T`` is too large for the bitset) only ``c`` for the tower
-    above the target is used. The bound ignores geometry: a plan can also
-    be held back by which buildings touch (e.g. a cluster of towers), so
-    it may lie above the bound (see :func:`pocket_bound` for that).
-
-    Examples
-    --------
-    A 400-household tower among grids of target 250:
-
-    >>> round(balance_bound(np.array([400, 100, 100, 100, 100, 100, 100]), 4), 2)
-    0.6
-    >>> round(balance_bound(np.array([2, 2, 2, 2, 2]), 2), 2)  # target 5, loads are even
-    0.2
-    >>> round(balance_bound(np.array([7, 7, 7, 1]), 2), 4)  # best split 8 | 14 around 11
-    0.2727
-    """
-    weights = np.asarray(weights, dtype=float)
-    weights = weights[weights > 0]
-    total = weights.sum()
-    if k <= 1 or total <= 0:
-        return 0.0
-    target = total / k
-    heaviest = float(weights.max())
-    fallback = max(0.0, (heaviest - target) / target)
-    scale = next((f for f in (1, 10, 100) if np.allclose(weights * f, np.round(weights * f), rtol=0, atol=1e-6)), None)
-    if scale is None or 2 * target * scale > BOUND_MAX_BITS:
-        return float(fallback)
-    w = np.round(weights * scale).astype(np.int64)
-    t = target * scale
-    size = int(np.floor(2 * t)) + 1
-    top = int(np.argmax(w))
-    rest = _subset_sums(np.delete(w, top), size)
-    sums = rest.copy()
-    if w[top] < size:
-        sums[w[top] :] |= rest[: size - w[top]]
-    reach = np.flatnonzero(sums)
-    above, below = reach[reach >= t], reach[reach <= t]
-    a = above[0] - t if len(above) else t  # no sum in [T, 2T]: the group at or above T is over 2T
-    b = t - below[-1]
-    with_top = np.flatnonzero(rest)[: max(size - w[top], 0)] + w[top]
-    c = np.abs(with_top - t).min() if len(with_top) else w[top] - t
-    return float(max(a, b, c, 0.0) / t)
-
-
-def _subset_sums(w: np.ndarray, size: int) -> np.ndarray:
-    """Boolean array: ``out[s]`` is True when some subset of ``w`` (positive integers) sums to ``s < size``."""
-    reach = np.zeros(size, dtype=bool)
-    reach[0] = True
-    values, counts = np.unique(w, return_counts=True)
-    for v, n in zip(values.tolist(), counts.tolist(), strict=True):
-        # n copies of v as items v, 2v, 4v, ..., rest: every multiple up to n*v stays reachable
-        step = 1
-        while n > 0:
-            m = min(step, n)
-            shift = v * m
-            if shift < size:
-                reach[shift:] |= reach[: size - shift].copy()
-            n -= m
-            step *= 2
-    return reach
-
-
-def pocket_bound(graph: sparse.csr_matrix, weights: np.ndarray, k: int) -> float:
-    """Lower bound on the largest deviation from heavy sites in pockets of heavy neighbours (geometry counted).
-
-    Every grid is a connected set of sites, so the grid holding site ``s``
-    deviates by at least ``min |load(C) - T| / T`` over the connected sets
-    ``C`` containing ``s``. For each site worth at least
-    ``POCKET_MIN_SHARE`` of the target, these sets are enumerated by
-    growing ``{s}`` one neighbour at a time; a set at or above ``T`` is not
-    grown further (growing only adds load), nor one already further above
-    ``T`` than the best set found. Around small sites the sets multiply:
-    after ``POCKET_MAX_SETS`` sets the site gives no bound (0). The result
-    is the largest bound over the sites: e.g. three towers of 0.42, 0.26 and
-    0.21 targets that touch only each other and other towers leave the
-    grid holding the first at 0.89 targets or at 1.10 or more.
-
-    Examples
-    --------
-    Sites of 5, 6 and 5 on a path into 2 grids of target 8: the grid of
-    the first site holds 5, 11 or 16, so it is off by at least 3 / 8 (the
-    subset-sum bound, ignoring the path, only says 2 / 8: 5 + 5 + 6):
-
-    >>> from scipy import sparse
-    >>> path = sparse.diags([1.0, 1.0], [-1, 1], shape=(3, 3)).tocsr()
-    >>> pocket_bound(path, np.array([5.0, 6, 5]), 2)
-    0.375
-    """
-    weights = np.asarray(weights, dtype=float)
-    total = weights.sum()
-    if k <= 1 or total <= 0:
-        return 0.0
-    t = total / k
-    indptr, indices = graph.indptr, graph.indices
-    bound = 0.0
-    for s in np.flatnonzero(weights >= POCKET_MIN_SHARE * t).tolist():
-        best = np.inf
-        start = frozenset([s])
-        seen = {start}
-        todo = [(start, float(weights[s]))]
-        while todo and len(seen) <= POCKET_MAX_SETS:
-            members, load = todo.pop()
-            best = min(best, abs(load - t))
-            if load >= t or best <= bound * t:
-                continue
-            border = {int(u) for m in members for u in indices[indptr[m] : indptr[m + 1]]} - members
-            for u in border:
-                grown = members | {u}
-                if grown not in seen and load + weights[u] - t < best:
-                    seen.add(grown)
-                    todo.append((grown, load + float(weights[u])))
-        if not todo and best > bound * t:
-            bound = best / t
-    return float(bound)

@@ -11,7 +11,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gridgis.partition import partition
 from gridgis.partition.bisect import recursive_bisection
-from gridgis.partition.community import balance_bound, pocket_bound
+from gridgis.partition.bounds import _dead_ends, balance_bound, pocket_bound
 from gridgis.partition.refine import balance, make_contiguous
 from tests.partition.partition_cases import lattice
 
@@ -141,6 +141,45 @@ def test_pocket_bound_never_exceeds_the_connected_optimum(rng):
         w = rng.integers(1, 10, 9).astype(float)
         w[rng.choice(9, 3, replace=False)] = rng.integers(20, 60, 3)
         assert pocket_bound(graph, w, 2) <= exact_optimum(w, 2, graph) + 1e-12
+
+
+def graph_of(n: int, pairs) -> sparse.csr_matrix:
+    a = sparse.coo_matrix((np.ones(len(pairs)), tuple(np.array(pairs).T)), shape=(n, n))
+    return (a + a.T).tocsr()
+
+
+def test_pocket_bound_sees_a_dead_end_of_light_sites(monkeypatch):
+    # houses 0-1-2 on a lane, a shed (3) at its end, then two towers (4, 5); target 9: the lane's grid holds
+    # 7 (lane + shed), 17 or more (with a tower), or at most 6 (inside the lane): 2/9 at best, and that is reached
+    graph = graph_of(6, [(0, 1), (1, 2), (2, 3), (3, 4), (3, 5), (4, 5)])
+    w = np.array([2.0, 2, 2, 1, 10, 10])
+    assert pocket_bound(graph, w, 3) == pytest.approx(2 / 9) == pytest.approx(exact_optimum(w, 3, graph))
+    monkeypatch.setattr("gridgis.partition.bounds._dead_ends", lambda *a: [])
+    assert pocket_bound(graph, w, 3) == pytest.approx(1 / 9)  # from the towers alone
+
+
+def test_dead_ends_are_the_sides_of_each_cut_vertex():
+    # a triangle 0-1-2, then a path 2-3-4-5: cut vertices 2, 3 and 4
+    graph = graph_of(6, [(0, 1), (1, 2), (0, 2), (2, 3), (3, 4), (4, 5)])
+    found = {(a, tuple(sorted(p.tolist()))) for a, p in _dead_ends(graph, np.ones(6), t=10)}
+    assert (2, (0, 1)) in found and (2, (3, 4, 5)) in found
+    assert (3, (4, 5)) in found and (3, (0, 1, 2)) in found
+    assert (4, (5,)) in found
+    assert all(a not in p for a, p in found)
+    light = _dead_ends(graph, np.ones(6), t=2.5)  # only sides lighter than the target
+    assert {(a, tuple(sorted(p.tolist()))) for a, p in light} == {(2, (0, 1)), (3, (4, 5)), (4, (5,))}
+
+
+def test_pocket_bound_never_exceeds_the_connected_optimum_on_trees_and_chains(rng):
+    for _ in range(25):
+        n, k = int(rng.integers(4, 8)), int(rng.integers(2, 4))
+        parents = [int(rng.integers(0, v)) for v in range(1, n)]  # a random tree: every inner site is a cut vertex
+        pairs = [(v, parents[v - 1]) for v in range(1, n)]
+        if rng.random() < 0.5:  # sometimes a cycle too
+            pairs.append((0, n - 1))
+        graph = graph_of(n, pairs)
+        w = rng.integers(1, 12, n).astype(float)
+        assert pocket_bound(graph, w, k) <= exact_optimum(w, k, graph) + 1e-12
 
 
 # ---------------------------------------------------------------- names

@@ -11,7 +11,7 @@ from gridgis.codes import check_community_id, grid_codes, is_grid_code, reading_
 from gridgis.errors import SchemaError
 from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
-from gridgis.partition.community import balance_bound
+from gridgis.partition.bounds import balance_bound
 from gridgis.partition.refine import adjust_count, balance, make_contiguous
 from gridgis.partition.tessellate import dissolve, tessellate
 
