@@ -302,6 +302,7 @@ class _Context:
     b_old: np.ndarray | None
     weights: dict
     shops: gpd.GeoDataFrame | None
+    old_ids: np.ndarray | None = None  # grid_id of each grid of the kept plan
 
     @classmethod
     def build(cls, inputs, layers, barrier_names, dedicated, keep) -> _Context:
@@ -373,6 +374,7 @@ class _Context:
         return cls(
             crs, communities, com_m, areas, buildings, b_xy, b_community, load, b_dedicated, b_site,
             site_xy, site_load, site_shape, ded_list, barrier_geom, old, b_old, weights, layers.get("shops"),
+            None if keep is None else keep["grid_id"].astype(str).to_numpy(),
         )  # fmt: skip
 
     def task(self, c: int, k_total: int, seed: int) -> CommunityTask:

@@ -83,7 +83,37 @@ def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back) -> gpd.GeoDataFrame:
         geometry=geoms,
         crs=STORAGE_CRS,
     )
+    if ctx.b_old is not None:
+        previous = match_previous(ctx.b_old, b_grid, n)
+        grids.insert(
+            grids.columns.get_loc("note"),
+            "previous_grid_id",
+            pd.array([ctx.old_ids[p] if p >= 0 else None for p in previous], dtype="string"),
+        )
     return grids
+
+
+def match_previous(b_old: np.ndarray, b_grid: np.ndarray, n_new: int) -> np.ndarray:
+    """The old grid (position) each new grid continues, -1 for none: one to one, most shared buildings first.
+
+    Examples
+    --------
+    New grid 0 took 3 buildings of old grid 1; new grid 1 took 2 of old grid 1 and 1 of old grid 0:
+
+    >>> match_previous(np.array([1, 1, 1, 1, 1, 0]), np.array([0, 0, 0, 1, 1, 1]), 2).tolist()
+    [1, 0]
+    """
+    both = (b_old >= 0) & (b_grid >= 0)
+    match = np.full(n_new, -1, dtype=np.int64)
+    if not both.any():
+        return match
+    pairs, counts = np.unique(np.column_stack([b_grid[both], b_old[both]]), axis=0, return_counts=True)
+    taken = set()
+    for new, old in pairs[np.argsort(-counts, kind="stable")].tolist():
+        if match[new] < 0 and old not in taken:
+            match[new] = old
+            taken.add(old)
+    return match
 
 
 def count_points(grids: gpd.GeoDataFrame, points: gpd.GeoSeries) -> np.ndarray:
@@ -149,7 +179,7 @@ def build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts) -> dic
         "per_community": per_community,
     }
     if ctx.b_old is not None:
-        report["keep"] = _moves(ctx.b_old, b_grid)
+        report["keep"] = _moves(ctx.b_old, b_grid, len(grids))
     quality = check_plan(grids, buildings, ctx.communities, n_grids=int(counts.sum()))
     report["quality"] = quality.to_dict()
     return report
@@ -191,12 +221,11 @@ def _barrier_share(ctx, grids, geoms_m) -> dict:
     return {"share_on_barriers": on / total if total else None, "inner_edge_m": total}
 
 
-def _moves(b_old: np.ndarray, b_grid: np.ndarray) -> dict:
-    """Buildings whose grid changed: each new grid is matched to the old grid most of its buildings came from."""
+def _moves(b_old: np.ndarray, b_grid: np.ndarray, n_new: int) -> dict:
+    """Buildings whose grid changed: not in the old grid their new grid continues (see match_previous)."""
     both = (b_old >= 0) & (b_grid >= 0)
-    pairs = pd.DataFrame({"new": b_grid[both], "old": b_old[both]})
-    match = pairs.groupby("new")["old"].agg(lambda s: s.value_counts().index[0])
-    moved = int((pairs["old"].to_numpy() != match.reindex(pairs["new"]).to_numpy()).sum())
+    match = match_previous(b_old, b_grid, n_new)
+    moved = int((b_old[both] != match[b_grid[both]]).sum())
     return {"buildings_compared": int(both.sum()), "moved": moved, "share_moved": moved / max(int(both.sum()), 1)}
 
 

@@ -221,6 +221,8 @@ def test_keep_a_balanced_old_plan_moves_nothing(toy_city, toy_plan):
     result = partition(toy_city, n_grids=8, keep=toy_plan)
     assert_hard_rules(result, toy_city, 8)
     assert result.report["keep"]["moved"] == 0
+    # each grid says which old grid it continues: here the same one
+    assert result.grids["previous_grid_id"].tolist() == result.grids["grid_id"].tolist()
     new = result.grids.geometry.values
     old = toy_plan.geometry.values
     assert all(min(n.symmetric_difference(o).area for o in old) < 1e-5 * n.area for n in new)
@@ -233,6 +235,11 @@ def test_keep_with_one_more_grid_moves_only_one_community(toy_city, toy_plan):
     assert_hard_rules(result, toy_city, 9)
     moved = result.report["keep"]["moved"]
     assert 0 < moved <= 36  # only buildings of the re-divided community move
+    previous = result.grids["previous_grid_id"]
+    assert previous.isna().sum() == 1 and previous.dropna().is_unique  # one new grid; old ones continue once each
+    assert set(previous.dropna()) == set(toy_plan["grid_id"])
+    grown = result.grids[result.grids["community_id"] == "440784101001"]
+    assert grown["previous_grid_id"].isna().sum() == 1
 
 
 def test_partitioner_sets_labels(toy_city):
