@@ -22,6 +22,8 @@ from gridgis.partition.tessellate import PRECISION_M, Tessellation, dissolve
 TOLERANCE = 1.0
 #: times the tolerance is halved when a smoothed plan breaks a rule
 RETRIES = 2
+#: rounds of mending grids that giving slivers back split
+MEND_ROUNDS = 4
 
 
 def smooth_grids(
@@ -157,7 +159,46 @@ def _give_back(raw: np.ndarray, smooth: np.ndarray, protect: np.ndarray, site_gr
             out[g] = shapely.difference(out[g], everything)
         else:
             out[g] = shapely.union(shapely.difference(out[g], shapely.difference(everything, fix[g])), fix[g])
-    return shapely.set_precision(out, PRECISION_M)
+    return _join_strays(shapely.set_precision(out, PRECISION_M), raw, keep, site_grid)
+
+
+def _join_strays(grids: np.ndarray, raw: np.ndarray, keep: np.ndarray, site_grid: np.ndarray) -> np.ndarray:
+    """Make every grid one piece again after slivers went back (giving one back can cut a neighbour's corner off).
+
+    A stray piece (any but the largest) holding none of the grid's buildings goes to the neighbour
+    sharing most edge with it; a grid whose stray piece holds some of its buildings is reverted to its
+    zigzag polygon (what it gained returns to its old owners). A reverted grid can cut its neighbours,
+    so this repeats a few times; what is still split is left to the rules check.
+    """
+    for _ in range(MEND_ROUNDS):
+        split = np.flatnonzero(shapely.get_num_geometries(grids) > shapely.get_num_geometries(raw))
+        if not len(split):
+            break
+        for g in split.tolist():
+            parts = shapely.get_parts(grids[g])
+            holds = np.zeros(len(parts), dtype=bool)
+            holds[shapely.STRtree(parts).query(keep[site_grid == g], predicate="intersects")[1]] = True
+            stray = np.arange(len(parts)) != np.argmax(shapely.area(parts))
+            if (holds & stray).any():
+                _revert(grids, raw, g)
+                continue
+            for part in parts[stray]:
+                shared = shapely.length(shapely.intersection(shapely.boundary(grids), shapely.boundary(part)))
+                shared[g] = 0.0
+                if shared.max() > 0:
+                    h = int(np.argmax(shared))
+                    grids[h] = shapely.set_precision(shapely.union(grids[h], part), PRECISION_M)
+                    grids[g] = shapely.set_precision(shapely.difference(grids[g], part), PRECISION_M)
+    return grids
+
+
+def _revert(grids: np.ndarray, raw: np.ndarray, g: int) -> None:
+    """Grid ``g`` back to its zigzag polygon; what it had gained goes back to the grids it came from."""
+    gained = shapely.difference(grids[g], raw[g])
+    grids[g] = raw[g]
+    others = np.arange(len(grids)) != g
+    grids[others] = shapely.union(shapely.difference(grids[others], raw[g]), shapely.intersection(gained, raw[others]))
+    grids[others] = shapely.set_precision(grids[others], PRECISION_M)
 
 
 def _keeps_rules(

@@ -7,7 +7,7 @@ import pytest
 import shapely
 
 from gridgis.partition.report import polsby_popper
-from gridgis.partition.smooth import _give_back, _keeps_rules, smooth_grids
+from gridgis.partition.smooth import _give_back, _join_strays, _keeps_rules, smooth_grids
 from gridgis.partition.tessellate import dissolve, tessellate
 
 AREA = shapely.box(0, 0, 10, 10)
@@ -113,3 +113,20 @@ def test_a_broken_coverage_is_refused():
     assert not _keeps_rules(raw, split, points, xy, labels)
     site_lost = np.array([shapely.box(0, 0, 1, 10).union(shapely.box(1, 0, 5, 4)), shapely.box(5, 0, 10, 10)])
     assert not _keeps_rules(raw, site_lost, points, xy, labels)
+
+
+def test_stray_pieces_are_mended():
+    raw = np.array([shapely.box(0, 0, 5, 10), shapely.box(5, 0, 10, 10)])
+    labels = np.array([0, 1])
+    # grid 0 left a piece of itself (holding nothing of its own) inside grid 1: it goes to grid 1
+    island = shapely.box(6, 4, 7, 5)
+    grids = np.array([shapely.box(0, 0, 5, 10).union(island), shapely.box(5, 0, 10, 10).difference(island)])
+    sites = shapely.points(np.array([[2.0, 5.0], [8.0, 5.0]]))
+    mended = _join_strays(grids.copy(), raw, sites, labels)
+    assert shapely.equals(mended[0], raw[0]) and shapely.equals(mended[1], raw[1])
+    # the same piece holding a building of grid 0 cannot move: grid 0 goes back to its old polygon
+    sites = shapely.points(np.array([[6.5, 4.5], [8.0, 5.0]]))
+    raw = np.array([shapely.box(0, 0, 7, 10).difference(shapely.box(5, 5, 7, 10)), shapely.box(5, 0, 10, 10)])
+    raw[1] = raw[1].difference(raw[0])
+    mended = _join_strays(grids.copy(), raw, sites, labels)
+    assert shapely.equals(mended[0], raw[0]) and shapely.equals(mended[1], raw[1])
