@@ -328,3 +328,15 @@ def local_metric_crs(geoms_or_bounds) -> pyproj.CRS:
     if not infos:
         raise CRSError(f"No UTM zone covers lon {lon:.4f}, lat {lat:.4f}.", fix="check the coordinates.")
     return pyproj.CRS.from_epsg(int(infos[0].code))
+
+
+def to_local_metric(geoms_or_bounds) -> pyproj.Transformer:
+    """A transformer from lon/lat (EPSG:4326, x = lon) to the :func:`local_metric_crs` of the data.
+
+    Examples
+    --------
+    >>> fwd = to_local_metric((112.3, 22.5, 113.0, 22.9))
+    >>> fwd.target_crs.to_epsg(), [round(v) for v in fwd.transform(111.0, 0.0)]
+    (32649, [500000, 0])
+    """
+    return pyproj.Transformer.from_crs("EPSG:4326", local_metric_crs(geoms_or_bounds), always_xy=True)

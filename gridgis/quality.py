@@ -27,9 +27,9 @@ import pyproj
 import shapely
 
 from gridgis.codes import is_grid_code, reading_order
-from gridgis.crs import local_metric_crs
+from gridgis.crs import to_local_metric
 from gridgis.errors import GridgisError, SchemaError
-from gridgis.model import STORAGE_CRS, validate_layer
+from gridgis.model import validate_layer
 
 #: longest segment (degrees, about 20 m) kept when projecting: a straight segment in lon/lat is
 #: a curve in a metric CRS, so long edges are densified first
@@ -136,7 +136,7 @@ def check_plan(
     except GridgisError as exc:
         report.checks["schema"] = _check(False, exc.message)
         return report
-    fwd = pyproj.Transformer.from_crs(STORAGE_CRS, local_metric_crs(grids), always_xy=True)
+    fwd = to_local_metric(grids)
 
     def metric(geoms):
         return project(geoms, fwd)

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 
-from gridgis.crs import local_metric_crs
+from gridgis.crs import to_local_metric
 from gridgis.demo import buildings as bld
 from gridgis.demo import facilities as fac
 from gridgis.demo import network as net
@@ -136,9 +135,9 @@ def build_heshan(seed: int = 0) -> dict[str, gpd.GeoDataFrame]:
     """
     rng = np.random.default_rng(seed)
     outline_ll = gpd.read_file(HESHAN_OUTLINE).to_crs(STORAGE_CRS)
-    crs = local_metric_crs(outline_ll)
+    to_metric = to_local_metric(outline_ll)
+    crs = to_metric.target_crs
     outline = shapely.union_all(outline_ll.to_crs(crs).geometry.values)
-    to_metric = pyproj.Transformer.from_crs(STORAGE_CRS, crs, always_xy=True)
 
     def metric(lonlat) -> np.ndarray:
         arr = np.asarray(lonlat, dtype=float).reshape(-1, 2)

@@ -16,7 +16,7 @@ import shapely
 
 from gridgis.cluster import check_engine, dask_client
 from gridgis.codes import check_community_id, grid_codes
-from gridgis.crs import local_metric_crs
+from gridgis.crs import to_local_metric
 from gridgis.errors import InputError, PartitionError, SchemaError
 from gridgis.model import LAYERS, STORAGE_CRS, validate_layer
 from gridgis.partition.apportion import apportion
@@ -308,8 +308,8 @@ class _Context:
     def build(cls, inputs, layers, barrier_names, dedicated, keep) -> _Context:
         communities = layers["communities"].reset_index(drop=True)
         buildings = layers["buildings"].reset_index(drop=True)
-        crs = local_metric_crs(communities)
-        fwd = pyproj.Transformer.from_crs(STORAGE_CRS, crs, always_xy=True)
+        fwd = to_local_metric(communities)
+        crs = fwd.target_crs
         com_m = project(communities.geometry.values, fwd)
         b_pts = project(shapely.point_on_surface(buildings.geometry.values), fwd)
         b_xy = shapely.get_coordinates(b_pts)
