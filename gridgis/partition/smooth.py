@@ -6,9 +6,12 @@ simplified the same way on both sides (GEOS coverage simplification,
 Visvalingam-Whyatt), inside each barrier block separately, so that edges on
 roads and rivers and the community boundary stay exactly where they were and
 the grids still tile the area. A building the simpler edge would cut off (its
-footprint no longer inside its grid) takes its own Voronoi region back into
-its grid. If the result breaks any rule (a grid in more pieces, a building or
-a site outside its grid, area lost), the zigzag grids are kept.
+footprint no longer inside its grid) gets back the sliver between the old and
+the new edge it stands in; a grid that this leaves in pieces is mended (see
+:func:`_join_strays`). If the result still breaks a rule (a grid in more
+pieces, a building or a site outside its grid, area lost or overlapping), the
+tolerance is halved and the whole is tried again; after ``RETRIES`` halvings
+the zigzag grids are kept.
 """
 
 from __future__ import annotations
