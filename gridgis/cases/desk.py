@@ -15,8 +15,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from gridgis.cases.intake import Report
 from gridgis.cases.routing import DepartmentAreas, Route, Territory, route_case
 from gridgis.cases.store import CaseStore, utc_now
@@ -38,6 +36,7 @@ class CaseRouter:
         self.snapshot = snapshot
         self.name_fields = name_fields or {}
         self.territory = Territory(snapshot.grids, snapshot.towns, locator=snapshot.locator)
+        self._grid_pos = {gid: pos for pos, gid in reversed(list(enumerate(self.territory.grid_ids.tolist())))}
         self._areas: dict[str, DepartmentAreas] = {}
         self._lock = threading.Lock()
 
@@ -56,8 +55,8 @@ class CaseRouter:
             return self._areas[layer]
 
     def staff_of(self, grid_id: str) -> dict[str, Any] | None:
-        pos = np.flatnonzero(self.territory.grid_ids == grid_id)
-        return self.snapshot.answers[int(pos[0])]["staff"] if pos.size else None
+        pos = self._grid_pos.get(grid_id)  # the first row of that id, as a scan would find
+        return self.snapshot.answers[pos]["staff"] if pos is not None else None
 
     def route(self, report: Report, rules: dict) -> Route:
         rule = rules.get(report.category)

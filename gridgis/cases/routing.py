@@ -116,6 +116,14 @@ class Territory:
         """Grid row positions of the points (-1 outside every grid)."""
         return np.asarray(self._locator.locate(np.asarray(lon, float), np.asarray(lat, float)), dtype=np.int64)
 
+    def locate_one(self, lon: float, lat: float) -> int:
+        """Grid row position of one point (-1 outside): the locator's ``locate_point`` when it has one
+        (no numpy arrays for one point, as the locate endpoint does), else :meth:`locate`."""
+        one = getattr(self._locator, "locate_point", None)
+        if one is not None:
+            return int(one(float(lon), float(lat)))
+        return int(self.locate(np.array([lon]), np.array([lat]))[0])
+
     def nearest_town(self, lon: float, lat: float) -> tuple[str, float]:
         """(town_id, distance in metres) of the town nearest to the point."""
         x, y = self._to_metric.transform(lon, lat)
@@ -207,7 +215,7 @@ def route_case(
     staff_of
         Staff document of a grid id (see :func:`pick_staff`).
     """
-    row = int(territory.locate(np.array([lon]), np.array([lat]))[0])
+    row = territory.locate_one(lon, lat)
     inside = row >= 0
     grid_id = str(territory.grid_ids[row]) if inside else None
     community_id = str(territory.community_ids[row]) if inside else None

@@ -25,7 +25,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -145,7 +146,12 @@ def utc_now() -> datetime:
 
 def request_hash(report: Report) -> str:
     """Fingerprint of a report: an idempotency key replayed with a different report is a conflict."""
-    return hashlib.sha256(json.dumps(asdict(report), sort_keys=True, default=list).encode()).hexdigest()
+    # the JSON of asdict(report), built without asdict's deep copy (the same text, so stored hashes still match)
+    fields = {f: getattr(report, f) for f in _REPORT_FIELDS}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()
+
+
+_REPORT_FIELDS = tuple(f.name for f in dataclass_fields(Report))
 
 
 class CaseStore:
@@ -247,7 +253,8 @@ class CaseStore:
                     "INSERT INTO cases (status, category, channel, description, lon, lat, source_crs, photo_urls, "
                     "contact, grid_id, community_id, town_id, assignee, assignee_kind, department, level, "
                     "outside_coverage, submitted_by, created_at, updated_at, due_at) "
-                    "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                    "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    f"RETURNING {', '.join(CASE_COLUMNS)}"  # the new case as _get reads it, without a SELECT
                 ),
                 (
                     report.category,
@@ -272,7 +279,8 @@ class CaseStore:
                     self._ts(due),
                 ),
             )
-            case_id = int(cur.fetchone()[0])
+            case = self._case(cur.fetchone())
+            case_id = case["id"]
             where = "outside every grid: sent to the nearest town's desk" if route.outside_coverage else "routed"
             events = [
                 (case_id, self._ts(now), client, None, "reported", None, f"via {report.channel}"),
@@ -290,7 +298,7 @@ class CaseStore:
                     self._q("UPDATE case_idempotency SET case_id = ? WHERE client = ? AND key = ?"),
                     (case_id, client, idempotency_key),
                 )
-            return self._get(cur, case_id), False
+            return case, False
 
         return work
 

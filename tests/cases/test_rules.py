@@ -99,3 +99,76 @@ def test_department_rule_applies_inside_its_areas_only(territory):
     assert route_case(territory, 112.002, 22.005, "fire", **kw).assignee == "grid:g1"
     with pytest.raises(InputError, match="max_distance_m"):
         RouteRule("river_chief", "rivers", "河长办", max_distance_m=-1)
+
+
+def test_one_point_locate_agrees_with_the_array_locate(territory):
+    """Routing locates one point with the locator's locate_point: the same grid as locate(), edges included."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lon = np.concatenate([rng.uniform(111.995, 112.035, 2000), [112.0, 112.01, 112.02, 112.03, 112.015]])
+    lat = np.concatenate([rng.uniform(21.995, 22.015, 2000), [22.0, 22.01, 22.005, 22.0, 22.005]])
+    expected = territory.locate(lon, lat)
+    assert {-1, 0, 1} <= set(expected.tolist())
+    assert [territory.locate_one(x, y) for x, y in zip(lon, lat, strict=True)] == expected.tolist()
+
+    class ArraysOnly:  # a locator without locate_point: the array path answers
+        def __init__(self, inner):
+            self.inner = inner
+
+        def locate(self, lon, lat):
+            return self.inner.locate(lon, lat)
+
+    plain = Territory(territory.grids, locator=ArraysOnly(territory._locator))
+    assert [plain.locate_one(x, y) for x, y in zip(lon[:50], lat[:50], strict=True)] == expected[:50].tolist()
+
+    # grids sharing an edge: a point on it goes to the lower grid either way
+    shared = gpd.GeoDataFrame(
+        {"grid_id": ["a", "b"], "community_id": ["c", "c"], "town_id": ["t", "t"]},
+        geometry=[box(112.0, 22.0, 112.01, 22.01), box(112.01, 22.0, 112.02, 22.01)],
+        crs=4326,
+    )
+    both = Territory(shared)
+    lon, lat = np.full(50, 112.01), np.linspace(22.0, 22.01, 50)
+    assert [both.locate_one(x, y) for x, y in zip(lon, lat, strict=True)] == both.locate(lon, lat).tolist() == [0] * 50
+
+
+def test_report_location_fast_path_matches_the_checks():
+    """A WGS84/CGCS2000 point inside China skips numpy; its answer is what the full checks give."""
+    from gridgis.crs import check_lonlat, to_wgs84
+
+    for crs in ("wgs84", "cgcs2000", "EPSG:4490"):
+        r = check_report(category="fire", description="x", lon=112.95, lat=22.71, crs=crs)
+        check_lonlat([112.95], [22.71], source="x", audience="api")
+        lon, lat = to_wgs84([112.95], [22.71], r.source_crs)
+        assert (r.lon, r.lat) == (float(lon[0]), float(lat[0])) and type(r.lon) is float
+    with pytest.raises(CRSError, match="swapped"):
+        check_report(category="fire", description="x", lon=22.71, lat=112.95)
+    with pytest.raises(InputError, match="not finite"):
+        check_report(category="fire", description="x", lon=float("nan"), lat=22.71)
+
+
+def test_request_hash_is_the_json_of_the_whole_report():
+    """Stored idempotency hashes stay valid: the hash is sha256 of the sorted JSON of every report field."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from gridgis.cases.store import request_hash
+
+    reports = [
+        check_report(category="fire", description="x", lon=112.95, lat=22.71),
+        check_report(
+            category="other",
+            description="河边有油",
+            lon=112.95,
+            lat=22.71,
+            crs="gcj02",
+            photo_urls=["https://a.cn/p.jpg"],
+            contact={"name": "李", "phone": "123"},
+        ),
+    ]
+    for r in reports:
+        text = json.dumps(asdict(r), sort_keys=True, default=list)
+        assert request_hash(r) == hashlib.sha256(text.encode()).hexdigest()
+    assert request_hash(reports[0]) != request_hash(reports[1])

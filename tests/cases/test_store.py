@@ -60,6 +60,17 @@ def test_concurrent_submissions_each_stored_once_and_a_bad_one_fails_alone(desk)
     assert len(cases.events(first["id"])) == 2
 
 
+def test_a_new_case_is_answered_as_it_is_stored(desk):
+    """create() answers from INSERT ... RETURNING: the same case a later read gives, and its replay."""
+    cases, snap = desk
+    r = check_report(category="fire", description="出口堵塞", lon=IN_G1[0], lat=IN_G1[1], contact={"name": "李"})
+    case, replayed = submit(cases, snap, r, client="app", idempotency_key="k-ret", now=T0)
+    assert not replayed and case == cases.get(case["id"])
+    assert case["created_at"] == T0 and case["contact"] == {"name": "李"} and case["outside_coverage"] is False
+    again, replayed = submit(cases, snap, r, client="app", idempotency_key="k-ret", now=T0 + timedelta(seconds=1))
+    assert replayed and again == case
+
+
 def test_racing_transitions_move_a_case_once(desk):
     cases, snap = desk
     case, _ = submit(cases, snap, report("race"), client="app")
