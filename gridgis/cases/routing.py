@@ -99,7 +99,7 @@ class Territory:
 
     def __init__(self, grids: gpd.GeoDataFrame, towns: gpd.GeoDataFrame | None = None, *, locator: Any = None):
         from gridgis.assign import GridIndex
-        from gridgis.crs import local_metric_crs
+        from gridgis.crs import to_local_metric
 
         self.grids = grids.reset_index(drop=True)
         self.grid_ids = self.grids["grid_id"].astype(str).to_numpy()
@@ -108,7 +108,7 @@ class Territory:
         self._locator = locator if locator is not None else GridIndex(self.grids)
         if towns is None or towns.empty or "town_id" not in towns.columns:
             towns = self.grids.dissolve(by="town_id", as_index=False)[["town_id", "geometry"]]
-        self._to_metric = Transformer.from_crs(4326, local_metric_crs(self.grids), always_xy=True)
+        self._to_metric = to_local_metric(self.grids)
         self._town_ids = towns["town_id"].astype(str).to_numpy()
         self._town_tree = shapely.STRtree(_to_metric(self._to_metric, np.asarray(towns.geometry.values)))
 
@@ -142,10 +142,10 @@ class DepartmentAreas:
     """
 
     def __init__(self, areas: gpd.GeoDataFrame, labels: list[str]):
-        from gridgis.crs import local_metric_crs
+        from gridgis.crs import to_local_metric
 
         self.labels = np.asarray(labels, dtype=object)
-        self._to_metric = Transformer.from_crs(4326, local_metric_crs(areas), always_xy=True)
+        self._to_metric = to_local_metric(areas)
         self._tree = shapely.STRtree(_to_metric(self._to_metric, np.asarray(areas.geometry.values)))
 
     def find(self, lon: float, lat: float, max_distance_m: float = 0.0) -> str | None:
