@@ -45,9 +45,10 @@ def local_cluster(n_workers: int = 2, **options):
 
     Examples
     --------
-    >>> with local_cluster(2) as cluster:  # doctest: +SKIP
-    ...     len(cluster.workers)
-    2
+    It starts worker processes, so it is shown here, not run (tests/partition/test_dask.py runs it)::
+
+        with local_cluster(2) as cluster:
+            len(cluster.workers)  # 2
     """
     from distributed import LocalCluster
 
@@ -83,9 +84,10 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2, timeout: fl
 
     Examples
     --------
-    >>> with dask_client() as client:  # doctest: +SKIP
-    ...     client.gather(client.map(abs, [-1, 2]))
-    [1, 2]
+    Without a scheduler it starts a local cluster, so it is shown here, not run::
+
+        with dask_client() as client:
+            client.gather(client.map(abs, [-1, 2]))  # [1, 2]
     """
     from distributed import Client
 

@@ -754,7 +754,8 @@ def open_case_store(store_or_url=None) -> CaseStore:
 
     Examples
     --------
-    >>> cases = open_case_store("sqlite:////tmp/gridgis-cases-doctest.db")
+    >>> import tempfile
+    >>> cases = open_case_store(f"sqlite:///{tempfile.mkdtemp()}/cases.db")
     >>> cases.kind
     'sqlite'
     """

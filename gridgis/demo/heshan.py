@@ -129,9 +129,10 @@ def build_heshan(seed: int = 0) -> dict[str, gpd.GeoDataFrame]:
 
     Examples
     --------
-    >>> layers = build_heshan(seed=0)  # doctest: +SKIP
-    >>> layers["towns"]["name"].tolist()[:2]  # doctest: +SKIP
-    ['沙坪街道', '雅瑶镇']
+    It takes several seconds, so it is shown here, not run (tests/demo runs it)::
+
+        layers = build_heshan(seed=0)
+        layers["towns"]["name"].tolist()[:2]  # ['沙坪街道', '雅瑶镇']
     """
     rng = np.random.default_rng(seed)
     outline_ll = gpd.read_file(HESHAN_OUTLINE).to_crs(STORAGE_CRS)

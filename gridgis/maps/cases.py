@@ -83,7 +83,9 @@ def cases_map(
 
     Examples
     --------
-    >>> html = render_page(cases_map(cases, grids))  # doctest: +SKIP
+    With cases and grids from a store (tests/maps runs it)::
+
+        html = render_page(cases_map(cases, grids))
     """
     labels = text(lang)
     check_basemap(basemap, tianditu_key)

@@ -128,7 +128,9 @@ def compare_map(
 
     Examples
     --------
-    >>> html = render_page(compare_map(old_layers, new_layers))  # doctest: +SKIP
+    With two plans' layers (tests/maps runs it)::
+
+        html = render_page(compare_map(old_layers, new_layers))
     """
     labels = text(lang)
     check_basemap(basemap, tianditu_key)

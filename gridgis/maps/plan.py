@@ -79,8 +79,10 @@ def plan_map(
 
     Examples
     --------
-    >>> from gridgis.maps import plan_map, render_page
-    >>> html = render_page(plan_map(layers))  # doctest: +SKIP
+    With a plan's layers (tests/maps runs it)::
+
+        from gridgis.maps import plan_map, render_page
+        html = render_page(plan_map(layers))
     """
     labels = text(lang)
     check_basemap(basemap, tianditu_key)

@@ -190,8 +190,10 @@ class Partitioner:
 
     Examples
     --------
-    >>> model = Partitioner(layers, n_grids=8)  # doctest: +SKIP
-    >>> model.solve().labels_[:3]  # doctest: +SKIP
+    With ``layers`` from :func:`gridgis.io.read_layers` (tests/partition/test_partition.py runs it)::
+
+        model = Partitioner(layers, n_grids=8).solve()
+        model.labels_[:3]  # grid ids of the first three buildings
     """
 
     def __init__(self, layers: dict[str, gpd.GeoDataFrame], **options):

@@ -17,7 +17,7 @@ def make_contiguous(labels: np.ndarray, graph: sparse.csr_matrix, weights: np.nd
     Examples
     --------
     >>> from scipy import sparse
-    >>> path = sparse.diags([1, 1], [-1, 1], shape=(4, 4)).tocsr()  # 0-1-2-3
+    >>> path = sparse.diags([1.0, 1.0], [-1, 1], shape=(4, 4)).tocsr()  # 0-1-2-3
     >>> make_contiguous(np.array([0, 1, 0, 1]), path, np.ones(4)).tolist()
     [0, 1, 1, 1]
     """
@@ -357,7 +357,7 @@ def balance(
     Examples
     --------
     >>> from scipy import sparse
-    >>> path = sparse.diags([1, 1], [-1, 1], shape=(6, 6)).tocsr()
+    >>> path = sparse.diags([1.0, 1.0], [-1, 1], shape=(6, 6)).tocsr()
     >>> balance(np.array([0, 0, 0, 0, 1, 1]), path, np.ones(6), 2).tolist()
     [0, 0, 0, 1, 1, 1]
     """
@@ -468,7 +468,7 @@ def adjust_count(
     Examples
     --------
     >>> from scipy import sparse
-    >>> path = sparse.diags([1, 1], [-1, 1], shape=(4, 4)).tocsr()
+    >>> path = sparse.diags([1.0, 1.0], [-1, 1], shape=(4, 4)).tocsr()
     >>> xy = np.column_stack([np.arange(4.0), np.zeros(4)])
     >>> adjust_count(np.array([0, 0, 0, -1]), path, xy, np.ones(4), 2).tolist()
     [0, 0, 1, 1]

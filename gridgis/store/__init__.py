@@ -2,9 +2,11 @@
 
 Examples
 --------
->>> from gridgis.store import open_store
->>> store = open_store("sqlite:///data/gridgis.db")  # doctest: +SKIP
->>> store.publish_plan("2026-heshan")  # doctest: +SKIP
+With a plan imported under that name (``gridgis plan import``)::
+
+    from gridgis.store import open_store
+    store = open_store("sqlite:///data/gridgis.db")
+    store.publish_plan("2026-heshan")
 """
 
 from __future__ import annotations

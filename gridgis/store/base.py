@@ -428,9 +428,11 @@ class Store(ABC):
 
         Examples
         --------
-        >>> store = open_store("sqlite:////tmp/gridgis-doctest-keys.db")  # doctest: +SKIP
-        >>> token = store.create_key("worker", "王五", grids=["440784101001001"])  # doctest: +SKIP
-        >>> store.lookup_key(token)["grids"]  # doctest: +SKIP
+        >>> import tempfile
+        >>> from gridgis.store import open_store
+        >>> store = open_store(f"sqlite:///{tempfile.mkdtemp()}/keys.db")
+        >>> token = store.create_key("worker", "王五", grids=["440784101001001"])
+        >>> store.lookup_key(token)["grids"]
         ('440784101001001',)
         """
         ids = check_key_grids(role, grids)

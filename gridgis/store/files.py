@@ -16,7 +16,9 @@ def import_plan_file(store: Store, path: str | Path, name: str) -> PlanInfo:
 
     Examples
     --------
-    >>> import_plan_file(open_store(), "plan.gpkg", "2026-heshan")  # doctest: +SKIP
+    With a plan written by ``gridgis partition``::
+
+        import_plan_file(open_store(), "plan.gpkg", "2026-heshan")
     """
     check_name(name, "plan")
     present = list_layers(path)

@@ -105,10 +105,11 @@ def load_snapshot(store: Store, plan: str | None = None, *, previous: Snapshot |
 
     Examples
     --------
-    >>> snap = load_snapshot(open_store())  # doctest: +SKIP
-    >>> pos = snap.locator.locate_point(112.96, 22.76)  # doctest: +SKIP
-    >>> snap.answer(pos, 112.96, 22.76)["grid"]["grid_code"]  # doctest: +SKIP
-    '440784101001001'
+    With a published plan in the store::
+
+        snap = load_snapshot(open_store())
+        pos = snap.locator.locate_point(112.96, 22.76)
+        snap.answer(pos, 112.96, 22.76)["grid"]["grid_code"]  # '440784101001001'
     """
     revision = store.revision()
     info = store.get_plan(plan)
