@@ -26,6 +26,7 @@ Run::
     .venv/bin/python benchmarks/partition.py                 # all, about 10-15 minutes
     .venv/bin/python benchmarks/partition.py --sizes 500,2000 --peers gridgis,kd,pymetis
     .venv/bin/python benchmarks/partition.py --heshan-only   # the Heshan demo into 379 grids
+    .venv/bin/python benchmarks/partition.py --peers gridgis --no-heshan --seed 1   # other instances
 """
 
 from __future__ import annotations
@@ -280,6 +281,7 @@ def main() -> None:
     parser.add_argument("--peers", default=",".join(PEERS), help=f"methods among {', '.join(PEERS)}")
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds per peer run")
     parser.add_argument("--jobs", type=int, default=2, help="processes for the Heshan run")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the instances (layout and loads)")
     parser.add_argument("--heshan-only", action="store_true")
     parser.add_argument("--no-heshan", action="store_true")
     args = parser.parse_args()
@@ -290,7 +292,7 @@ def main() -> None:
         for n, k in INSTANCES:
             if n not in sizes:
                 continue
-            inst = make_instance(n, k)
+            inst = make_instance(n, k, args.seed)
             target = inst.w.sum() / k
             print(
                 f"\nN={inst.n:,} buildings, k={k} grids, target {target:,.0f} households, "
