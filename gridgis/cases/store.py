@@ -248,59 +248,64 @@ class CaseStore:
                             details={"case_id": case_id},
                         )
                     return self._get(cur, case_id), True
-            cur.execute(
-                self._q(
-                    "INSERT INTO cases (status, category, channel, description, lon, lat, source_crs, photo_urls, "
-                    "contact, grid_id, community_id, town_id, assignee, assignee_kind, department, level, "
-                    "outside_coverage, submitted_by, created_at, updated_at, due_at) "
-                    "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    f"RETURNING {', '.join(CASE_COLUMNS)}"  # the new case as _get reads it, without a SELECT
-                ),
-                (
-                    report.category,
-                    report.channel,
-                    report.description,
-                    report.lon,
-                    report.lat,
-                    report.source_crs,
-                    json.dumps(list(report.photo_urls)),
-                    json.dumps(report.contact, ensure_ascii=False),
-                    route.grid_id,
-                    route.community_id,
-                    route.town_id,
-                    route.assignee,
-                    route.assignee_kind,
-                    route.department,
-                    route.level,
-                    self._bool(route.outside_coverage),
-                    client,
-                    self._ts(now),
-                    self._ts(now),
-                    self._ts(due),
-                ),
-            )
-            case = self._case(cur.fetchone())
-            case_id = case["id"]
-            where = "outside every grid: sent to the nearest town's desk" if route.outside_coverage else "routed"
-            events = [
-                (case_id, self._ts(now), client, None, "reported", None, f"via {report.channel}"),
-                (case_id, self._ts(now), "system:router", "reported", "assigned", route.assignee, where),
-            ]
-            cur.executemany(
-                self._q(
-                    "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-                ),
-                events,
-            )
-            if idempotency_key:
-                cur.execute(
-                    self._q("UPDATE case_idempotency SET case_id = ? WHERE client = ? AND key = ?"),
-                    (case_id, client, idempotency_key),
-                )
-            return case, False
+            return self._insert_case(cur, report, route, client, now, due, idempotency_key), False
 
         return work
+
+    _INSERT_CASE = (
+        "INSERT INTO cases (status, category, channel, description, lon, lat, source_crs, photo_urls, "
+        "contact, grid_id, community_id, town_id, assignee, assignee_kind, department, level, "
+        "outside_coverage, submitted_by, created_at, updated_at, due_at) "
+        "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        f"RETURNING {', '.join(CASE_COLUMNS)}"  # the new case as _get reads it, without a SELECT
+    )
+    _INSERT_EVENT = (
+        "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    _LINK_KEY = "UPDATE case_idempotency SET case_id = ? WHERE client = ? AND key = ?"
+
+    def _case_row(self, report: Report, route: Route, client: str, now: datetime, due: datetime) -> tuple:
+        return (
+            report.category,
+            report.channel,
+            report.description,
+            report.lon,
+            report.lat,
+            report.source_crs,
+            json.dumps(list(report.photo_urls)),
+            json.dumps(report.contact, ensure_ascii=False),
+            route.grid_id,
+            route.community_id,
+            route.town_id,
+            route.assignee,
+            route.assignee_kind,
+            route.department,
+            route.level,
+            self._bool(route.outside_coverage),
+            client,
+            self._ts(now),
+            self._ts(now),
+            self._ts(due),
+        )
+
+    def _first_events(self, report: Report, route: Route, client: str, now: datetime) -> list[tuple]:
+        """The audit events of a new case, without the case id: reported by the client, assigned by the router."""
+        where = "outside every grid: sent to the nearest town's desk" if route.outside_coverage else "routed"
+        return [
+            (self._ts(now), client, None, "reported", None, f"via {report.channel}"),
+            (self._ts(now), "system:router", "reported", "assigned", route.assignee, where),
+        ]
+
+    def _insert_case(self, cur, report, route, client, now, due, idempotency_key) -> dict[str, Any]:
+        """Insert the case and its first events, link the idempotency key to it; return the case."""
+        cur.execute(self._q(self._INSERT_CASE), self._case_row(report, route, client, now, due))
+        case = self._case(cur.fetchone())
+        events = [(case["id"], *e) for e in self._first_events(report, route, client, now)]
+        cur.executemany(self._q(self._INSERT_EVENT), events)
+        if idempotency_key:
+            cur.execute(self._q(self._LINK_KEY), (case["id"], client, idempotency_key))
+        return case
 
     # --- reads -----------------------------------------------------------------------------
     def get(self, case_id: int) -> dict[str, Any]:
@@ -747,6 +752,29 @@ class PostGISCaseStore(CaseStore):
     def _tx(self, *, readonly: bool = False) -> Iterator[Any]:
         with self.store.connect(readonly=readonly) as con, con.transaction():
             yield con.cursor()
+
+    def _insert_case(self, cur, report, route, client, now, due, idempotency_key) -> dict[str, Any]:
+        # one round trip instead of three: data-modifying CTEs (the key's row, inserted by the statement
+        # before, is visible to the UPDATE here)
+        events = self._first_events(report, route, client, now)
+        link = (
+            ", k AS (UPDATE case_idempotency SET case_id = (SELECT id FROM c) WHERE client = %s AND key = %s)"
+            if idempotency_key
+            else ""
+        )
+        sql = (
+            f"WITH c AS ({self._q(self._INSERT_CASE)}), "
+            "e AS (INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
+            "SELECT c.id, v.at::timestamptz, v.actor, v.from_status, v.to_status, v.assignee, v.note "
+            "FROM c, (VALUES (1, %s, %s, %s, %s, %s, %s), (2, %s, %s, %s, %s, %s, %s)) "
+            f"AS v (ord, at, actor, from_status, to_status, assignee, note) ORDER BY v.ord){link} "
+            f"SELECT {', '.join(CASE_COLUMNS)} FROM c"
+        )
+        params = [*self._case_row(report, route, client, now, due), *events[0], *events[1]]
+        if idempotency_key:
+            params += [client, idempotency_key]
+        cur.execute(sql, params)
+        return self._case(cur.fetchone())
 
 
 def open_case_store(store_or_url=None) -> CaseStore:
