@@ -417,13 +417,22 @@ class _Context:
 
 
 def _site_shapes(footprints: np.ndarray, site: np.ndarray, n_sites: int) -> np.ndarray:
-    """The union of the footprints of each site's buildings (buildings sharing a point are one site)."""
+    """The union of the footprints of each site's buildings (buildings sharing a point are one site).
+
+    Examples
+    --------
+    >>> boxes = np.array([shapely.box(i, 0, i + 0.5, 1) for i in range(3)])
+    >>> [round(g.area, 2) for g in _site_shapes(boxes, np.array([1, 0, 1]), 2)]
+    [0.5, 1.0]
+    """
     out = np.full(n_sites, None, dtype=object)
     counts = np.bincount(site, minlength=n_sites)
     alone = counts[site] == 1
     out[site[alone]] = footprints[alone]
-    for s in np.flatnonzero(counts > 1):
-        out[s] = shapely.union_all(footprints[site == s])
+    order = np.argsort(site, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    for s in np.flatnonzero(counts > 1).tolist():
+        out[s] = shapely.union_all(footprints[order[starts[s] : starts[s + 1]]])
     return out
 
 
