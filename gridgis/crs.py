@@ -35,6 +35,8 @@ __all__ = [
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "local_metric_crs",
+    "point_to_wgs84",
+    "to_local_metric",
     "to_wgs84",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
@@ -220,6 +222,31 @@ LONLAT_FIXES = {
         "outside": f"send a point in China, in degrees; name its CRS in the crs field ({list(LONLAT_CRS)}).",
     },
 }
+
+
+def point_to_wgs84(lon: float, lat: float, crs: str, *, source: str) -> tuple[float, float]:
+    """:func:`check_lonlat` and :func:`to_wgs84` for one point, without numpy in the common case.
+
+    A WGS84 or CGCS2000 point inside China (what the checks pass) comes back as it is;
+    anything else goes through the array functions. ``source`` names the point in errors.
+
+    Examples
+    --------
+    >>> point_to_wgs84(112.96, 22.76, "wgs84", source="query")
+    (112.96, 22.76)
+    >>> try:
+    ...     point_to_wgs84(22.76, 112.96, "wgs84", source="query")
+    ... except CRSError as exc:
+    ...     print("look swapped" in str(exc))
+    True
+    """
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    if not (x0 <= lon <= x1 and y0 <= lat <= y1):  # also catches NaN
+        check_lonlat([lon], [lat], source=source, audience="api")
+    if crs in ("wgs84", "cgcs2000"):
+        return lon, lat
+    x, y = to_wgs84([lon], [lat], crs)
+    return float(x[0]), float(y[0])
 
 
 def check_lonlat(

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from api.deps import state_of
 from api.errors import APIError, error_response
 from api.schemas import FeatureCollectionIn, LocateArraysIn, LocateBatchIn, LocateBatchOut, LocateOut
-from gridgis.crs import CHINA_BOUNDS, LONLAT_CRS, check_lonlat, to_wgs84
+from gridgis.crs import LONLAT_CRS, check_lonlat, point_to_wgs84, to_wgs84
 from gridgis.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["locate"])
@@ -30,17 +30,6 @@ OUTSIDE = {
 def _to_wgs84(lon: np.ndarray, lat: np.ndarray, crs: str, source: str) -> tuple[np.ndarray, np.ndarray]:
     check_lonlat(lon, lat, source=source, audience="api")
     return to_wgs84(lon, lat, crs)
-
-
-def _one_to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
-    # the common case (a valid WGS84 point) without numpy; anything else goes through check_lonlat
-    x0, y0, x1, y1 = CHINA_BOUNDS
-    if not (x0 <= lon <= x1 and y0 <= lat <= y1):  # also catches NaN
-        check_lonlat([lon], [lat], source="query lon/lat", audience="api")
-    if crs in ("wgs84", "cgcs2000"):
-        return lon, lat
-    x, y = to_wgs84([lon], [lat], crs)
-    return float(x[0]), float(y[0])
 
 
 GET_PARAMETERS = [
@@ -100,7 +89,7 @@ async def locate(request: Request) -> Response:
             f"Unknown crs {crs[:40]!r}.", fix=f"use one of {list(LONLAT_CRS)}.", details={"allowed": list(LONLAT_CRS)}
         )
     snap = await state.current_async(query.get("plan"))
-    x, y = _one_to_wgs84(lon, lat, crs)
+    x, y = point_to_wgs84(lon, lat, crs, source="query lon/lat")
     pos = snap.locator.locate_point(x, y)
     if pos < 0:
         nearest, metres = snap.locator.nearest([x], [y])

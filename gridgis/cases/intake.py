@@ -112,7 +112,7 @@ def _check_description(description: Any) -> str:
 
 
 def _check_location(lon: Any, lat: Any, crs: str | None) -> tuple[float, float, str]:
-    from gridgis.crs import CHINA_BOUNDS, LONLAT_CRS, check_lonlat, to_wgs84
+    from gridgis.crs import LONLAT_CRS, point_to_wgs84
 
     if lon is None or lat is None or lon == "" or lat == "":
         raise InputError(
@@ -138,13 +138,8 @@ def _check_location(lon: Any, lat: Any, crs: str | None) -> tuple[float, float, 
             fix=f"use one of {list(LONLAT_CRS)} (or EPSG:4326 / EPSG:4490).",
             details={"field": "crs", "allowed": list(LONLAT_CRS)},
         )
-    x0, y0, x1, y1 = CHINA_BOUNDS
-    if not (x0 <= x <= x1 and y0 <= y <= y1):  # what check_lonlat passes, without numpy for one point
-        check_lonlat([x], [y], source=f"case location (lon={x}, lat={y})", audience="api")
-    if name in ("wgs84", "cgcs2000"):  # to_wgs84 returns these unchanged
-        return x, y, name
-    lons, lats = to_wgs84([x], [y], name)
-    return float(lons[0]), float(lats[0]), name
+    lon84, lat84 = point_to_wgs84(x, y, name, source=f"case location (lon={x}, lat={y})")
+    return lon84, lat84, name
 
 
 def _check_photos(photo_urls: Any) -> tuple[str, ...]:
