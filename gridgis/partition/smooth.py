@@ -83,8 +83,9 @@ def smooth_grids(
         covered = shapely.area(tess.pieces[piece_grid >= 0]).sum()
         tolerance = TOLERANCE * float(np.sqrt(covered / len(points)))
     protect = shapely.points(points) if shapes is None else _shapes_or_points(shapes, points)
+    parts, blocks, grid_of = _block_parts(tess, piece_grid, k, raw)
     for _ in range(RETRIES + 1):
-        smooth = _simplify_by_block(tess, piece_grid, k, tolerance)
+        smooth = _simplify_by_block(parts, blocks, grid_of, k, tolerance)
         if smooth is not None:
             smooth = _give_back(raw, smooth, protect, site_grid)
             if _keeps_rules(raw, smooth, protect, points, site_grid):
@@ -93,13 +94,26 @@ def smooth_grids(
     return raw, False
 
 
-def _simplify_by_block(tess: Tessellation, piece_grid: np.ndarray, k: int, tolerance: float) -> np.ndarray | None:
-    """Simplify the grid parts within each barrier block (block boundaries fixed); union them per grid."""
+def _block_parts(
+    tess: Tessellation, piece_grid: np.ndarray, k: int, raw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each grid's part in each barrier block: (parts, block of each, grid of each).
+
+    Without barriers (one block) the parts are the grids themselves, already dissolved in ``raw``.
+    """
     ok = piece_grid >= 0
     pairs = tess.block[ok] * k + piece_grid[ok]
     uniq, inv = np.unique(pairs, return_inverse=True)
-    parts = dissolve(tess.pieces[ok], inv.ravel(), len(uniq))
     blocks, grid_of = uniq // k, uniq % k
+    if len(uniq) == k and (blocks == blocks[0]).all():
+        return raw, blocks, grid_of
+    return dissolve(tess.pieces[ok], inv.ravel(), len(uniq)), blocks, grid_of
+
+
+def _simplify_by_block(
+    parts: np.ndarray, blocks: np.ndarray, grid_of: np.ndarray, k: int, tolerance: float
+) -> np.ndarray | None:
+    """Simplify the grid parts within each barrier block (block boundaries fixed); union them per grid."""
     out = np.empty(len(parts), dtype=object)
     try:
         for b in np.unique(blocks):
