@@ -532,7 +532,7 @@ def _run(tasks: list[CommunityTask], jobs: int, client=None) -> list[CommunityRe
 
 
 def _assemble(ctx: _Context, results: list[CommunityResult], counts: np.ndarray) -> PartitionResult:
-    from gridgis.partition.report import build_report, grid_table
+    from gridgis.partition.report import build_report, grid_table, match_previous
 
     back = pyproj.Transformer.from_crs(ctx.crs, STORAGE_CRS, always_xy=True)
     rows = []
@@ -563,10 +563,11 @@ def _assemble(ctx: _Context, results: list[CommunityResult], counts: np.ndarray)
     for c in np.unique(com_of):
         pos = np.flatnonzero(com_of == c)
         grid_code[pos] = grid_codes(ctx.communities["community_id"].iloc[c], cents[pos, 0], cents[pos, 1])
-    grids = grid_table(ctx, rows, geoms_m, grid_code, b_grid, back)
+    previous = None if ctx.b_old is None else match_previous(ctx.b_old, b_grid, len(rows))
+    grids = grid_table(ctx, rows, geoms_m, grid_code, b_grid, back, previous)
     buildings = ctx.buildings.copy()
     buildings["grid_id"] = pd.array([grid_code[g] if g >= 0 else None for g in b_grid], dtype="string")
-    report = build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts)
+    report = build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts, previous)
     order = np.lexsort((grids["grid_code"].to_numpy(),))
     grids = grids.iloc[order].reset_index(drop=True)
     return PartitionResult(grids=grids, buildings=buildings, report=report)

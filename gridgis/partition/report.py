@@ -46,7 +46,8 @@ def grid_names(communities: pd.DataFrame, com_pos: np.ndarray, grid_code: np.nda
     ]
 
 
-def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back) -> gpd.GeoDataFrame:
+def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back, previous=None) -> gpd.GeoDataFrame:
+    """The grids layer; ``previous``: the kept plan's grid (position) each grid continues (see match_previous)."""
     n = len(rows)
     inside = b_grid >= 0
     bg = b_grid[inside]
@@ -83,8 +84,7 @@ def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back) -> gpd.GeoDataFrame:
         geometry=geoms,
         crs=STORAGE_CRS,
     )
-    if ctx.b_old is not None:
-        previous = match_previous(ctx.b_old, b_grid, n)
+    if previous is not None:
         grids.insert(
             grids.columns.get_loc("note"),
             "previous_grid_id",
@@ -123,7 +123,7 @@ def count_points(grids: gpd.GeoDataFrame, points: gpd.GeoSeries) -> np.ndarray:
     return np.bincount(gi[first], minlength=len(grids)).astype(np.int64)
 
 
-def build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts) -> dict:
+def build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts, previous=None) -> dict:
     from gridgis.quality import check_plan
 
     if ctx.shops is not None:
@@ -178,8 +178,8 @@ def build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts) -> dic
         "island_grids": sorted(grids.loc[grids["note"].str.contains("island_parts"), "grid_id"]),
         "per_community": per_community,
     }
-    if ctx.b_old is not None:
-        report["keep"] = _moves(ctx.b_old, b_grid, len(grids))
+    if previous is not None:
+        report["keep"] = _moves(ctx.b_old, b_grid, previous)
     quality = check_plan(grids, buildings, ctx.communities, n_grids=int(counts.sum()))
     report["quality"] = quality.to_dict()
     return report
@@ -221,10 +221,9 @@ def _barrier_share(ctx, grids, geoms_m) -> dict:
     return {"share_on_barriers": on / total if total else None, "inner_edge_m": total}
 
 
-def _moves(b_old: np.ndarray, b_grid: np.ndarray, n_new: int) -> dict:
-    """Buildings whose grid changed: not in the old grid their new grid continues (see match_previous)."""
+def _moves(b_old: np.ndarray, b_grid: np.ndarray, match: np.ndarray) -> dict:
+    """Buildings whose grid changed: not in the old grid ``match`` says their new grid continues."""
     both = (b_old >= 0) & (b_grid >= 0)
-    match = match_previous(b_old, b_grid, n_new)
     moved = int((b_old[both] != match[b_grid[both]]).sum())
     return {"buildings_compared": int(both.sum()), "moved": moved, "share_moved": moved / max(int(both.sum()), 1)}
 
