@@ -259,10 +259,8 @@ class CaseStore:
         "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         f"RETURNING {', '.join(CASE_COLUMNS)}"  # the new case as _get reads it, without a SELECT
     )
-    _INSERT_EVENT = (
-        "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)"
-    )
+    _EVENT_COLUMNS = "case_id, at, actor, from_status, to_status, assignee, note"
+    _INSERT_EVENT = f"INSERT INTO case_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
     _LINK_KEY = "UPDATE case_idempotency SET case_id = ? WHERE client = ? AND key = ?"
 
     def _case_row(self, report: Report, route: Route, client: str, now: datetime, due: datetime) -> tuple:
@@ -453,10 +451,7 @@ class CaseStore:
                 [*sets.values(), case_id],
             )
             cur.execute(
-                self._q(
-                    "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-                ),
+                self._q(self._INSERT_EVENT),
                 (case_id, self._ts(now), actor, case["status"], target, sets.get("assignee"), note),
             )
             return self._get(cur, case_id)
@@ -511,11 +506,8 @@ class CaseStore:
         if cur.rowcount != 1:
             return False  # another escalator or a handler got there first
         cur.execute(
-            self._q(
-                "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
-                "VALUES (?, ?, ?, ?, 'escalated', ?, ?)"
-            ),
-            (case_id, self._ts(now), actor, status, assignee, f"overdue: escalated to {assignee}"),
+            self._q(self._INSERT_EVENT),
+            (case_id, self._ts(now), actor, status, "escalated", assignee, f"overdue: escalated to {assignee}"),
         )
         return True
 
@@ -764,7 +756,7 @@ class PostGISCaseStore(CaseStore):
         )
         sql = (
             f"WITH c AS ({self._q(self._INSERT_CASE)}), "
-            "e AS (INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note) "
+            f"e AS (INSERT INTO case_events ({self._EVENT_COLUMNS}) "
             "SELECT c.id, v.at::timestamptz, v.actor, v.from_status, v.to_status, v.assignee, v.note "
             "FROM c, (VALUES (1, %s, %s, %s, %s, %s, %s), (2, %s, %s, %s, %s, %s, %s)) "
             f"AS v (ord, at, actor, from_status, to_status, assignee, note) ORDER BY v.ord){link} "
