@@ -98,7 +98,6 @@ def partition_community(task: CommunityTask) -> CommunityResult:
     ks = apportion(part_load, task.k, np.ones(len(inhabited), dtype=np.int64), part_sites)
     rng = np.random.default_rng(task.seed)
     bounds = []
-
     for p, k in zip(inhabited, ks, strict=True):
         sites = np.flatnonzero(site_part == p)
         xy, w = task.xy[sites], task.weights[sites]
