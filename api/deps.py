@@ -1,199 +1,91 @@
-"""What a router needs, as FastAPI dependencies: the store, the plan snapshot, the locator, the caller.
+"""What a router needs, as FastAPI dependencies: the service, its store, the plan snapshot, the locator, the caller.
 
-How another router (cases, open311, maps...) uses them::
+How a router uses them::
 
     from fastapi import APIRouter
-    from api.deps import CallerDep, StoreDep, SnapshotDep, LocatorDep, RoleDep, require
+    from api.deps import CallerDep, StoreDep, SnapshotDep, require
 
-    router = APIRouter(prefix="/v1/cases", tags=["cases"])
+    router = APIRouter(prefix="/v1/things", tags=["things"])
 
-    @router.get("/{case_id}")
-    def get_case(case_id: str, store: StoreDep, snap: SnapshotDep): ...
+    @router.get("/{thing_id}")
+    def get_thing(thing_id: str, store: StoreDep, snap: SnapshotDep): ...
 
     @router.post("", dependencies=[require("dispatcher")])  # writes need a key
-    def create_case(body: CaseIn, store: StoreDep, role: RoleDep): ...
+    def create_thing(body: ThingIn, store: StoreDep, caller: CallerDep): ...
 
-    @router.get("")
-    def list_cases(store: StoreDep, caller: CallerDep):
-        grids = caller.scope  # None: every grid (dispatcher and above); a worker's grids; () for the others
-
-- ``StoreDep``: the :class:`gridgis.store.Store` (one per worker; thread-safe). Keep your own tables with
-  ``store.migrate_component("cases", [step1_sql, step2_sql, ...])`` (call it once, from a ``startup(state)``
-  function in your router module; a ``shutdown(state)`` there runs at stop), query with
-  ``with store.connect() as con:`` (a DB-API connection in a transaction; placeholders ``store.paramstyle``:
-  "qmark" ``?`` for SQLite, "format" ``%s`` for PostGIS; ``store.kind`` is "sqlite" or "postgis").
-- ``SnapshotDep``: the immutable in-memory :class:`gridgis.store.snapshot.Snapshot` of the published plan
-  (or of ``?plan=NAME``): ``.plan`` (name, validity), ``.grids``/``.communities``/``.towns`` GeoDataFrames,
-  ``.locate(lon, lat)`` -> grid positions, ``.answer(pos, lon, lat)`` -> the full locate answer.
-  Take one snapshot per request and use only it: it never changes, so answers are never mixed.
-- ``LocatorDep``: the plan's :class:`gridgis.assign.GridIndex` (``.locate(lon, lat)``, ``.locate_point(lon, lat)``,
-  ``.nearest(lon, lat)``).
-- ``CallerDep``: the :class:`Caller` (``.role``, ``.prefix`` of its key, ``.grids`` of a worker, ``.scope``,
-  ``.at_least(role)``); anonymous (role None) without a key, 401 for an unknown or revoked key.
-- ``RoleDep``: the caller's role ("reader" < "worker" < "dispatcher" < "planner" < "admin") or None without a key;
-  ``require(role)`` rejects callers below ``role`` with 401/403. A ``worker`` key carries the grid ids it covers
-  (``gridgis key create --role worker --grid ID``): routes scope by ``caller.scope``.
-- ``StateDep``: the :class:`ServiceState` itself (settings, ``refresh()`` after a write that changes answers).
+- ``ServiceDep``: the worker's :class:`gridgis.service.Service` (store, snapshot, case tables;
+  ``refresh()`` after a write that changes answers). ``SettingsDep``: the :class:`api.settings.Settings`.
+- ``StoreDep``: the :class:`gridgis.store.Store` (one per worker; thread-safe). A component keeps its own
+  tables with ``store.migrate_component(NAME, [step1_sql, ...])`` and queries with ``with store.connect()``.
+- ``SnapshotDep``: the immutable :class:`gridgis.store.snapshot.Snapshot` of the published plan (or of
+  ``?plan=NAME``). Take one snapshot per request and use only it: answers are never mixed.
+- ``LocatorDep``: the plan's :class:`gridgis.assign.GridIndex`.
+- ``CallerDep``: the :class:`gridgis.access.Caller` (``.role``, ``.key_id``, ``.prefix`` to name it,
+  ``.grids`` of a worker, ``.scope``); anonymous (role None) without a key, 401 for an unknown or revoked key.
+- ``require(role)``: the caller, rejected with 401 without a key and 403 below ``role``
+  (``require()``: any key). ``KeyDep``, ``StaffDep`` (worker and above), ``DispatcherDep`` are the
+  usual ones as types. The rules themselves are :mod:`gridgis.access`.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import APIError
 from api.settings import Settings
+from gridgis.access import ANONYMOUS, Caller, require_role, unknown_key
 from gridgis.assign import GridIndex
-from gridgis.errors import NotFoundError
-from gridgis.store import ROLES, Store, open_store
-from gridgis.store.snapshot import Snapshot, load_snapshot
-
-log = logging.getLogger("gridgis.api")
+from gridgis.service import Service
+from gridgis.store import Store, open_store
+from gridgis.store.snapshot import Snapshot
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who calls: the key's ``role`` (None without a key), its ``prefix`` (first 10 characters) and,
-    for a ``worker`` key, the ``grids`` it covers."""
-
-    role: str | None = None
-    prefix: str | None = None
-    grids: tuple[str, ...] = ()
-
-    def at_least(self, role: str) -> bool:
-        """True when the caller's role ranks at or above ``role``."""
-        return self.role is not None and ROLES.index(self.role) >= ROLES.index(role)
-
-    @property
-    def scope(self) -> tuple[str, ...] | None:
-        """Grid ids this caller's grid-bound data (cases) is limited to: None (all) for dispatcher and above."""
-        return None if self.at_least("dispatcher") else self.grids
-
-
-class ServiceState:
-    """One worker's state: the store and the current snapshot, swapped by a single assignment.
-
-    A background thread polls the store's revision number every ``settings.poll_seconds``; when it
-    changes (a publish, a staff or layer edit, by any worker), it builds a new snapshot while the old
-    one keeps answering, then swaps the reference.
-    """
-
-    def __init__(self, settings: Settings, store: Store | None = None):
-        self.settings = settings
-        self._owns_store = store is None
-        self.store = store or open_store(settings.database_url)
-        self.snapshot: Snapshot | None = None
-        self._older: OrderedDict[tuple[str, int], Snapshot] = OrderedDict()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.refresh()
-
-    def refresh(self) -> Snapshot | None:
-        """Rebuild the snapshot if the store's revision changed; return the current one."""
-        with self._lock:
-            revision = self.store.revision()
-            current = self.snapshot
-            if current is not None and current.revision == revision:
-                return current
-            try:
-                self.snapshot = load_snapshot(self.store, previous=current)  # the atomic swap
-            except NotFoundError:
-                self.snapshot = None  # nothing published yet
-            self._older.clear()
-            return self.snapshot
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._poll, name="gridgis-snapshot", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._owns_store:
-            self.store.close()
-
-    def _poll(self) -> None:
-        while not self._stop.wait(self.settings.poll_seconds):
-            try:
-                self.refresh()
-            except Exception:  # keep serving the old snapshot; the next poll retries
-                log.exception("snapshot refresh failed")
-
-    def current(self, plan: str | None = None) -> Snapshot:
-        """The published snapshot, or the one of plan ``plan`` (kept in a small cache)."""
-        snap = self.snapshot
-        if plan is None or (snap is not None and snap.plan.name == plan):
-            if snap is None:
-                self.store.get_plan(None)  # raises NotFoundError with the list of plans
-                snap = self.refresh()
-                if snap is None:
-                    raise NotFoundError("No plan is published.", fix="publish one: gridgis plan publish NAME")
-            return snap
-        key = (plan, snap.revision if snap else -1)
-        with self._lock:
-            if key in self._older:
-                self._older.move_to_end(key)
-                return self._older[key]
-        older = load_snapshot(self.store, plan)
-        with self._lock:
-            self._older[key] = older
-            while len(self._older) > self.settings.cached_plans:
-                self._older.popitem(last=False)
-        return older
-
-    async def current_async(self, plan: str | None = None) -> Snapshot:
-        """:meth:`current` for async routes: loading another plan (seconds for a large one) runs in a thread."""
-        snap = self.snapshot
-        if snap is not None and (plan is None or plan == snap.plan.name):
-            return snap
-        return await run_in_threadpool(self.current, plan)
-
-    def env_keys(self) -> dict[str, str]:
-        """token -> role of the GRIDGIS_API_KEYS keys (parsed once per value of the setting)."""
-        source = self.settings.api_keys
-        cached = getattr(self, "_env_keys", None)
-        if cached is None or cached[0] != source:
-            cached = self._env_keys = (source, self.settings.env_keys())
-        return cached[1]
-
-    def caller_of(self, token: str) -> Caller | None:
-        """The caller holding key ``token`` (from GRIDGIS_API_KEYS or the store), None when unknown or revoked."""
-        env = self.env_keys()
-        if token in env:
-            return Caller(env[token], token[:10])
-        key = self.store.lookup_key(token)
-        return Caller(key["role"], key["prefix"], key["grids"]) if key else None
-
-    def role_of(self, token: str | None) -> str | None:
-        caller = self.caller_of(token) if token else None
-        return caller.role if caller else None
-
-
-def state_of(request: Request) -> ServiceState:
-    """The worker's state (what ``StateDep`` injects; called directly on the hottest path, /v1/locate)."""
+def service_of(request: Request) -> Service:
+    """The worker's service (what ``ServiceDep`` injects; called directly on the hottest path, /v1/locate)."""
     return request.app.state.gridgis
 
 
+def settings_of(request: Request) -> Settings:
+    """The service's settings (what ``SettingsDep`` injects)."""
+    return request.app.state.settings
+
+
 # cheap dependencies are async: sync ones would each cost a trip through the thread pool
-async def get_state(request: Request) -> ServiceState:
-    return state_of(request)
+async def get_service(request: Request) -> Service:
+    """What ``ServiceDep`` injects."""
+    return service_of(request)
 
 
-StateDep = Annotated[ServiceState, Depends(get_state)]
+ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-async def get_store(state: StateDep) -> Store:
-    return state.store
+async def get_settings(request: Request) -> Settings:
+    """What ``SettingsDep`` injects."""
+    return settings_of(request)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def make_service(settings: Settings, store: Store | None = None) -> Service:
+    """The service of ``settings`` over ``store`` (default: opened from ``settings.database_url`` and
+    closed by :meth:`Service.stop`)."""
+    return Service(
+        store or open_store(settings.database_url),
+        env_keys=settings.env_keys(),
+        poll_seconds=settings.poll_seconds,
+        cached_plans=settings.cached_plans,
+        escalate_seconds=settings.cases_escalate_seconds,
+        owns_store=store is None,
+    )
+
+
+async def get_store(service: ServiceDep) -> Store:
+    """What ``StoreDep`` injects."""
+    return service.store
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
@@ -203,14 +95,16 @@ PlanQuery = Annotated[
 ]
 
 
-async def get_snapshot(state: StateDep, plan: PlanQuery = None) -> Snapshot:
-    return await state.current_async(plan)
+async def get_snapshot(service: ServiceDep, plan: PlanQuery = None) -> Snapshot:
+    """What ``SnapshotDep`` injects: the published plan's snapshot, or ``plan``'s (404 when unknown)."""
+    return await service.current_async(plan)
 
 
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
 
 
 async def get_locator(snap: SnapshotDep) -> GridIndex:
+    """What ``LocatorDep`` injects."""
     return snap.locator
 
 
@@ -228,75 +122,38 @@ def key_token(request: Request) -> str | None:
     return key or None
 
 
-def caller_from(request: Request, state: ServiceState) -> Caller:
-    """The caller of ``request`` (anonymous without a key); 401 for an unknown or revoked key.
-
-    What :data:`CallerDep` injects, callable directly from another dependency (it looks the key up
-    in the store: call it from a sync dependency, which FastAPI runs in its thread pool).
-    """
-    key = key_token(request)
-    if key is None:
-        return Caller()
-    caller = state.caller_of(key)
+async def caller_of(service: Service, token: str | None) -> Caller:
+    """The caller holding ``token`` (anonymous for None); :class:`UnauthenticatedError` (401 ``bad_key``)
+    for an unknown or revoked key. An environment key is resolved in the event loop; only a key to
+    look up in the store costs a trip through the thread pool."""
+    caller = service.env_callers.get(token) if token else ANONYMOUS
     if caller is None:
-        raise APIError(
-            401,
-            "bad_key",
-            f"The API key {key[:10]!r}... is unknown or revoked.",
-            fix="ask an admin for a key (gridgis key create --role ROLE).",
-        )
+        caller = await run_in_threadpool(service.identify, token)
+    if caller is None:
+        raise unknown_key(token)
     return caller
 
 
-async def caller_from_async(request: Request, state: ServiceState) -> Caller:
-    """:func:`caller_from` for async dependencies: a GRIDGIS_API_KEYS key (or none) is resolved in the event
-    loop; only a key to look up in the store costs a trip through the thread pool."""
-    key = key_token(request)
-    if key is None:
-        return Caller()
-    role = state.env_keys().get(key)
-    if role is not None:
-        return Caller(role, key[:10])
-    return await run_in_threadpool(caller_from, request, state)
-
-
-def get_caller(
-    request: Request, state: StateDep, key: Annotated[str | None, Depends(_key_header)] = None
-) -> Caller:  # ``key`` documents the header in OpenAPI; caller_from reads it (or the Bearer token)
-    return caller_from(request, state)
+async def get_caller(
+    request: Request, service: ServiceDep, key: Annotated[str | None, Depends(_key_header)] = None
+) -> Caller:  # ``key`` documents the header in OpenAPI; key_token reads it (or the Bearer token)
+    return await caller_of(service, key_token(request))
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def get_role(caller: CallerDep) -> str | None:
-    return caller.role
+def require(role: str | None = None) -> Any:
+    """A dependency giving the caller, rejected below ``role`` (any key when None): 401 without a key,
+    403 when the role ranks too low (:func:`gridgis.access.require_role`)."""
 
-
-RoleDep = Annotated[str | None, Depends(get_role)]
-
-
-def require(role: str) -> Any:
-    """A dependency rejecting callers whose role ranks below ``role`` (401 without a key, 403 when too low)."""
-    need = ROLES.index(role)
-
-    def check(have: RoleDep) -> str:
-        if have is None:
-            raise APIError(
-                401,
-                "key_required",
-                f"This request changes data and needs an API key with role {role!r} or higher.",
-                fix="send it in the X-API-Key header (create one with gridgis key create --role ROLE).",
-                details={"required_role": role},
-            )
-        if ROLES.index(have) < need:
-            raise APIError(
-                403,
-                "forbidden",
-                f"Role {have!r} may not do this; it needs {role!r} or higher.",
-                fix=f"use a key with one of the roles {list(ROLES[need:])}.",
-                details={"required_role": role, "role": have},
-            )
-        return have
+    async def check(request: Request, caller: CallerDep) -> Caller:
+        return require_role(caller, role, f"{request.method} {request.url.path}")
 
     return Depends(check)
+
+
+#: a caller holding any key / a grid worker or higher / a dispatcher or higher
+KeyDep = Annotated[Caller, require()]
+StaffDep = Annotated[Caller, require("worker")]
+DispatcherDep = Annotated[Caller, require("dispatcher")]

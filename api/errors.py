@@ -18,16 +18,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridgis.errors import (
     ConflictError,
+    ForbiddenError,
     GridgisError,
     InputError,
     NotFoundError,
     StoreError,
+    UnauthenticatedError,
 )
 
 log = logging.getLogger("gridgis.api")
 
 #: gridgis error class -> HTTP status (the first matching class wins)
 STATUS = [
+    (UnauthenticatedError, 401),
+    (ForbiddenError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
     (InputError, 422),

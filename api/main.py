@@ -1,57 +1,52 @@
 """The gridgis web service: ``create_app(settings)`` builds it; ``app`` is what uvicorn runs.
 
-Routers are listed in :data:`ROUTERS` (module paths under ``api.routes``, each with a
-``router``); a component needing setup (its own tables) adds a ``startup(state)``
-function to its module, called once per worker at start, and may add a
-``shutdown(state)`` (stop its threads, close its connections), called at stop in
-reverse order, before the store closes. See ``api.deps`` for what a router gets
-(store, snapshot, locator, caller).
+The routers are listed in :data:`ROUTERS`, in the order they are mounted. The app's lifespan creates
+the worker's :class:`gridgis.service.Service` (store, plan snapshot and its poller, case tables,
+escalation job), starts it and stops it at shutdown. See ``api.deps`` for what a router gets.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
-import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from api import errors
-from api.deps import ServiceState
+from api.deps import make_service
 from api.middleware import BodyLimit, Metrics
+from api.routes import cases, grids, health, keys, layers, locate, maps, ogc, open311, plans, staff
 from api.settings import Settings
 from gridgis import __version__
+from gridgis.store import Store
 
-log = logging.getLogger("gridgis.api")
+#: the routers, in the order they are mounted
+ROUTERS = [
+    health.router,
+    locate.router,
+    grids.router,
+    staff.router,
+    plans.router,
+    layers.router,
+    keys.router,
+    ogc.router,
+    cases.router,
+    open311.router,
+    maps.router,
+]
 
-#: router modules under api.routes, in the order they are mounted (optional ones are skipped when absent)
-ROUTERS = ["health", "locate", "grids", "staff", "plans", "layers", "keys", "ogc"]
-OPTIONAL_ROUTERS = ["cases", "open311", "maps"]
 
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """Build the service for ``settings`` (default: from the GRIDGIS_* environment).
 
-def _modules():
-    for name in ROUTERS + OPTIONAL_ROUTERS:
-        try:
-            yield importlib.import_module(f"api.routes.{name}")
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_ROUTERS and exc.name == f"api.routes.{name}":
-                continue
-            raise
-
-
-def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> FastAPI:
-    """Build the service for ``settings`` (default: from the GRIDGIS_* environment)."""
+    ``store``: an open store to serve (left open at stop); default: opened from ``settings.database_url``.
+    """
     settings = settings or Settings()
-    modules = list(_modules())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        service = state or ServiceState(settings)
+        service = make_service(settings, store)
         app.state.gridgis = service
-        for module in modules:
-            if hasattr(module, "startup"):
-                module.startup(service)
         service.start()
         # the start-up objects (libraries, the first snapshot) live as long as the worker: keep them out of
         # the garbage collector's full passes, which otherwise stall requests (p99)
@@ -59,12 +54,6 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         try:
             yield
         finally:
-            for module in reversed(modules):
-                if hasattr(module, "shutdown"):
-                    try:
-                        module.shutdown(service)
-                    except Exception:  # the other components and the store still stop
-                        log.exception("shutdown of %s failed", module.__name__)
             service.stop()
 
     app = FastAPI(
@@ -77,8 +66,8 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     )
     app.state.settings = settings
     errors.install(app)
-    for module in modules:
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Metrics)
     return app

@@ -89,6 +89,28 @@ class StoreError(GridgisError):
     code = "store_error"
 
 
+class AccessError(GridgisError):
+    """The caller may not do this (see :mod:`gridgis.access`)."""
+
+    code = "forbidden"
+
+
+class UnauthenticatedError(AccessError):
+    """No API key was given (``key_required``), or an unknown or revoked one (``bad_key``)."""
+
+    code = "key_required"
+
+    def __init__(self, message: str, *, code: str = "key_required", fix: str | None = None, details=None):
+        super().__init__(message, fix=fix, details=details)
+        self.code = code
+
+
+class ForbiddenError(AccessError):
+    """The caller's key is known but its role or its grids do not allow this."""
+
+    code = "forbidden"
+
+
 class GridgisWarning(UserWarning):
     """Base class of gridgis warnings: a documented repair or reprojection."""
 

@@ -1,6 +1,6 @@
 """Cases over HTTP: intake, queries, the ledger, transitions, the routing table, per-grid figures.
 
-Who may do what (keys from ``X-API-Key`` or ``Authorization: Bearer``; roles in :data:`gridgis.store.ROLES`):
+Who may do what (keys from ``X-API-Key`` or ``Authorization: Bearer``; the rules are :mod:`gridgis.access`):
 
 - no key: nothing here (Open311's read-only GETs stay public); 401 ``key_required``;
 - a ``reader`` key (an app's): submit cases and read back the cases it submitted;
@@ -13,26 +13,24 @@ Who may do what (keys from ``X-API-Key`` or ``Authorization: Bearer``; roles in 
 
 Errors have the service's one JSON shape: ``{"error": {"code", "message", "details": {"fix", ...}}}``.
 
-``startup(state)`` opens the case tables and starts the escalation job (every
-``GRIDGIS_CASES_ESCALATE_SECONDS`` seconds, default 60; 0 turns it off); ``shutdown(state)`` stops
-the job and closes the case tables.
+The case tables and the escalation job (every ``GRIDGIS_CASES_ESCALATE_SECONDS`` seconds, default 60;
+0 turns it off) belong to the worker's :class:`gridgis.service.Service`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Caller, CallerDep, StateDep, caller_from_async, state_of
-from api.errors import APIError
-from gridgis.cases import CATEGORIES, CaseFilter, CaseStore, RouteRule, check_report, open_case_store
+from api.deps import CallerDep, DispatcherDep, KeyDep, ServiceDep, StaffDep
+from gridgis.access import check_case
+from gridgis.cases import CATEGORIES, CaseFilter, CaseStore, RouteRule, check_report
 from gridgis.cases.desk import submit_async
 from gridgis.cases.ledger import grid_stats, ledger_chunks
 from gridgis.cases.lifecycle import LEVELS, OPEN_STATUSES, STATUSES, allowed_transitions
@@ -42,38 +40,11 @@ from gridgis.errors import InputError
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 
-def startup(state) -> None:
-    """Open the case tables in the service's store and start the escalation job."""
-    state.case_store = open_case_store(state.store)
-    if state.snapshot is not None:  # prepare routing now rather than on the first report
-        from gridgis.cases import router_for
-
-        router_for(state.snapshot, state.store)
-    state.case_escalation = None
-    interval = state.settings.cases_escalate_seconds
-    if interval > 0:
-        from gridgis.cases import run_escalation
-
-        state.case_escalation_stop = threading.Event()
-        state.case_escalation = run_escalation(state.case_store, interval_s=interval, stop=state.case_escalation_stop)
-
-
-def shutdown(state) -> None:
-    """Stop the escalation job (waiting for a round in progress) and close the case tables."""
-    thread = getattr(state, "case_escalation", None)
-    if thread is not None:
-        state.case_escalation_stop.set()
-        thread.join(timeout=30)
-        state.case_escalation = None
-    cases = getattr(state, "case_store", None)
-    if cases is not None:
-        cases.close()
-
-
 # Dependencies are ``async def`` (or one sync function doing all the blocking work): FastAPI runs
 # every sync dependency in the thread pool, a hop that costs more than the work itself here.
-async def get_cases(request: Request) -> CaseStore:
-    return request.app.state.gridgis.case_store
+async def get_cases(service: ServiceDep) -> CaseStore:
+    """What ``CasesDep`` injects: the service's case tables."""
+    return service.cases
 
 
 CasesDep = Annotated[CaseStore, Depends(get_cases)]
@@ -87,87 +58,13 @@ async def get_clock() -> Callable[[], datetime]:
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
-def kind(caller: Caller) -> str:
-    """How messages and the audit log name a caller: anonymous, app (reader), worker or dispatcher (and above)."""
-    if caller.role is None:
-        return "anonymous"
-    if caller.at_least("dispatcher"):
-        return "dispatcher"
-    return "worker" if caller.role == "worker" else "app"
-
-
-def actor(caller: Caller) -> str:
-    """The audit log's name of a caller: ``worker:ggk_ab12cd`` (kind and key prefix)."""
-    return f"{kind(caller)}:{caller.prefix}"
-
-
-async def get_submitter(request: Request) -> str:
-    """The submitting client (its key prefix); 401 without a key, for any role."""
-    caller = await caller_from_async(request, state_of(request))
-    _need_key(caller, "Submitting a case")
-    return caller.prefix
-
-
-SubmitterDep = Annotated[str, Depends(get_submitter)]
-
-
-def _need_key(caller: Caller, what: str) -> None:
-    if caller.role is None:
-        raise APIError(
-            401,
-            "key_required",
-            f"{what} needs an API key.",
-            fix="send your app's key in the X-API-Key header (an admin creates one: gridgis key create --role reader).",
-        )
-
-
-def _need_staff(caller: Caller, what: str) -> None:
-    _need_key(caller, what)
-    if not caller.at_least("worker"):
-        raise APIError(
-            403,
-            "forbidden",
-            f"{what} is for grid staff; this key ({caller.prefix}...) belongs to an app.",
-            fix="use a dispatcher's key, or a grid worker's key (gridgis key create --role worker --grid GRID_ID).",
-            details={"required_role": "worker", "role": caller.role},
-        )
-
-
-def _need_dispatcher(caller: Caller, what: str) -> None:
-    _need_key(caller, what)
-    if not caller.at_least("dispatcher"):
-        raise APIError(
-            403,
-            "forbidden",
-            f"{what} needs a key with role dispatcher or higher.",
-            fix="use a key with one of the roles ['dispatcher', 'planner', 'admin'].",
-            details={"required_role": "dispatcher", "role": caller.role},
-        )
-
-
-def check_access(caller: Caller, case: dict[str, Any], *, write: bool = False) -> None:
-    """403 unless ``caller`` may read (or, with ``write``, move) ``case``."""
-    _need_key(caller, "Reading a case")
-    if caller.at_least("dispatcher"):
-        return
-    if caller.role == "worker" and case["grid_id"] in caller.grids:
-        return
-    if caller.role == "reader" and not write and case["submitted_by"] == caller.prefix:
-        return
-    where = f"grid {case['grid_id']}" if case["grid_id"] else f"the desk of town {case['town_id']}"
-    mine = f"grids {list(caller.grids)}" if caller.role == "worker" else "the cases it submitted"
-    raise APIError(
-        403,
-        "forbidden",
-        f"Case {case['id']} belongs to {where}; this key may {'move' if write else 'read'} only {mine}.",
-        fix="ask a dispatcher, or use the key of that grid's worker.",
-        details={"case_id": case["id"], "grid_id": case["grid_id"]},
-    )
-
-
 def case_json(case: dict[str, Any], now: datetime, *, contact: bool = False) -> dict[str, Any]:
     """A case as JSON (times ISO 8601 UTC); the reporter's contact only for staff."""
-    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in case.items() if k != "contact"}
+    out = {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in case.items()
+        if k not in ("contact", "submitter_id")
+    }
     out["level"] = LEVELS[case["level"]]
     out["overdue"] = case["status"] in OPEN_STATUSES and case["due_at"] < now
     out["category_name"] = CATEGORIES[case["category"]].name
@@ -194,9 +91,9 @@ class CaseIn(BaseModel):
 
 @router.post("", status_code=201, summary="Submit a case (any API key); routed to the grid's worker on duty")
 async def create_case(
-    request: Request,
+    service: ServiceDep,
     cases: CasesDep,
-    client: SubmitterDep,
+    client: KeyDep,
     clock: ClockDep,
     body: Annotated[
         CaseIn,
@@ -212,9 +109,9 @@ async def create_case(
 ) -> JSONResponse:
     report = check_report(**body.model_dump())
     now = clock()
-    snapshot = request.app.state.gridgis.snapshot or await run_in_threadpool(request.app.state.gridgis.current, None)
+    snapshot = service.snapshot or await run_in_threadpool(service.current, None)
     case, replayed = await submit_async(
-        cases, snapshot, report, client=client, idempotency_key=idempotency_key, now=now
+        cases, snapshot, report, client=client.prefix, client_id=client.key_id, idempotency_key=idempotency_key, now=now
     )
     headers = {"Location": f"/v1/cases/{case['id']}"}
     if replayed:
@@ -224,7 +121,7 @@ async def create_case(
 
 # --- queries -----------------------------------------------------------------------------------
 def case_filter(
-    caller: CallerDep,
+    caller: StaffDep,
     grid_id: str | None = None,
     community_id: str | None = None,
     town_id: str | None = None,
@@ -233,7 +130,6 @@ def case_filter(
     since: Annotated[datetime | None, Query(description="Reported at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Reported before (ISO 8601).")] = None,
 ) -> CaseFilter:
-    _need_staff(caller, "Listing cases")
     statuses = tuple(s for item in status or () for s in item.split(",") if s)
     return CaseFilter(
         grid_id=grid_id,
@@ -312,28 +208,24 @@ class RuleIn(BaseModel):
 
 
 @router.get("/routes", summary="The routing table: category -> department layer")
-def list_rules(cases: CasesDep, caller: CallerDep) -> list[dict]:
-    _need_key(caller, "Reading the routing table")
+def list_rules(cases: CasesDep, caller: KeyDep) -> list[dict]:
     return [rule.as_dict() for rule in cases.rules().values()]
 
 
 @router.put("/routes/{category}", summary="Send a category to a department layer (dispatcher)")
-def put_rule(category: str, body: RuleIn, cases: CasesDep, state: StateDep, caller: CallerDep) -> dict:
-    _need_dispatcher(caller, "Editing the routing table")
+def put_rule(category: str, body: RuleIn, cases: CasesDep, service: ServiceDep, caller: DispatcherDep) -> dict:
     rule = RouteRule(category, body.layer, body.department, body.max_distance_m)
-    state.store.get_layer(body.layer)  # NotFoundError listing the layers
-    return cases.set_rule(rule, actor=actor(caller)).as_dict()
+    service.store.get_layer(body.layer)  # NotFoundError listing the layers
+    return cases.set_rule(rule, actor=caller.actor).as_dict()
 
 
 @router.delete("/routes/{category}", status_code=204, summary="Route a category to grids again (dispatcher)")
-def delete_rule(category: str, cases: CasesDep, caller: CallerDep) -> None:
-    _need_dispatcher(caller, "Editing the routing table")
+def delete_rule(category: str, cases: CasesDep, caller: DispatcherDep) -> None:
     cases.delete_rule(category)
 
 
 @router.post("/escalations", summary="Escalate every overdue case now (dispatcher; the job does it on a timer)")
-def escalate(cases: CasesDep, caller: CallerDep, clock: ClockDep) -> dict:
-    _need_dispatcher(caller, "Running escalation")
+def escalate(cases: CasesDep, caller: DispatcherDep, clock: ClockDep) -> dict:
     now = clock()
     return {"at": now.isoformat(), "escalated": cases.escalate_overdue(now)}
 
@@ -342,7 +234,7 @@ def escalate(cases: CasesDep, caller: CallerDep, clock: ClockDep) -> dict:
 @router.get("/{case_id}", summary="One case with its audit log")
 def get_case(case_id: int, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
     case = cases.get(case_id)
-    check_access(caller, case)
+    check_case(caller, case)
     out = case_json(case, clock(), contact=caller.at_least("worker"))
     out["events"] = [{**e, "at": e["at"].isoformat()} for e in cases.events(case_id)]
     return JSONResponse(out)
@@ -356,10 +248,9 @@ class TransitionIn(BaseModel):
 
 
 @router.post("/{case_id}/transitions", summary="Move a case (staff); 409 lists the allowed moves")
-def transition(case_id: int, body: TransitionIn, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
-    _need_staff(caller, "Moving a case")
+def transition(case_id: int, body: TransitionIn, cases: CasesDep, caller: StaffDep, clock: ClockDep) -> JSONResponse:
     # checked before the move's transaction: a case keeps the grid it was routed to for life
-    check_access(caller, cases.get(case_id), write=True)
+    check_case(caller, cases.get(case_id), act=True)
     now = clock()
-    case = cases.transition(case_id, body.to, actor=actor(caller), note=body.note, assignee=body.assignee, now=now)
+    case = cases.transition(case_id, body.to, actor=caller.actor, note=body.note, assignee=body.assignee, now=now)
     return JSONResponse(case_json(case, now, contact=True))

@@ -7,18 +7,18 @@ import os
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
-from api.deps import StateDep
+from api.deps import ServiceDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness: the store answers and which plan is loaded")
-def healthz(state: StateDep) -> dict:
-    snap = state.snapshot
+def healthz(service: ServiceDep) -> dict:
+    snap = service.snapshot
     return {
         "status": "ok",
-        "store": state.store.kind,
-        "revision": state.store.revision(),
+        "store": service.store.kind,
+        "revision": service.store.revision(),
         "plan": snap.plan.name if snap else None,
         "grids": len(snap.grids) if snap else 0,
     }

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
-from api.deps import StateDep, StoreDep, require
+from api.deps import ServiceDep, StoreDep, require
 from api.geojson import feature_collection, parse_bbox
 from api.schemas import LayerOut
 from api.uploads import with_upload
@@ -41,7 +41,7 @@ def get_layer(name: str, store: StoreDep, bbox: str | None = None) -> Response:
     summary="Import (or replace) an extra polygon layer (key: planner)",
 )
 def import_layer(
-    state: StateDep,
+    service: ServiceDep,
     name: Annotated[str, Query(description="Layer name, e.g. police_beats.")],
     file: Annotated[UploadFile, File(description="GeoPackage, GeoJSON, zipped... any file gridgis.io reads.")],
     name_field: Annotated[str | None, Query(description="Column naming each area (default: name).")] = None,
@@ -51,15 +51,15 @@ def import_layer(
     info = with_upload(
         file,
         "layer.geojson",
-        lambda path: import_layer_file(state.store, path, name, layer=layer, name_field=name_field, title=title),
+        lambda path: import_layer_file(service.store, path, name, layer=layer, name_field=name_field, title=title),
         cli="gridgis layer import PATH --name NAME",
     )
-    state.refresh()
+    service.refresh()
     return _out(info)
 
 
 @router.delete("/{name}", status_code=204, dependencies=[require("planner")], summary="Delete an extra layer")
-def delete_layer(name: str, state: StateDep) -> Response:
-    state.store.delete_layer(name)
-    state.refresh()
+def delete_layer(name: str, service: ServiceDep) -> Response:
+    service.store.delete_layer(name)
+    service.refresh()
     return Response(status_code=204)

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
-from api.deps import state_of
+from api.deps import service_of, settings_of
 from api.errors import APIError, error_response
 from api.schemas import FeatureCollectionIn, LocateArraysIn, LocateBatchIn, LocateBatchOut, LocateOut
 from gridgis.crs import LONLAT_CRS, check_lonlat, point_to_wgs84, to_wgs84
@@ -80,7 +80,7 @@ def _number(query, name: str) -> float:
     openapi_extra={"parameters": GET_PARAMETERS},
 )
 async def locate(request: Request) -> Response:
-    state = state_of(request)
+    service = service_of(request)
     query = request.query_params
     lon, lat = _number(query, "lon"), _number(query, "lat")
     crs = query.get("crs", "wgs84").lower()
@@ -88,7 +88,7 @@ async def locate(request: Request) -> Response:
         raise InputError(
             f"Unknown crs {crs[:40]!r}.", fix=f"use one of {list(LONLAT_CRS)}.", details={"allowed": list(LONLAT_CRS)}
         )
-    snap = await state.current_async(query.get("plan"))
+    snap = await service.current_async(query.get("plan"))
     x, y = point_to_wgs84(lon, lat, crs, source="query lon/lat")
     pos = snap.locator.locate_point(x, y)
     if pos < 0:
@@ -144,13 +144,13 @@ BATCH_BODY = {
     openapi_extra={"requestBody": BATCH_BODY, "parameters": GET_PARAMETERS[3:]},
 )
 async def locate_batch(request: Request) -> Response:
-    state = state_of(request)
+    service = service_of(request)
     try:
         body = BATCH.validate_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     plan = request.query_params.get("plan")
-    snap = await state.current_async(plan)
+    snap = await service.current_async(plan)
     if isinstance(body, LocateArraysIn):
         if len(body.lon) != len(body.lat):
             raise InputError(
@@ -167,7 +167,7 @@ async def locate_batch(request: Request) -> Response:
             raise InputError("A point has fewer than 2 coordinates.", fix="send [lon, lat] pairs.")
         xy = np.array([c[:2] for c in coords], dtype=float).reshape(-1, 2)
         lon, lat = xy[:, 0], xy[:, 1]
-    limit = state.settings.max_batch
+    limit = settings_of(request).max_batch
     if lon.size > limit:
         raise APIError(
             413,

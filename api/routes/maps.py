@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.deps import StateDep, StoreDep, require
+from api.deps import ServiceDep, StoreDep, require
 from gridgis.errors import NotFoundError
 from gridgis.maps import ASSET_DIR, ASSET_URL, cases_map, plan_map, render_page
 from gridgis.maps.cases import load_cases
@@ -78,8 +78,8 @@ def plan_page(store: StoreDep, options: PageOptions, plan: PlanQuery = None) -> 
     summary="Map of the cases: by status, clustered, heat, filters (dispatchers)",
     dependencies=[require("dispatcher")],
 )
-def cases_page(state: StateDep, store: StoreDep, options: PageOptions, plan: PlanQuery = None) -> HTMLResponse:
-    cases, grids = load_cases(store, plan, case_store=getattr(state, "case_store", None))
+def cases_page(service: ServiceDep, store: StoreDep, options: PageOptions, plan: PlanQuery = None) -> HTMLResponse:
+    cases, grids = load_cases(store, plan, case_store=service.cases)
     m = cases_map(cases, grids, **options)
     return HTMLResponse(render_page(m, asset_url=ASSET_URL))
 

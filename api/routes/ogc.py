@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import PlanQuery, StateDep
+from api.deps import PlanQuery, ServiceDep, SettingsDep
 from api.errors import APIError
 from api.geojson import GEOJSON, feature, feature_collection, parse_bbox
 from gridgis.errors import NotFoundError
@@ -117,17 +117,17 @@ def conformance() -> JSONResponse:
 
 
 @router.get("/collections", summary="Collections")
-def collections(request: Request, state: StateDep, plan: PlanQuery = None) -> JSONResponse:
+def collections(request: Request, service: ServiceDep, plan: PlanQuery = None) -> JSONResponse:
     base = _base(request)
-    snap = state.current(plan)
+    snap = service.current(plan)
     cols = [_collection(base, cid, bbox, title) for cid, (_, bbox, title) in _collections(snap).items()]
     links = [{"href": f"{base}/collections", "rel": "self", "type": "application/json", "title": "Collections"}]
     return _json({"links": links, "collections": cols})
 
 
 @router.get("/collections/{cid}", summary="One collection")
-def collection(cid: str, request: Request, state: StateDep, plan: PlanQuery = None) -> JSONResponse:
-    _, bbox, title = _find(state.current(plan), cid)
+def collection(cid: str, request: Request, service: ServiceDep, plan: PlanQuery = None) -> JSONResponse:
+    _, bbox, title = _find(service.current(plan), cid)
     return _json(_collection(_base(request), cid, bbox, title))
 
 
@@ -135,13 +135,14 @@ def collection(cid: str, request: Request, state: StateDep, plan: PlanQuery = No
 def items(
     cid: str,
     request: Request,
-    state: StateDep,
+    service: ServiceDep,
+    settings: SettingsDep,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in CRS84")] = None,
     limit: Annotated[int, Query(ge=1, description="At most 10,000")] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     plan: PlanQuery = None,
 ) -> Response:
-    maximum = state.settings.max_batch
+    maximum = settings.max_batch
     if limit > maximum:
         raise APIError(
             422,
@@ -150,9 +151,9 @@ def items(
             fix=f"use limit <= {maximum} and follow the 'next' links.",
             details={"limit": maximum},
         )
-    snap = state.current(plan)
+    snap = service.current(plan)
     plan_id, _, _ = _find(snap, cid)
-    page = state.store.features(plan_id, cid, bbox=parse_bbox(bbox), limit=limit, offset=offset)
+    page = service.store.features(plan_id, cid, bbox=parse_bbox(bbox), limit=limit, offset=offset)
     base = f"{_base(request)}/collections/{cid}/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
     link = lambda rel, off: {  # noqa: E731
@@ -177,10 +178,10 @@ def items(
 
 
 @router.get("/collections/{cid}/items/{fid}", summary="One feature")
-def item(cid: str, fid: str, request: Request, state: StateDep, plan: PlanQuery = None) -> Response:
-    snap = state.current(plan)
+def item(cid: str, fid: str, request: Request, service: ServiceDep, plan: PlanQuery = None) -> Response:
+    snap = service.current(plan)
     plan_id, _, _ = _find(snap, cid)
-    page = state.store.features(plan_id, cid, fid=fid, limit=1)
+    page = service.store.features(plan_id, cid, fid=fid, limit=1)
     if not page.ids:
         raise NotFoundError(
             f"No feature {fid!r} in collection {cid!r}.", fix=f"list them at /ogc/collections/{cid}/items."

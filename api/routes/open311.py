@@ -15,13 +15,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import StateDep
-from api.errors import APIError
+from api.deps import ServiceDep
 from api.routes.cases import CasesDep, ClockDep
 from gridgis.cases import CATEGORIES, CaseFilter, check_report, submit
 from gridgis.cases import open311 as doc
 from gridgis.cases.open311 import OPEN311_STATUSES
-from gridgis.errors import GridgisError, InputError, NotFoundError
+from gridgis.errors import AccessError, GridgisError, InputError, NotFoundError, UnauthenticatedError
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -43,8 +42,13 @@ def _answer(fmt: str, kind: str, make: Callable[[], Any], status: int = 200) -> 
     try:
         return _reply(fmt, kind, make(), status)
     except GridgisError as exc:
-        code = getattr(exc, "status", None) or (404 if isinstance(exc, NotFoundError) else 400)
-        return _reply(fmt, "errors", doc.errors(code, str(exc)), code)
+        return _error(fmt, exc)
+
+
+def _error(fmt: str, exc: GridgisError) -> Response:
+    """The Open311 error document of ``exc``: 403 for a missing or unknown api_key, 404 not found, else 400."""
+    code = 403 if isinstance(exc, AccessError) else 404 if isinstance(exc, NotFoundError) else 400
+    return _reply(fmt, "errors", doc.errors(code, str(exc)), code)
 
 
 def _service(code: str | None) -> str:
@@ -69,7 +73,7 @@ def service(code: str, fmt: str) -> Response:
 async def post_request(
     fmt: str,
     request: Request,
-    state: StateDep,
+    service: ServiceDep,
     cases: CasesDep,
     clock: ClockDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -83,13 +87,12 @@ async def post_request(
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
 
     def create() -> list[dict[str, Any]]:
-        key = fields.get("api_key")
-        role = state.role_of(key) if key else None
-        if role is None:
-            raise APIError(
-                403,
-                "bad_key",
-                "api_key is missing or unknown." if not key else f"api_key {key[:10]!r}... is unknown or revoked.",
+        key = fields.get("api_key") or None
+        caller = service.identify(key)
+        if caller is None or caller.role is None:  # Open311 names the field, not the header
+            raise UnauthenticatedError(
+                f"api_key {key[:10]!r}... is unknown or revoked." if key else "api_key is missing.",
+                code="bad_key" if key else "key_required",
                 fix="send your app's API key in the api_key field.",
             )
         if fields.get("address_string") and not (fields.get("lat") and fields.get("long")):
@@ -112,7 +115,13 @@ async def post_request(
             contact=contact,
         )
         case, _ = submit(
-            cases, state.current(None), report, client=key[:10], idempotency_key=idempotency_key, now=clock()
+            cases,
+            service.current(None),
+            report,
+            client=caller.prefix,
+            client_id=caller.key_id,
+            idempotency_key=idempotency_key,
+            now=clock(),
         )
         return doc.created(case)
 
@@ -121,8 +130,7 @@ async def post_request(
     try:
         body = await run_in_threadpool(create)
     except GridgisError as exc:
-        code = getattr(exc, "status", None) or (404 if isinstance(exc, NotFoundError) else 400)
-        return _reply(fmt, "errors", doc.errors(code, str(exc)), code)
+        return _error(fmt, exc)
     return _reply(fmt, "service_requests", body, 201)
 
 

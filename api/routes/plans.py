@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from api.deps import StateDep, StoreDep, require
+from api.deps import ServiceDep, StoreDep, require
 from api.schemas import PlanOut
 from api.uploads import with_upload
 from gridgis.store.files import import_plan_file
@@ -48,7 +48,7 @@ def import_plan(
     dependencies=[require("planner")],
     summary="Publish a plan: the previous one is retired with its validity period kept (key: planner)",
 )
-def publish_plan(name: str, state: StateDep) -> dict:
-    info = state.store.publish_plan(name)
-    state.refresh()
+def publish_plan(name: str, service: ServiceDep) -> dict:
+    info = service.store.publish_plan(name)
+    service.refresh()
     return info.as_dict()

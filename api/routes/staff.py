@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import SnapshotDep, StateDep, StoreDep, require
+from api.deps import ServiceDep, SnapshotDep, StoreDep, require
 from api.routes.grids import grid_position
 from api.schemas import StaffFullOut, StaffIn
 
@@ -24,9 +24,9 @@ def get_staff(grid_id: str, snap: SnapshotDep, store: StoreDep) -> dict:
     dependencies=[require("dispatcher")],
     summary="Replace the staff of a grid (key with role dispatcher or higher)",
 )
-def put_staff(grid_id: str, body: StaffIn, snap: SnapshotDep, state: StateDep) -> dict:
+def put_staff(grid_id: str, body: StaffIn, snap: SnapshotDep, service: ServiceDep) -> dict:
     grid_position(snap, grid_id)
     doc = body.model_dump()
-    state.store.set_staff(grid_id, doc)
-    state.refresh()
+    service.store.set_staff(grid_id, doc)
+    service.refresh()
     return {"grid_id": grid_id, **doc}

@@ -76,7 +76,8 @@ class CaseRouter:
         )
 
 
-#: (plan_id, store revision) -> router, most recent last
+#: (plan_id, store revision) -> router, most recent last; replaced whole under the lock (never changed in
+#: place), so a reader takes the current dict by one reference read, without the lock
 _routers: OrderedDict[tuple[int, int], CaseRouter] = OrderedDict()
 _routers_lock = threading.Lock()
 _KEEP_ROUTERS = 4
@@ -84,17 +85,28 @@ _KEEP_ROUTERS = 4
 
 def router_for(snapshot, store) -> CaseRouter:
     """The :class:`CaseRouter` of ``snapshot`` (built once per snapshot; ``store`` gives the layers' name fields)."""
+    global _routers
     key = (snapshot.plan.plan_id, snapshot.revision)
-    with _routers_lock:  # held while building: concurrent first requests wait for one build
-        router = _routers.get(key)
-        if router is None or router.snapshot is not snapshot:
-            names = {info.name: info.name_field for info in store.list_layers()}
-            router = _routers[key] = CaseRouter(snapshot, names)
-            while len(_routers) > _KEEP_ROUTERS:
-                _routers.popitem(last=False)
-        else:
-            _routers.move_to_end(key)
+    router = _ready_router(snapshot)
+    if router is not None:
         return router
+    with _routers_lock:  # held while building: concurrent first requests wait for one build
+        router = _ready_router(snapshot)
+        if router is None:
+            names = {info.name: info.name_field for info in store.list_layers()}
+            router = CaseRouter(snapshot, names)
+            routers = OrderedDict(_routers)
+            routers[key] = router
+            while len(routers) > _KEEP_ROUTERS:
+                routers.popitem(last=False)
+            _routers = routers
+        return router
+
+
+def _ready_router(snapshot) -> CaseRouter | None:
+    """The router already built for ``snapshot``, else None (never blocks)."""
+    router = _routers.get((snapshot.plan.plan_id, snapshot.revision))
+    return router if router is not None and router.snapshot is snapshot else None
 
 
 def _no_plan() -> NotFoundError:
@@ -110,17 +122,22 @@ def submit(
     report: Report,
     *,
     client: str,
+    client_id: str | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Route a checked report on the plan ``snapshot`` and store it; return (case, replayed).
+
+    ``client`` names the submitter, ``client_id`` identifies it (see :meth:`CaseStore.create`).
 
     The case is committed (durably) when this returns.
     """
     if snapshot is None:
         raise _no_plan()
     route = router_for(snapshot, cases.store).route(report, cases.rules())
-    return cases.create(report, route, client=client, idempotency_key=idempotency_key, now=now)
+    return cases.create(
+        report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now
+    )
 
 
 async def submit_async(
@@ -129,18 +146,20 @@ async def submit_async(
     report: Report,
     *,
     client: str,
+    client_id: str | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """:func:`submit` for an event loop: routes in the loop, awaits the durable write without blocking it."""
     if snapshot is None:
         raise _no_plan()
-    key = (snapshot.plan.plan_id, snapshot.revision)
-    router = _routers.get(key)
-    if router is None or router.snapshot is not snapshot:  # a new plan or staff: build off the loop
+    router = _ready_router(snapshot)
+    if router is None:  # a new plan or staff: build off the loop
         router = await asyncio.to_thread(router_for, snapshot, cases.store)
     route = router.route(report, cases.rules())
-    return await cases.acreate(report, route, client=client, idempotency_key=idempotency_key, now=now)
+    return await cases.acreate(
+        report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now
+    )
 
 
 def run_escalation(

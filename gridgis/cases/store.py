@@ -62,6 +62,7 @@ CASE_COLUMNS = (
     "level",
     "outside_coverage",
     "submitted_by",
+    "submitter_id",
     "created_at",
     "updated_at",
     "due_at",
@@ -103,9 +104,18 @@ _SCOPES_TO_KEYS_SQL = """
     DROP TABLE case_scopes
 """
 
+#: step 3: a case keeps the id of the key that submitted it (``submitted_by`` is that key's prefix, which two
+#: keys may share); older cases get it when exactly one stored key has their prefix
+_SUBMITTER_ID_SQL = """
+    ALTER TABLE cases ADD COLUMN submitter_id TEXT;
+    UPDATE cases SET submitter_id = (SELECT MIN(k.key_hash) FROM api_keys k WHERE k.prefix = cases.submitted_by)
+        WHERE (SELECT COUNT(*) FROM api_keys k WHERE k.prefix = cases.submitted_by) = 1
+"""
+
 SQLITE_MIGRATIONS = [
     _CASES_SQL.format(serial="INTEGER", real="REAL", bool="INTEGER", ts="TEXT"),
     _SCOPES_TO_KEYS_SQL.format(agg="json_group_array(s.grid_id)"),
+    _SUBMITTER_ID_SQL,
 ]
 POSTGIS_MIGRATIONS = [
     _CASES_SQL.format(serial="BIGSERIAL", real="DOUBLE PRECISION", bool="BOOLEAN", ts="TIMESTAMPTZ")
@@ -115,6 +125,7 @@ POSTGIS_MIGRATIONS = [
     CREATE INDEX cases_geom ON cases USING GIST (geom)
     """,
     _SCOPES_TO_KEYS_SQL.format(agg="json_agg(s.grid_id ORDER BY s.grid_id)::text"),
+    _SUBMITTER_ID_SQL,
 ]
 
 
@@ -193,15 +204,21 @@ class CaseStore:
         route: Route,
         *,
         client: str,
+        client_id: str | None = None,
         now: datetime | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Insert a case (status ``assigned``, two audit events) and commit it; return (case, replayed).
 
-        With ``idempotency_key``, a second call by the same ``client`` returns the first case and
+        ``client`` names the submitter (``submitted_by``, the audit log), ``client_id`` identifies it
+        (``submitter_id``; default ``client``; :func:`gridgis.access.key_id` for an API key). With
+        ``idempotency_key``, a second call by the same ``client_id`` returns the first case and
         ``replayed=True``; the same key with a different report raises :class:`ConflictError`.
         """
-        return self._write(self._create_work(report, route, client=client, now=now, idempotency_key=idempotency_key))
+        work = self._create_work(
+            report, route, client=client, client_id=client_id, now=now, idempotency_key=idempotency_key
+        )
+        return self._write(work)
 
     async def acreate(
         self,
@@ -209,20 +226,31 @@ class CaseStore:
         route: Route,
         *,
         client: str,
+        client_id: str | None = None,
         now: datetime | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """:meth:`create` for an event loop (the write runs off the loop; the answer comes after the commit)."""
-        work = self._create_work(report, route, client=client, now=now, idempotency_key=idempotency_key)
+        work = self._create_work(
+            report, route, client=client, client_id=client_id, now=now, idempotency_key=idempotency_key
+        )
         return await self._awrite(work)
 
     async def _awrite(self, work: Callable[[Any], T]) -> T:
         return await asyncio.to_thread(self._write, work)
 
     def _create_work(
-        self, report: Report, route: Route, *, client: str, now: datetime | None, idempotency_key: str | None
+        self,
+        report: Report,
+        route: Route,
+        *,
+        client: str,
+        client_id: str | None,
+        now: datetime | None,
+        idempotency_key: str | None,
     ) -> Callable[[Any], tuple[dict[str, Any], bool]]:
         now = now or utc_now()
+        who = (client, client_id or client)
         due = now + get_category(report.category).deadline
         digest = request_hash(report) if idempotency_key else None
 
@@ -233,12 +261,12 @@ class CaseStore:
                         "INSERT INTO case_idempotency (client, key, request_hash, created_at) VALUES (?, ?, ?, ?) "
                         "ON CONFLICT DO NOTHING RETURNING key"
                     ),
-                    (client, idempotency_key, digest, self._ts(now)),
+                    (who[1], idempotency_key, digest, self._ts(now)),
                 )
                 if cur.fetchone() is None:
                     cur.execute(
                         self._q("SELECT case_id, request_hash FROM case_idempotency WHERE client = ? AND key = ?"),
-                        (client, idempotency_key),
+                        (who[1], idempotency_key),
                     )
                     case_id, old_digest = cur.fetchone()
                     if old_digest != digest:
@@ -248,22 +276,22 @@ class CaseStore:
                             details={"case_id": case_id},
                         )
                     return self._get(cur, case_id), True
-            return self._insert_case(cur, report, route, client, now, due, idempotency_key), False
+            return self._insert_case(cur, report, route, who, now, due, idempotency_key), False
 
         return work
 
     _INSERT_CASE = (
         "INSERT INTO cases (status, category, channel, description, lon, lat, source_crs, photo_urls, "
         "contact, grid_id, community_id, town_id, assignee, assignee_kind, department, level, "
-        "outside_coverage, submitted_by, created_at, updated_at, due_at) "
-        "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "outside_coverage, submitted_by, submitter_id, created_at, updated_at, due_at) "
+        "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         f"RETURNING {', '.join(CASE_COLUMNS)}"  # the new case as _get reads it, without a SELECT
     )
     _EVENT_COLUMNS = "case_id, at, actor, from_status, to_status, assignee, note"
     _INSERT_EVENT = f"INSERT INTO case_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
     _LINK_KEY = "UPDATE case_idempotency SET case_id = ? WHERE client = ? AND key = ?"
 
-    def _case_row(self, report: Report, route: Route, client: str, now: datetime, due: datetime) -> tuple:
+    def _case_row(self, report: Report, route: Route, who: tuple[str, str], now: datetime, due: datetime) -> tuple:
         return (
             report.category,
             report.channel,
@@ -281,28 +309,30 @@ class CaseStore:
             route.department,
             route.level,
             self._bool(route.outside_coverage),
-            client,
+            *who,
             self._ts(now),
             self._ts(now),
             self._ts(due),
         )
 
-    def _first_events(self, report: Report, route: Route, client: str, now: datetime) -> list[tuple]:
+    def _first_events(self, report: Report, route: Route, who: tuple[str, str], now: datetime) -> list[tuple]:
         """The audit events of a new case, without the case id: reported by the client, assigned by the router."""
         where = "outside every grid: sent to the nearest town's desk" if route.outside_coverage else "routed"
         return [
-            (self._ts(now), client, None, "reported", None, f"via {report.channel}"),
+            (self._ts(now), who[0], None, "reported", None, f"via {report.channel}"),
             (self._ts(now), "system:router", "reported", "assigned", route.assignee, where),
         ]
 
-    def _insert_case(self, cur, report, route, client, now, due, idempotency_key) -> dict[str, Any]:
-        """Insert the case and its first events, link the idempotency key to it; return the case."""
-        cur.execute(self._q(self._INSERT_CASE), self._case_row(report, route, client, now, due))
+    def _insert_case(self, cur, report, route, who, now, due, idempotency_key) -> dict[str, Any]:
+        """Insert the case and its first events, link the idempotency key to it; return the case.
+
+        ``who`` is (name, id) of the submitter."""
+        cur.execute(self._q(self._INSERT_CASE), self._case_row(report, route, who, now, due))
         case = self._case(cur.fetchone())
-        events = [(case["id"], *e) for e in self._first_events(report, route, client, now)]
+        events = [(case["id"], *e) for e in self._first_events(report, route, who, now)]
         cur.executemany(self._q(self._INSERT_EVENT), events)
         if idempotency_key:
-            cur.execute(self._q(self._LINK_KEY), (case["id"], client, idempotency_key))
+            cur.execute(self._q(self._LINK_KEY), (case["id"], who[1], idempotency_key))
         return case
 
     # --- reads -----------------------------------------------------------------------------
@@ -745,10 +775,10 @@ class PostGISCaseStore(CaseStore):
         with self.store.connect(readonly=readonly) as con, con.transaction():
             yield con.cursor()
 
-    def _insert_case(self, cur, report, route, client, now, due, idempotency_key) -> dict[str, Any]:
+    def _insert_case(self, cur, report, route, who, now, due, idempotency_key) -> dict[str, Any]:
         # one round trip instead of three: data-modifying CTEs (the key's row, inserted by the statement
         # before, is visible to the UPDATE here)
-        events = self._first_events(report, route, client, now)
+        events = self._first_events(report, route, who, now)
         link = (
             ", k AS (UPDATE case_idempotency SET case_id = (SELECT id FROM c) WHERE client = %s AND key = %s)"
             if idempotency_key
@@ -762,9 +792,9 @@ class PostGISCaseStore(CaseStore):
             f"AS v (ord, at, actor, from_status, to_status, assignee, note) ORDER BY v.ord){link} "
             f"SELECT {', '.join(CASE_COLUMNS)} FROM c"
         )
-        params = [*self._case_row(report, route, client, now, due), *events[0], *events[1]]
+        params = [*self._case_row(report, route, who, now, due), *events[0], *events[1]]
         if idempotency_key:
-            params += [client, idempotency_key]
+            params += [who[1], idempotency_key]
         cur.execute(sql, params)
         return self._case(cur.fetchone())
 

@@ -13,7 +13,6 @@ steps and use :meth:`Store.connect` for their queries (placeholders:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import secrets
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridgis.access import PREFIX_LENGTH, ROLES, key_id
 from gridgis.errors import InputError, NotFoundError
 from gridgis.model import validate_layer
 
@@ -36,8 +36,6 @@ from gridgis.model import validate_layer
 PLAN_LAYERS = ("towns", "communities", "grids", "buildings")
 #: id column of each plan layer
 ID_COLUMNS = {"towns": "town_id", "communities": "community_id", "grids": "grid_id", "buildings": "building_id"}
-#: key roles, lowest first: a ``worker`` key reads and moves the cases of its own grids only
-ROLES = ("reader", "worker", "dispatcher", "planner", "admin")
 #: plan_id under which extra layers' features are stored (they are not plan-versioned)
 EXTRA_PLAN_ID = 0
 
@@ -94,9 +92,8 @@ class FeaturePage:
         return cls([r[0] for r in rows], [_json(r[1]) for r in rows], geoms, int(total))
 
 
-def hash_key(token: str) -> str:
-    """The stored form of an API key (keys are random 32-byte tokens, so a plain SHA-256 suffices)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+#: the stored form of an API key, which is also its id (keys are random 32-byte tokens: a plain SHA-256 suffices)
+hash_key = key_id
 
 
 def new_key_token() -> str:
@@ -445,7 +442,7 @@ class Store(ABC):
                 self._q(
                     "INSERT INTO api_keys (key_hash, prefix, name, role, created_at, grids) VALUES (?, ?, ?, ?, ?, ?)"
                 ),
-                (hash_key(token), token[:10], name, role, _now(), json.dumps(list(ids))),
+                (hash_key(token), token[:PREFIX_LENGTH], name, role, _now(), json.dumps(list(ids))),
             )
         return token
 

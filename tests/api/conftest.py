@@ -11,7 +11,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.deps import ServiceState
 from api.main import create_app
 from api.settings import Settings
 from gridgis.store import open_store
@@ -54,7 +53,7 @@ def settings(store_url) -> Settings:
 
 @pytest.fixture(scope="module")
 def client(store, settings):
-    app = create_app(settings, state=ServiceState(settings, store))
+    app = create_app(settings, store=store)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 

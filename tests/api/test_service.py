@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.deps import ServiceState
 from api.main import create_app
 
 
@@ -28,7 +27,7 @@ def test_every_error_has_one_shape(client, published, auth):
 
 
 def test_unexpected_error_is_a_json_500(settings, store):
-    app = create_app(settings, state=ServiceState(settings, store))
+    app = create_app(settings, store=store)
 
     @app.get("/boom")
     def boom():

@@ -7,8 +7,9 @@ from click.testing import CliRunner
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from api.deps import Caller, CallerDep
+from api.deps import CallerDep
 from api.settings import Settings
+from gridgis.access import Caller
 from gridgis.cli import main as gridgis_cli
 from gridgis.errors import InputError
 

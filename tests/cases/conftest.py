@@ -18,7 +18,10 @@ from fastapi.testclient import TestClient
 
 APP = "ggk_app0000000000000000"
 DISPATCHER = "ggk_dsp3333333333333333"
-KEYS = f"{APP}:reader,{DISPATCHER}:dispatcher"
+#: two apps' keys that share their first 10 characters (the prefix that names a key): two callers all the same
+HOTLINE_ONE = "hotline-app-one-5d1c0e9a"
+HOTLINE_TWO = "hotline-app-two-77b3f402"
+KEYS = f"{APP}:reader,{DISPATCHER}:dispatcher,{HOTLINE_ONE}:reader,{HOTLINE_TWO}:reader"
 G1 = "440784101001001"  # west half of community 440784101001 (town 440784101)
 G2 = "440784101001002"
 #: a point inside G1 (community 440784101001 spans lon 112.90-112.92, lat 22.70-22.72)
@@ -111,4 +114,4 @@ def service(store_url, toy_city, toy_plan, monkeypatch):
     app = create_app(Settings(database_url=store_url, api_keys=KEYS, poll_seconds=0.2))
     with TestClient(app) as client:
         state = app.state.gridgis
-        yield Service(client, state.store, state.case_store, store_url, worker, other_worker)
+        yield Service(client, state.store, state.cases, store_url, worker, other_worker)

@@ -164,6 +164,6 @@ def test_the_escalation_job_stops_with_the_service(store_url, toy_city, toy_plan
     store.close()
     app = create_app(Settings(database_url=store_url, cases_escalate_seconds=3600, poll_seconds=0.2))
     with TestClient(app):
-        thread = app.state.gridgis.case_escalation
+        thread = app.state.gridgis.escalation_thread
         assert thread.is_alive()
-    assert not thread.is_alive()  # shutdown(state) stopped it, without waiting the hour
+    assert not thread.is_alive()  # Service.stop() stopped it, without waiting the hour

@@ -235,3 +235,23 @@ def test_submitter_is_the_key_prefix_whichever_way_the_key_comes(service):
     assert service.store.revoke_key(service.worker[:10]) == 1
     r = service.post_case(key=service.worker)
     assert r.status_code == 401 and r.json()["error"]["code"] == "bad_key"
+
+
+def test_keys_sharing_a_prefix_are_two_callers(service):
+    """A caller is its key, not the key's first characters: the second app neither reads the first's case
+    (with the reporter's phone) nor replays its Idempotency-Key."""
+    from tests.cases.conftest import HOTLINE_ONE, HOTLINE_TWO
+
+    assert HOTLINE_ONE[:10] == HOTLINE_TWO[:10]
+    retry = {"Idempotency-Key": "hotline-call-1"}
+    first = service.post_case(key=HOTLINE_ONE, headers=retry, contact={"phone": "13800000001"})
+    assert first.status_code == 201
+    case_id = first.json()["id"]
+    assert service.get(f"/v1/cases/{case_id}", key=HOTLINE_ONE).status_code == 200
+    r = service.get(f"/v1/cases/{case_id}", key=HOTLINE_TWO)
+    assert r.status_code == 403 and "13800000001" not in r.text
+    second = service.post_case(key=HOTLINE_TWO, headers=retry, contact={"phone": "13800000002"})
+    assert second.status_code == 201 and "Idempotent-Replayed" not in second.headers
+    assert second.json()["id"] != case_id and "13800000001" not in second.text
+    again = service.post_case(key=HOTLINE_ONE, headers=retry, contact={"phone": "13800000001"})
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json()["id"] == case_id

@@ -110,7 +110,8 @@ def test_case_tables_live_in_the_service_database(store_url, toy_city, toy_plan)
     again = open_case_store(store_url)  # reopening migrates nothing twice and finds the case
     try:
         assert again.get(case["id"])["description"] == "persisted"
-        assert again.store.schema_version("cases") == 2  # step 1: the tables; 2: scopes moved to worker keys
+        # step 1: the tables; 2: scopes moved to worker keys; 3: the submitting key's id
+        assert again.store.schema_version("cases") == 3
     finally:
         again.close()
         again.store.close()
@@ -147,7 +148,7 @@ def test_an_old_database_upgrades_its_scoped_reader_keys_to_worker_keys(store_ur
     store = open_store(store_url)
     cases = open_case_store(store)
     try:
-        assert (store.schema_version("core"), store.schema_version("cases")) == (2, 2)
+        assert (store.schema_version("core"), store.schema_version("cases")) == (2, 3)
         scoped = store.lookup_key(tokens["scoped"])
         assert (scoped["role"], sorted(scoped["grids"])) == ("worker", ["440784101001001", "440784101001002"])
         assert store.lookup_key(tokens["app"])["role"] == "reader" and store.lookup_key(tokens["app"])["grids"] == ()
