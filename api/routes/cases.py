@@ -34,8 +34,8 @@ from gridgis.cases import CATEGORIES, CaseFilter, CaseStore, RouteRule, check_re
 from gridgis.cases.desk import submit_async
 from gridgis.cases.ledger import grid_stats, ledger_chunks
 from gridgis.cases.lifecycle import LEVELS, OPEN_STATUSES, STATUSES, allowed_transitions
-from gridgis.cases.store import utc_now
 from gridgis.errors import InputError
+from gridgis.times import utc_now
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 

@@ -13,12 +13,13 @@ from api.schemas import LayerOut
 from api.uploads import with_upload
 from gridgis.store.base import EXTRA_PLAN_ID, LayerInfo
 from gridgis.store.files import import_layer_file
+from gridgis.times import shown
 
 router = APIRouter(prefix="/v1/layers", tags=["layers"])
 
 
 def _out(info: LayerInfo) -> dict:
-    return {**info.__dict__, "created_at": info.created_at.isoformat()}
+    return {**info.__dict__, "created_at": shown(info.created_at).isoformat()}
 
 
 @router.get("", response_model=list[LayerOut], summary="Extra layers")

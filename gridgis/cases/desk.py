@@ -17,8 +17,9 @@ from typing import Any
 
 from gridgis.cases.intake import Report
 from gridgis.cases.routing import DepartmentAreas, Route, Territory, route_case
-from gridgis.cases.store import CaseStore, utc_now
+from gridgis.cases.store import CaseStore
 from gridgis.errors import NotFoundError
+from gridgis.times import utc_now
 
 log = logging.getLogger("gridgis.cases")
 
@@ -135,9 +136,7 @@ def submit(
     if snapshot is None:
         raise _no_plan()
     route = router_for(snapshot, cases.store).route(report, cases.rules())
-    return cases.create(
-        report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now
-    )
+    return cases.create(report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now)
 
 
 async def submit_async(

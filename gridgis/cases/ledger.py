@@ -14,9 +14,10 @@ import pandas as pd
 
 from gridgis.cases.categories import CATEGORIES
 from gridgis.cases.lifecycle import LEVELS, OPEN_STATUSES
-from gridgis.cases.store import CaseFilter, CaseStore, utc_now
+from gridgis.cases.store import CaseFilter, CaseStore
 from gridgis.errors import FileFormatError
 from gridgis.io.atomic import atomic_path
+from gridgis.times import utc_now
 
 LEDGER_COLUMNS = (
     "id",

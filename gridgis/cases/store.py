@@ -1,33 +1,23 @@
-"""The case store: cases, their audit log, the routing table and idempotency keys.
+"""The case tables: cases, their audit log, the routing table and idempotency keys.
 
-The tables live in the service's database (:func:`gridgis.store.open_store`),
-migrated as component ``cases``. Two implementations share every query:
-
-- :class:`SQLiteCaseStore` writes through its own connection with
-  ``synchronous=FULL`` (WAL), so a commit is on disk before the API answers 201;
-  writers in one process queue on a lock instead of SQLite's sleeping busy handler.
-- :class:`PostGISCaseStore` uses the service's connection pool; a returned
-  commit is durable (``synchronous_commit`` on). The point also gets a PostGIS
-  geometry column with a GiST index for maps and analysts.
-
-Times are UTC; SQLite keeps them as fixed-width ISO text so they sort and compare.
+The tables live in the service's database (:func:`gridgis.store.open_store`), migrated as component
+``cases`` (its own tables only). Queries go through the store: reads on :meth:`Store.cursor`, writes
+through :meth:`Store.write`, which returns only once the commit is durable (SQLite: ``synchronous=FULL``
+with group commit; PostGIS: ``synchronous_commit`` on). SQL is written once, with ``?`` placeholders,
+and the store's dialect fills in placeholders, types, times (UTC) and booleans. On PostGIS the point
+also gets a geometry column with a GiST index for maps and analysts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import queue
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -35,7 +25,10 @@ from gridgis.cases.categories import get_category
 from gridgis.cases.intake import Report
 from gridgis.cases.lifecycle import FINAL_STATUSES, OPEN_STATUSES, check_status, check_transition
 from gridgis.cases.routing import Route, RouteRule, escalation_target
-from gridgis.errors import ConflictError, InputError, NotFoundError, StoreError
+from gridgis.errors import ConflictError, InputError, NotFoundError
+from gridgis.store import Store, open_store
+from gridgis.store.dialect import POSTGIS, SQLITE, from_stored
+from gridgis.times import utc_now
 
 COMPONENT = "cases"
 T = TypeVar("T")
@@ -72,6 +65,7 @@ CASE_COLUMNS = (
 _TIME_COLUMNS = ("created_at", "updated_at", "due_at", "resolved_at", "closed_at")
 EVENT_COLUMNS = ("id", "case_id", "at", "actor", "from_status", "to_status", "assignee", "note")
 
+#: step 1, with the dialect's type names
 _CASES_SQL = """
     CREATE TABLE cases (id {serial} PRIMARY KEY, status TEXT NOT NULL, category TEXT NOT NULL,
         channel TEXT NOT NULL, description TEXT NOT NULL, lon {real} NOT NULL, lat {real} NOT NULL,
@@ -113,12 +107,12 @@ _SUBMITTER_ID_SQL = """
 """
 
 SQLITE_MIGRATIONS = [
-    _CASES_SQL.format(serial="INTEGER", real="REAL", bool="INTEGER", ts="TEXT"),
+    SQLITE.schema(_CASES_SQL),
     _SCOPES_TO_KEYS_SQL.format(agg="json_group_array(s.grid_id)"),
     _SUBMITTER_ID_SQL,
 ]
 POSTGIS_MIGRATIONS = [
-    _CASES_SQL.format(serial="BIGSERIAL", real="DOUBLE PRECISION", bool="BOOLEAN", ts="TIMESTAMPTZ")
+    POSTGIS.schema(_CASES_SQL)
     + """;
     ALTER TABLE cases ADD COLUMN geom geometry(Point, 4326)
         GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED;
@@ -150,11 +144,6 @@ class CaseFilter:
             get_category(self.category)
 
 
-def utc_now() -> datetime:
-    """The current time in UTC (the default clock)."""
-    return datetime.now(UTC)
-
-
 def request_hash(report: Report) -> str:
     """Fingerprint of a report: an idempotency key replayed with a different report is a conflict."""
     # the JSON of asdict(report), built without asdict's deep copy (the same text, so stored hashes still match)
@@ -166,36 +155,44 @@ _REPORT_FIELDS = tuple(f.name for f in dataclass_fields(Report))
 
 
 class CaseStore:
-    """Cases in the service's database. Open one with :func:`open_case_store`."""
+    """The case tables of ``store``, created or migrated on first use. Open one with :func:`open_case_store`.
 
-    kind: str
-    _for_update = ""
+    ``owns_store``: :meth:`close` closes ``store`` too (when this object opened it).
+    """
 
-    def __init__(self, store):
+    def __init__(self, store: Store, *, owns_store: bool = False):
         self.store = store
+        self.dialect = store.dialect
+        self._owns_store = owns_store
+        self._rules_cache: tuple[float, dict[str, RouteRule]] | None = None
+        store.migrate_component(COMPONENT, SQLITE_MIGRATIONS if store.kind == "sqlite" else POSTGIS_MIGRATIONS)
 
-    # --- dialect hooks ---------------------------------------------------------------------
-    @contextmanager
-    def _tx(self, *, readonly: bool = False) -> Iterator[Any]:
-        """A cursor in a transaction: committed (durably) on success, rolled back on error."""
-        raise NotImplementedError
+    @property
+    def kind(self) -> str:
+        """The store's kind: "sqlite" or "postgis"."""
+        return self.store.kind
+
+    def _tx(self, *, readonly: bool = True) -> AbstractContextManager[Any]:
+        """A cursor in a transaction of the store (writes go through :meth:`_write`)."""
+        return self.store.cursor(readonly=readonly)
 
     def _write(self, work: Callable[[Any], T]) -> T:
-        """Run ``work(cursor)`` in a write transaction; return its result once committed."""
-        with self._tx() as cur:
-            return work(cur)
+        """Run ``work(cursor)`` in a write transaction; return its result once durably committed."""
+        return self.store.write(work)
+
+    async def _awrite(self, work: Callable[[Any], T]) -> T:
+        return await self.store.awrite(work)
 
     def _q(self, sql: str) -> str:
-        return sql
+        return self.dialect.q(sql)
 
     def _ts(self, value: datetime | None) -> Any:
-        return value
-
-    def _bool(self, value: bool) -> Any:
-        return value
+        return self.dialect.ts(value)
 
     def close(self) -> None:
-        """Release own connections (the service store stays open)."""
+        """Close the store when this object opened it (the service's store stays open otherwise)."""
+        if self._owns_store:
+            self.store.close()
 
     # --- intake ----------------------------------------------------------------------------
     def create(
@@ -235,9 +232,6 @@ class CaseStore:
             report, route, client=client, client_id=client_id, now=now, idempotency_key=idempotency_key
         )
         return await self._awrite(work)
-
-    async def _awrite(self, work: Callable[[Any], T]) -> T:
-        return await asyncio.to_thread(self._write, work)
 
     def _create_work(
         self,
@@ -308,7 +302,7 @@ class CaseStore:
             route.assignee_kind,
             route.department,
             route.level,
-            self._bool(route.outside_coverage),
+            self.dialect.bool(route.outside_coverage),
             *who,
             self._ts(now),
             self._ts(now),
@@ -327,6 +321,8 @@ class CaseStore:
         """Insert the case and its first events, link the idempotency key to it; return the case.
 
         ``who`` is (name, id) of the submitter."""
+        if self.dialect is POSTGIS:
+            return self._insert_case_at_once(cur, report, route, who, now, due, idempotency_key)
         cur.execute(self._q(self._INSERT_CASE), self._case_row(report, route, who, now, due))
         case = self._case(cur.fetchone())
         events = [(case["id"], *e) for e in self._first_events(report, route, who, now)]
@@ -335,6 +331,30 @@ class CaseStore:
             cur.execute(self._q(self._LINK_KEY), (case["id"], who[1], idempotency_key))
         return case
 
+    def _insert_case_at_once(self, cur, report, route, who, now, due, idempotency_key) -> dict[str, Any]:
+        """PostGIS: the case, its events and the key's link in one round trip instead of three."""
+        # one round trip instead of three: data-modifying CTEs (the key's row, inserted by the statement
+        # before, is visible to the UPDATE here)
+        events = self._first_events(report, route, who, now)
+        link = (
+            ", k AS (UPDATE case_idempotency SET case_id = (SELECT id FROM c) WHERE client = %s AND key = %s)"
+            if idempotency_key
+            else ""
+        )
+        sql = (
+            f"WITH c AS ({self._q(self._INSERT_CASE)}), "
+            f"e AS (INSERT INTO case_events ({self._EVENT_COLUMNS}) "
+            "SELECT c.id, v.at::timestamptz, v.actor, v.from_status, v.to_status, v.assignee, v.note "
+            "FROM c, (VALUES (1, %s, %s, %s, %s, %s, %s), (2, %s, %s, %s, %s, %s, %s)) "
+            f"AS v (ord, at, actor, from_status, to_status, assignee, note) ORDER BY v.ord){link} "
+            f"SELECT {', '.join(CASE_COLUMNS)} FROM c"
+        )
+        params = [*self._case_row(report, route, who, now, due), *events[0], *events[1]]
+        if idempotency_key:
+            params += [who[1], idempotency_key]
+        cur.execute(sql, params)
+        return self._case(cur.fetchone())
+
     # --- reads -----------------------------------------------------------------------------
     def get(self, case_id: int) -> dict[str, Any]:
         """One case; :class:`NotFoundError` when there is none with that id."""
@@ -342,7 +362,7 @@ class CaseStore:
             return self._get(cur, case_id)
 
     def _get(self, cur, case_id: int, *, lock: bool = False) -> dict[str, Any]:
-        lock_sql = self._for_update if lock else ""
+        lock_sql = self.dialect.for_update if lock else ""
         cur.execute(self._q(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE id = ?{lock_sql}"), (case_id,))
         row = cur.fetchone()
         if row is None:
@@ -356,7 +376,7 @@ class CaseStore:
         case["contact"] = json.loads(case["contact"])
         case["outside_coverage"] = bool(case["outside_coverage"])
         for col in _TIME_COLUMNS:
-            case[col] = _as_datetime(case[col])
+            case[col] = from_stored(case[col])
         return case
 
     def _where(self, f: CaseFilter) -> tuple[str, list[Any]]:
@@ -425,7 +445,7 @@ class CaseStore:
             out = []
             for row in cur.fetchall():
                 event = dict(zip(EVENT_COLUMNS, row, strict=True))
-                event["at"] = _as_datetime(event["at"])
+                event["at"] = from_stored(event["at"])
                 out.append(event)
             return out
 
@@ -544,7 +564,6 @@ class CaseStore:
     # --- routing table -----------------------------------------------------------------------
     #: seconds a process keeps the routing table before reading it again (edits by other workers)
     RULES_TTL = 1.0
-    _rules_cache: tuple[float, dict[str, RouteRule]] | None = None
 
     def rules(self) -> dict[str, RouteRule]:
         """The routing table (read at most once a second per process; at once after an edit here)."""
@@ -604,199 +623,7 @@ class CaseStore:
                 ),
                 params,
             )
-            return [(*r[:5], _as_datetime(r[5]), _as_datetime(r[6]), _as_datetime(r[7])) for r in cur.fetchall()]
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(UTC)
-
-
-class SQLiteCaseStore(CaseStore):
-    """Cases in the SQLite store's file: reads on per-thread connections, writes by one writer thread.
-
-    The writer runs the write jobs waiting in its queue in one transaction (each in a savepoint, so a
-    failing job leaves the others alone) and commits them with one fsync (``synchronous=FULL``): group
-    commit, the way PostgreSQL batches concurrent commits. Each caller gets its answer only after that
-    commit returned, so an acknowledged case is on disk.
-    """
-
-    kind = "sqlite"
-    #: most write jobs in one transaction
-    MAX_BATCH = 256
-    #: seconds without writes after which the writer thread ends (the next write starts one)
-    IDLE_SECONDS = 10.0
-
-    def __init__(self, store):
-        super().__init__(store)
-        self.path = store.path
-        self._local = threading.local()
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._writer = self._open()
-        self._writer_thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        store.migrate_component(COMPONENT, SQLITE_MIGRATIONS)
-
-    def _open(self) -> sqlite3.Connection:
-        try:
-            con = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")
-        except sqlite3.Error as exc:
-            raise StoreError(f"Cannot open the case tables in {self.path}: {exc}.", fix="check the file.") from exc
-        return con
-
-    def _ts(self, value: datetime | None) -> Any:
-        return None if value is None else value.astimezone(UTC).isoformat(timespec="microseconds")
-
-    def _bool(self, value: bool) -> Any:
-        return int(value)
-
-    @contextmanager
-    def _tx(self, *, readonly: bool = True) -> Iterator[Any]:
-        """A read transaction on this thread's connection (writes go through :meth:`_write`)."""
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = self._local.con = self._open()
-        cur = con.cursor()
-        try:
-            cur.execute("BEGIN")
-        except sqlite3.Error as exc:
-            raise StoreError(f"The case tables are not usable: {exc}.", fix="check the database file.") from exc
-        try:
-            yield cur
-        finally:
-            con.execute("COMMIT")
-
-    def _write(self, work: Callable[[Any], T]) -> T:
-        return self._enqueue(work).result()
-
-    async def _awrite(self, work: Callable[[Any], T]) -> T:
-        return await asyncio.wrap_future(self._enqueue(work))
-
-    def _enqueue(self, work: Callable[[Any], T]) -> Future:
-        job: Future = Future()
-        self._jobs.put((work, job))
-        with self._start_lock:  # after the put: an idle writer that just left cannot miss this job
-            if self._writer_thread is None:
-                self._writer_thread = threading.Thread(target=self._run_writer, name="gridgis-case-writer", daemon=True)
-                self._writer_thread.start()
-        return job
-
-    def _run_writer(self) -> None:
-        while True:
-            try:
-                item = self._jobs.get(timeout=self.IDLE_SECONDS)
-            except queue.Empty:
-                with self._start_lock:
-                    if self._jobs.empty():  # idle: leave; the next write starts a new writer
-                        self._writer_thread = None
-                        return
-                continue
-            if item is None:
-                return
-            batch = [item]
-            stop = False
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    item = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self._commit(batch)
-            if stop:
-                return
-
-    def _commit(self, batch: list[tuple[Callable, Future]]) -> None:
-        con = self._writer
-        cur = con.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            error = StoreError(f"The case tables are not writable: {exc}.", fix="check the database file.")
-            for _, job in batch:
-                job.set_exception(error)
-            return
-        done = []
-        for work, job in batch:
-            cur.execute("SAVEPOINT job")
-            try:
-                value = work(cur)
-            except BaseException as exc:  # this job fails alone
-                cur.execute("ROLLBACK TO job")
-                cur.execute("RELEASE job")
-                job.set_exception(exc)
-            else:
-                cur.execute("RELEASE job")
-                done.append((job, value))
-        try:
-            cur.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            error = StoreError(f"Committing to {self.path} failed: {exc}.", fix="check the disk and retry.")
-            for job, _ in done:
-                job.set_exception(error)
-            return
-        for job, value in done:
-            job.set_result(value)
-
-    def close(self) -> None:
-        with self._start_lock:
-            thread = self._writer_thread
-        if thread is not None:
-            self._jobs.put(None)
-            thread.join(30)
-            self._writer_thread = None
-        self._writer.close()
-
-
-class PostGISCaseStore(CaseStore):
-    """Cases in the PostGIS store's database, through its connection pool."""
-
-    kind = "postgis"
-    _for_update = " FOR UPDATE"
-
-    def __init__(self, store):
-        super().__init__(store)
-        store.migrate_component(COMPONENT, POSTGIS_MIGRATIONS)
-
-    def _q(self, sql: str) -> str:
-        return sql.replace("?", "%s")
-
-    @contextmanager
-    def _tx(self, *, readonly: bool = False) -> Iterator[Any]:
-        with self.store.connect(readonly=readonly) as con, con.transaction():
-            yield con.cursor()
-
-    def _insert_case(self, cur, report, route, who, now, due, idempotency_key) -> dict[str, Any]:
-        # one round trip instead of three: data-modifying CTEs (the key's row, inserted by the statement
-        # before, is visible to the UPDATE here)
-        events = self._first_events(report, route, who, now)
-        link = (
-            ", k AS (UPDATE case_idempotency SET case_id = (SELECT id FROM c) WHERE client = %s AND key = %s)"
-            if idempotency_key
-            else ""
-        )
-        sql = (
-            f"WITH c AS ({self._q(self._INSERT_CASE)}), "
-            f"e AS (INSERT INTO case_events ({self._EVENT_COLUMNS}) "
-            "SELECT c.id, v.at::timestamptz, v.actor, v.from_status, v.to_status, v.assignee, v.note "
-            "FROM c, (VALUES (1, %s, %s, %s, %s, %s, %s), (2, %s, %s, %s, %s, %s, %s)) "
-            f"AS v (ord, at, actor, from_status, to_status, assignee, note) ORDER BY v.ord){link} "
-            f"SELECT {', '.join(CASE_COLUMNS)} FROM c"
-        )
-        params = [*self._case_row(report, route, who, now, due), *events[0], *events[1]]
-        if idempotency_key:
-            params += [who[1], idempotency_key]
-        cur.execute(sql, params)
-        return self._case(cur.fetchone())
+            return [(*r[:5], from_stored(r[5]), from_stored(r[6]), from_stored(r[7])) for r in cur.fetchall()]
 
 
 def open_case_store(store_or_url=None) -> CaseStore:
@@ -809,7 +636,6 @@ def open_case_store(store_or_url=None) -> CaseStore:
     >>> cases.kind
     'sqlite'
     """
-    from gridgis.store import Store, open_store
-
-    store = store_or_url if isinstance(store_or_url, Store) else open_store(store_or_url)
-    return SQLiteCaseStore(store) if store.kind == "sqlite" else PostGISCaseStore(store)
+    if isinstance(store_or_url, Store):
+        return CaseStore(store_or_url)
+    return CaseStore(open_store(store_or_url), owns_store=True)

@@ -7,21 +7,24 @@ published; publishing closes the validity period of the previous one.
 
 Other components (cases, maps) keep their own tables in the same database:
 they call :meth:`Store.migrate_component` with their own ordered list of SQL
-steps and use :meth:`Store.connect` for their queries (placeholders:
-:attr:`Store.paramstyle`).
+steps (each migrates only its own tables), and query through :meth:`Store.cursor`
+(reads) and :meth:`Store.write` (durable writes), writing their SQL once with
+``?`` placeholders and type names the store's :attr:`Store.dialect` fills in.
+Times are stored in UTC (:mod:`gridgis.times`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +34,10 @@ import shapely
 from gridgis.access import PREFIX_LENGTH, ROLES, key_id
 from gridgis.errors import InputError, NotFoundError
 from gridgis.model import validate_layer
+from gridgis.store.dialect import Dialect, from_stored
+from gridgis.times import shown, utc_now
+
+T = TypeVar("T")
 
 #: layers a plan holds, in import order; ``grids`` is required
 PLAN_LAYERS = ("towns", "communities", "grids", "buildings")
@@ -38,6 +45,32 @@ PLAN_LAYERS = ("towns", "communities", "grids", "buildings")
 ID_COLUMNS = {"towns": "town_id", "communities": "community_id", "grids": "grid_id", "buildings": "building_id"}
 #: plan_id under which extra layers' features are stored (they are not plan-versioned)
 EXTRA_PLAN_ID = 0
+
+
+#: the core tables but ``features`` (whose spatial index differs), for both databases: step 1 of the core
+#: schema, with the dialect's type names (never edit a released step: append one to :func:`core_migrations`)
+CORE_TABLES = """
+    CREATE TABLE plans (plan_id {serial} PRIMARY KEY, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+        created_at {ts} NOT NULL, valid_from {ts}, valid_to {ts}, source TEXT);
+    CREATE UNIQUE INDEX plans_one_published ON plans (status) WHERE status = 'published';
+    CREATE TABLE layers (name TEXT PRIMARY KEY, title TEXT NOT NULL, name_field TEXT,
+        n_features INTEGER NOT NULL, created_at {ts} NOT NULL);
+    CREATE TABLE staff (grid_id TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_at {ts} NOT NULL);
+    CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, prefix TEXT NOT NULL, name TEXT NOT NULL,
+        role TEXT NOT NULL, created_at {ts} NOT NULL, revoked_at {ts});
+    CREATE TABLE revision (id INTEGER PRIMARY KEY, value {bigint} NOT NULL);
+    INSERT INTO revision VALUES (1, 0)
+"""
+
+
+def core_migrations(dialect: Dialect, features_sql: str) -> list[str]:
+    """The core schema's steps for ``dialect``; ``features_sql`` creates that database's ``features`` table
+    and its spatial index (statements ending with ';' at the end of a line)."""
+    return [
+        features_sql.strip() + "\n" + dialect.schema(CORE_TABLES),
+        # 2: worker keys carry the grid ids they cover (a JSON list; [] for other roles)
+        "ALTER TABLE api_keys ADD COLUMN grids TEXT NOT NULL DEFAULT '[]'",
+    ]
 
 
 @dataclass(frozen=True)
@@ -53,7 +86,8 @@ class PlanInfo:
     counts: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        iso = lambda d: d.isoformat() if d else None  # noqa: E731
+        """The plan as JSON-ready values; times ISO 8601 in Asia/Shanghai."""
+        iso = lambda d: shown(d).isoformat() if d else None  # noqa: E731
         return {
             "plan_id": self.plan_id,
             "name": self.name,
@@ -169,11 +203,19 @@ def _check_geometries(gdf: gpd.GeoDataFrame, what: str) -> None:
 class Store(ABC):
     """What the service needs from a database. Open one with :func:`gridgis.store.open_store`."""
 
-    #: "sqlite" or "postgis"
-    kind: str
-    #: DB-API placeholder style of :meth:`connect`: "qmark" (SQLite) or "format" (psycopg)
-    paramstyle: str
+    #: placeholders, column types, stored times and booleans of this database
+    dialect: Dialect
     url: str
+
+    @property
+    def kind(self) -> str:
+        """ "sqlite" or "postgis"."""
+        return self.dialect.kind
+
+    @property
+    def paramstyle(self) -> str:
+        """DB-API placeholder style of :meth:`connect`: "qmark" (SQLite) or "format" (psycopg)."""
+        return self.dialect.paramstyle
 
     # --- schema -------------------------------------------------------------------------
     @abstractmethod
@@ -182,6 +224,24 @@ class Store(ABC):
 
         ``readonly=True`` for pure reads (on SQLite, they then never wait for a writer).
         """
+
+    @contextmanager
+    def cursor(self, *, readonly: bool = False) -> Iterator[Any]:
+        """A DB-API cursor in a transaction of :meth:`connect` (committed on success, rolled back on error)."""
+        with self.connect(readonly=readonly) as con:
+            yield con.cursor()
+
+    def write(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(cursor)`` in a write transaction; return its result once durably committed.
+
+        An exception raised by ``work`` rolls its writes back and propagates.
+        """
+        with self.cursor() as cur:
+            return work(cur)
+
+    async def awrite(self, work: Callable[[Any], T]) -> T:
+        """:meth:`write` for an event loop: the write runs off the loop; the result comes after the commit."""
+        return await asyncio.to_thread(self.write, work)
 
     def migrate_component(self, component: str, steps: Sequence[str]) -> int:
         """Apply the SQL ``steps`` of ``component`` not applied yet; return its schema version.
@@ -223,7 +283,12 @@ class Store(ABC):
         """Serialize concurrent migrations (PostGIS takes an advisory lock)."""
 
     def _q(self, sql: str) -> str:
-        return sql if self.paramstyle == "qmark" else sql.replace("?", "%s")
+        """``sql`` written with ``?`` placeholders, in this store's style."""
+        return self.dialect.q(sql)
+
+    def _stamp(self) -> Any:
+        """The stored form of now."""
+        return self.dialect.ts(utc_now())
 
     # --- revision: a cheap number that changes whenever what locate answers changes ----
     def revision(self) -> int:
@@ -267,7 +332,7 @@ class Store(ABC):
             row = cur.fetchone()
             if row is None:
                 raise self._plan_missing(name, cur)
-            now = _now()
+            now = self._stamp()
             cur.execute(
                 self._q("UPDATE plans SET status = 'retired', valid_to = ? WHERE status = 'published' AND name <> ?"),
                 (now, name),
@@ -308,7 +373,9 @@ class Store(ABC):
             plans: dict[int, PlanInfo] = {}
             for pid, name, status, created, vfrom, vto, layer, n in cur.fetchall():
                 if pid not in plans:
-                    plans[pid] = PlanInfo(pid, name, status, _dt(created), _dt(vfrom), _dt(vto), {})
+                    plans[pid] = PlanInfo(
+                        pid, name, status, from_stored(created), from_stored(vfrom), from_stored(vto), {}
+                    )
                 if layer:
                     plans[pid].counts[layer] = int(n)
             return list(plans.values())
@@ -362,7 +429,7 @@ class Store(ABC):
             cur.execute(self._q("DELETE FROM layers WHERE name = ?"), (name,))
             cur.execute(
                 self._q("INSERT INTO layers (name, title, name_field, n_features, created_at) VALUES (?, ?, ?, ?, ?)"),
-                (name, title or name, name_field, len(ids), _now()),
+                (name, title or name, name_field, len(ids), self._stamp()),
             )
             self._insert_features(cur, EXTRA_PLAN_ID, name, ids, props, geoms)
             self._bump(cur)
@@ -372,7 +439,7 @@ class Store(ABC):
         with self.connect(readonly=True) as con:
             cur = con.cursor()
             cur.execute("SELECT name, title, name_field, n_features, created_at FROM layers ORDER BY name")
-            return [LayerInfo(r[0], r[1], r[2], int(r[3]), _dt(r[4])) for r in cur.fetchall()]
+            return [LayerInfo(r[0], r[1], r[2], int(r[3]), from_stored(r[4])) for r in cur.fetchall()]
 
     def get_layer(self, name: str) -> LayerInfo:
         layers = self.list_layers()
@@ -412,7 +479,7 @@ class Store(ABC):
             text = json.dumps(doc, ensure_ascii=False)
             cur.execute(self._q("DELETE FROM staff WHERE grid_id = ?"), (grid_id,))
             cur.execute(
-                self._q("INSERT INTO staff (grid_id, doc, updated_at) VALUES (?, ?, ?)"), (grid_id, text, _now())
+                self._q("INSERT INTO staff (grid_id, doc, updated_at) VALUES (?, ?, ?)"), (grid_id, text, self._stamp())
             )
             self._bump(cur)
 
@@ -442,7 +509,7 @@ class Store(ABC):
                 self._q(
                     "INSERT INTO api_keys (key_hash, prefix, name, role, created_at, grids) VALUES (?, ?, ?, ?, ?, ?)"
                 ),
-                (hash_key(token), token[:PREFIX_LENGTH], name, role, _now(), json.dumps(list(ids))),
+                (hash_key(token), token[:PREFIX_LENGTH], name, role, self._stamp(), json.dumps(list(ids))),
             )
         return token
 
@@ -490,19 +557,25 @@ class Store(ABC):
             rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
         for row in rows:
             row["grids"] = list(_json(row["grids"]))
+            row["created_at"], row["revoked_at"] = from_stored(row["created_at"]), from_stored(row["revoked_at"])
         return rows
 
     def revoke_key(self, prefix: str) -> int:
         with self.connect() as con:
             cur = con.cursor()
             cur.execute(
-                self._q("UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL"), (_now(), prefix)
+                self._q("UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL"),
+                (self._stamp(), prefix),
             )
             return cur.rowcount
 
     # --- features -------------------------------------------------------------------------
-    @abstractmethod
-    def _insert_plan(self, cur, name: str, source: str | None) -> int: ...
+    def _insert_plan(self, cur, name: str, source: str | None) -> int:
+        cur.execute(
+            self._q("INSERT INTO plans (name, status, created_at, source) VALUES (?, 'draft', ?, ?) RETURNING plan_id"),
+            (name, self._stamp(), source),
+        )
+        return int(cur.fetchone()[0])
 
     @abstractmethod
     def _insert_features(
@@ -527,16 +600,6 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
-
-
-def _now() -> datetime:
-    return datetime.now().astimezone()
-
-
-def _dt(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
 
 
 def _json(value: Any) -> Any:

@@ -14,36 +14,26 @@ import shapely
 from psycopg_pool import ConnectionPool
 
 from gridgis.errors import StoreError
-from gridgis.store.base import FeaturePage, Store
+from gridgis.store.base import FeaturePage, Store, core_migrations
+from gridgis.store.dialect import POSTGIS
 
-MIGRATIONS = [
+#: core schema, one step per version (never edit a released step: append a new one)
+MIGRATIONS = core_migrations(
+    POSTGIS,
     """
     CREATE EXTENSION IF NOT EXISTS postgis;
-    CREATE TABLE plans (plan_id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL DEFAULT now(), valid_from TIMESTAMPTZ, valid_to TIMESTAMPTZ, source TEXT);
-    CREATE UNIQUE INDEX plans_one_published ON plans (status) WHERE status = 'published';
     CREATE TABLE features (id BIGSERIAL PRIMARY KEY, plan_id BIGINT NOT NULL, layer TEXT NOT NULL,
         fid TEXT NOT NULL, props JSONB NOT NULL, geom geometry(Geometry, 4326) NOT NULL,
         UNIQUE (plan_id, layer, fid));
     CREATE INDEX features_geom ON features USING GIST (geom);
-    CREATE TABLE layers (name TEXT PRIMARY KEY, title TEXT NOT NULL, name_field TEXT,
-        n_features INTEGER NOT NULL, created_at TIMESTAMPTZ NOT NULL);
-    CREATE TABLE staff (grid_id TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);
-    CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, prefix TEXT NOT NULL, name TEXT NOT NULL,
-        role TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ);
-    CREATE TABLE revision (id INTEGER PRIMARY KEY, value BIGINT NOT NULL);
-    INSERT INTO revision VALUES (1, 0)
     """,
-    # 2: worker keys carry the grid ids they cover (a JSON list; [] for other roles)
-    "ALTER TABLE api_keys ADD COLUMN grids TEXT NOT NULL DEFAULT '[]'",
-]
+)
 
 
 class PostGISStore(Store):
     """Store in PostgreSQL with PostGIS."""
 
-    kind = "postgis"
-    paramstyle = "format"
+    dialect = POSTGIS
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8):
         self.url = url
@@ -60,6 +50,7 @@ class PostGISStore(Store):
 
     @contextmanager
     def connect(self, *, readonly: bool = False):
+        """A pooled connection in a transaction: commits on success, rolls back on error."""
         try:
             with self.pool.connection() as con:
                 yield con
@@ -71,12 +62,6 @@ class PostGISStore(Store):
 
     def _lock_plans(self, cur) -> None:
         cur.execute("LOCK TABLE plans IN SHARE ROW EXCLUSIVE MODE")
-
-    def _insert_plan(self, cur, name, source) -> int:
-        cur.execute(
-            "INSERT INTO plans (name, status, source) VALUES (%s, 'draft', %s) RETURNING plan_id", (name, source)
-        )
-        return int(cur.fetchone()[0])
 
     def _insert_features(self, cur, plan_id, layer, ids, props, geoms) -> None:
         ewkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
@@ -105,7 +90,9 @@ class PostGISStore(Store):
         return FeaturePage.from_rows(rows, total)
 
     def close(self) -> None:
-        self.pool.close()
+        """Close the connection pool (again: nothing)."""
+        if not self.pool.closed:
+            self.pool.close()
 
 
 def _redact(url: str) -> str:
