@@ -90,13 +90,17 @@ _CASES_SQL = """
         case_id BIGINT, created_at {ts} NOT NULL, PRIMARY KEY (client, key))
 """
 
-#: step 2: grid workers' keys carry their grids in the store's api_keys (role ``worker``); a reader key
-#: given grids in the old case_scopes table becomes a worker key of those grids
-_SCOPES_TO_KEYS_SQL = """
-    UPDATE api_keys SET role = 'worker', grids = (SELECT {agg} FROM case_scopes s WHERE s.key_prefix = api_keys.prefix)
-        WHERE role = 'reader' AND prefix IN (SELECT key_prefix FROM case_scopes);
-    DROP TABLE case_scopes
-"""
+def _scopes_to_worker_keys(store: Store, cur) -> None:
+    """Step 2: grid workers' keys carry their grids in the store's api_keys (role ``worker``); a reader key
+    given grids in the old case_scopes table becomes a worker key of those grids (through the core
+    store, which owns api_keys), and the table goes."""
+    cur.execute("SELECT key_prefix, grid_id FROM case_scopes")
+    scopes: dict[str, list[str]] = {}
+    for prefix, grid in cur.fetchall():
+        scopes.setdefault(prefix, []).append(grid)
+    store.make_worker_keys(cur, scopes)
+    cur.execute("DROP TABLE case_scopes")
+
 
 #: step 3: a case keeps the id of the key that submitted it (``submitted_by`` is that key's prefix, which two
 #: keys may share); older cases get it when exactly one stored key has their prefix
@@ -108,7 +112,7 @@ _SUBMITTER_ID_SQL = """
 
 SQLITE_MIGRATIONS = [
     SQLITE.schema(_CASES_SQL),
-    _SCOPES_TO_KEYS_SQL.format(agg="json_group_array(s.grid_id)"),
+    _scopes_to_worker_keys,
     _SUBMITTER_ID_SQL,
 ]
 POSTGIS_MIGRATIONS = [
@@ -118,7 +122,7 @@ POSTGIS_MIGRATIONS = [
         GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED;
     CREATE INDEX cases_geom ON cases USING GIST (geom)
     """,
-    _SCOPES_TO_KEYS_SQL.format(agg="json_agg(s.grid_id ORDER BY s.grid_id)::text"),
+    _scopes_to_worker_keys,
     _SUBMITTER_ID_SQL,
 ]
 

@@ -243,11 +243,13 @@ class Store(ABC):
         """:meth:`write` for an event loop: the write runs off the loop; the result comes after the commit."""
         return await asyncio.to_thread(self.write, work)
 
-    def migrate_component(self, component: str, steps: Sequence[str]) -> int:
-        """Apply the SQL ``steps`` of ``component`` not applied yet; return its schema version.
+    def migrate_component(self, component: str, steps: Sequence[str | Callable[[Store, Any], None]]) -> int:
+        """Apply the ``steps`` of ``component`` not applied yet, in one transaction; return its schema version.
 
-        Version n means steps[:n] were applied; a step may hold several statements, each ending with ';' at the
-        end of a line (so ';' inside a line, as in a trigger body, does not split).
+        Version n means steps[:n] were applied. A step is SQL (several statements, each ending with ';' at the
+        end of a line, so ';' inside a line, as in a trigger body, does not split) or a function
+        ``step(store, cursor)`` for a data move that needs another component's methods. A component creates
+        and changes only its own tables.
         """
         with self.connect() as con:
             cur = con.cursor()
@@ -257,6 +259,9 @@ class Store(ABC):
             row = cur.fetchone()
             version = row[0] if row else 0
             for step in steps[version:]:
+                if callable(step):
+                    step(self, cur)
+                    continue
                 for statement in (s.strip() for s in re.split(r";[ \t]*\n", step)):
                     if statement:
                         cur.execute(statement)
@@ -529,6 +534,15 @@ class Store(ABC):
                 f"Grid id(s) {unknown[:10]} are not grids of the published plan {plan[1]!r}.",
                 fix="use grid ids from GET /v1/grids (or the plan's grids layer).",
                 details={"unknown": unknown[:100]},
+            )
+
+    def make_worker_keys(self, cur, grids_by_prefix: dict[str, Sequence[str]]) -> None:
+        """Within the transaction of ``cur``: turn the ``reader`` keys of each prefix into ``worker`` keys of
+        those grids (the upgrade of keys once given grid scopes by the case tables)."""
+        for prefix, grids in grids_by_prefix.items():
+            cur.execute(
+                self._q("UPDATE api_keys SET role = 'worker', grids = ? WHERE role = 'reader' AND prefix = ?"),
+                (json.dumps(sorted(grids)), prefix),
             )
 
     def lookup_key(self, token: str) -> dict[str, Any] | None:
