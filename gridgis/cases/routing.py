@@ -242,22 +242,3 @@ def route_case(
         return Route(None, None, town_id, f"town:{town_id}", "town", 2, outside_coverage=True)
     assignee, kind = pick_staff(grid_id, staff_of(grid_id))
     return Route(grid_id, community_id, town_id, assignee, kind, 0)
-
-
-def escalation_target(level: int, community_id: str | None, town_id: str | None) -> tuple[int, str] | None:
-    """(new level, assignee) one step up the chain grid -> community -> town; None at the top.
-
-    Examples
-    --------
-    >>> escalation_target(0, "c1", "t1")
-    (1, 'community:c1')
-    >>> escalation_target(1, "c1", "t1")
-    (2, 'town:t1')
-    >>> escalation_target(2, "c1", "t1") is None
-    True
-    """
-    if level == 0 and community_id:
-        return 1, f"community:{community_id}"
-    if level <= 1 and town_id:
-        return 2, f"town:{town_id}"
-    return None

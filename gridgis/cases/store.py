@@ -21,10 +21,11 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from gridgis.cases import lifecycle
 from gridgis.cases.categories import get_category
 from gridgis.cases.intake import Report
-from gridgis.cases.lifecycle import FINAL_STATUSES, OPEN_STATUSES, check_status, check_transition
-from gridgis.cases.routing import Route, RouteRule, escalation_target
+from gridgis.cases.lifecycle import OPEN_STATUSES, check_status
+from gridgis.cases.routing import Route, RouteRule
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.store import Store, open_store
 from gridgis.store.dialect import POSTGIS, SQLITE, from_stored
@@ -89,6 +90,7 @@ _CASES_SQL = """
     CREATE TABLE case_idempotency (client TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
         case_id BIGINT, created_at {ts} NOT NULL, PRIMARY KEY (client, key))
 """
+
 
 def _scopes_to_worker_keys(store: Store, cur) -> None:
     """Step 2: grid workers' keys carry their grids in the store's api_keys (role ``worker``); a reader key
@@ -453,7 +455,7 @@ class CaseStore:
                 out.append(event)
             return out
 
-    # --- lifecycle ---------------------------------------------------------------------------
+    # --- lifecycle: the moves are decided by gridgis.cases.lifecycle; here they are written -------------
     def transition(
         self,
         case_id: int,
@@ -464,106 +466,74 @@ class CaseStore:
         assignee: str | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        """Move a case to ``target`` and append the audit event, in one transaction.
+        """Move a case to ``target`` and append the audit event, in one transaction; return the case.
 
-        Raises :class:`ConflictError` listing the allowed moves when the move is illegal. Moving to
-        ``escalated`` by hand goes one level up the chain like the overdue job does.
+        The change is :func:`gridgis.cases.lifecycle.transition`'s (errors: :class:`ConflictError` listing
+        the allowed moves, :class:`InputError`); :class:`NotFoundError` for an unknown case id.
         """
         now = now or utc_now()
-        if len(note) > 4000:
-            raise InputError(f"The note has {len(note):,} characters; at most 4,000.", fix="shorten it.")
+        move = lifecycle.Move(target, lifecycle.check_note(note), assignee)  # a long note: refused before the write
 
         def work(cur):
             case = self._get(cur, case_id, lock=True)
-            check_transition(case["status"], target, case_id=case_id)
-            sets = {"status": target, "updated_at": self._ts(now)}
-            if target == "escalated":
-                up = escalation_target(case["level"], case["community_id"], case["town_id"])
-                if up is None:
-                    raise ConflictError(
-                        f"Case {case_id} is already held by the town ({case['assignee']}); it cannot escalate further.",
-                        fix="assign it, resolve it or reject it.",
-                        details={"status": case["status"], "level": case["level"]},
-                    )
-                sets.update(level=up[0], assignee=up[1], assignee_kind=up[1].split(":")[0])
-                sets["due_at"] = self._ts(now + get_category(case["category"]).deadline)
-            if assignee is not None:
-                if target != "assigned":
-                    raise InputError(
-                        f"An assignee can be given only when assigning (target 'assigned', not {target!r}).",
-                        fix="drop the assignee or move the case to 'assigned'.",
-                    )
-                sets.update(assignee=assignee, assignee_kind=assignee.split(":")[0] if ":" in assignee else "person")
-            if target == "resolved":
-                sets["resolved_at"] = self._ts(now)
-            if target == "in_progress" and case["status"] == "resolved":
-                sets["resolved_at"] = None
-            if target in FINAL_STATUSES:
-                sets["closed_at"] = self._ts(now)
-            cur.execute(
-                self._q(f"UPDATE cases SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?"),
-                [*sets.values(), case_id],
-            )
-            cur.execute(
-                self._q(self._INSERT_EVENT),
-                (case_id, self._ts(now), actor, case["status"], target, sets.get("assignee"), note),
-            )
+            self._apply(cur, case_id, lifecycle.transition(case, move, actor, now))
             return self._get(cur, case_id)
 
         return self._write(work)
 
     def escalate_overdue(self, now: datetime | None = None, *, actor: str = "system:escalation") -> list[int]:
-        """Escalate every open case past its deadline one level up; return their ids.
+        """Escalate every open case past its deadline one level up (:func:`gridgis.cases.lifecycle.escalation`);
+        return their ids.
 
-        Safe to run from several processes at once (each case moves once per deadline).
+        Safe to run from several processes at once: each write checks the case did not move meanwhile,
+        so a case moves once per deadline.
         """
         now = now or utc_now()
         with self._tx(readonly=True) as cur:
             placeholders = ", ".join("?" * len(OPEN_STATUSES))
             cur.execute(
                 self._q(
-                    f"SELECT id, status, level, community_id, town_id, category FROM cases "
+                    f"SELECT {', '.join(CASE_COLUMNS)} FROM cases "
                     f"WHERE status IN ({placeholders}) AND due_at < ? AND level < 2 ORDER BY id"
                 ),
                 (*OPEN_STATUSES, self._ts(now)),
             )
-            overdue = cur.fetchall()
+            overdue = [self._case(r) for r in cur.fetchall()]
         done = []
-        for row in overdue:
-            if self._write(partial(self._escalate_one, row=row, now=now, actor=actor)):
-                done.append(int(row[0]))
+        for case in overdue:
+            change = lifecycle.escalation(case, now, actor)
+            if change is None:
+                continue
+            unmoved = (("status = ?", case["status"]), ("level = ?", case["level"]), ("due_at < ?", self._ts(now)))
+            if self._write(partial(self._apply, case_id=case["id"], change=change, unless_moved=unmoved)):
+                done.append(case["id"])
         return done
 
-    def _escalate_one(self, cur, *, row: tuple, now: datetime, actor: str) -> bool:
-        case_id, status, level, community_id, town_id, category = row
-        up = escalation_target(level, community_id, town_id)
-        if up is None:
-            return False
-        new_level, assignee = up
+    def _apply(self, cur, case_id: int, change: lifecycle.Change, unless_moved: Sequence[tuple[str, Any]] = ()) -> bool:
+        """Write ``change`` to case ``case_id`` and its audit event; with ``unless_moved`` (conditions with one
+        ``?`` each and their values), only while they hold. Return whether the case was written."""
+        sets = {k: self._stored(v) for k, v in change.sets.items()}
+        where = "".join(f" AND {cond}" for cond, _ in unless_moved)
         cur.execute(
-            self._q(
-                "UPDATE cases SET status = 'escalated', level = ?, assignee = ?, assignee_kind = ?, "
-                "due_at = ?, updated_at = ? WHERE id = ? AND status = ? AND level = ? AND due_at < ?"
-            ),
-            (
-                new_level,
-                assignee,
-                assignee.split(":")[0],
-                self._ts(now + get_category(category).deadline),
-                self._ts(now),
-                case_id,
-                status,
-                level,
-                self._ts(now),
-            ),
+            self._q(f"UPDATE cases SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?{where}"),
+            [*sets.values(), case_id, *(value for _, value in unless_moved)],
         )
         if cur.rowcount != 1:
             return False  # another escalator or a handler got there first
+        e = change.event
         cur.execute(
             self._q(self._INSERT_EVENT),
-            (case_id, self._ts(now), actor, status, "escalated", assignee, f"overdue: escalated to {assignee}"),
+            (case_id, self._ts(e["at"]), e["actor"], e["from_status"], e["to_status"], e["assignee"], e["note"]),
         )
         return True
+
+    def _stored(self, value: Any) -> Any:
+        """A Python value as the dialect stores it (datetimes, booleans)."""
+        if isinstance(value, datetime):
+            return self._ts(value)
+        if isinstance(value, bool):
+            return self.dialect.bool(value)
+        return value
 
     # --- routing table -----------------------------------------------------------------------
     #: seconds a process keeps the routing table before reading it again (edits by other workers)

@@ -172,3 +172,28 @@ def test_request_hash_is_the_json_of_the_whole_report():
         text = json.dumps(asdict(r), sort_keys=True, default=list)
         assert request_hash(r) == hashlib.sha256(text.encode()).hexdigest()
     assert request_hash(reports[0]) != request_hash(reports[1])
+
+
+def test_a_move_is_a_change_computed_from_the_case():
+    """transition and escalation are pure: (case, request, actor, now) -> the columns to set and the event."""
+    from datetime import UTC, datetime, timedelta
+
+    from gridgis.cases.lifecycle import Move, escalation, transition
+
+    t0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    case = {"id": 7, "status": "in_progress", "level": 0, "community_id": "C1", "town_id": "T1",
+            "category": "fire", "assignee": "王五", "due_at": t0}  # fmt: skip
+    done = transition(case, Move("resolved", "fixed"), "worker:ggk_abc", t0)
+    assert done.sets == {"status": "resolved", "updated_at": t0, "resolved_at": t0}
+    assert done.event == {"from_status": "in_progress", "to_status": "resolved", "assignee": None, "note": "fixed",
+                          "actor": "worker:ggk_abc", "at": t0}  # fmt: skip
+    assert case["status"] == "in_progress"  # the case itself is left alone
+    assert escalation(case, t0) is None  # due now, not yet overdue
+    late = t0 + timedelta(minutes=1)
+    up = escalation(case, late)
+    assert (up.sets["level"], up.sets["assignee"], up.sets["assignee_kind"]) == (1, "community:C1", "community")
+    assert up.sets["due_at"] == late + timedelta(hours=12) and up.event["note"] == "overdue: escalated to community:C1"
+    assigned = transition({**case, "status": "escalated"}, Move("assigned", assignee="社区:李四"), "dispatcher:x", t0)
+    assert assigned.sets["assignee_kind"] == "社区"
+    with pytest.raises(ConflictError):
+        transition({**case, "level": 2, "community_id": None}, Move("escalated"), "dispatcher:x", t0)
