@@ -139,26 +139,15 @@ def submit(
     return cases.create(report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now)
 
 
-async def submit_async(
-    cases: CaseStore,
-    snapshot,
-    report: Report,
-    *,
-    client: str,
-    client_id: str | None = None,
-    idempotency_key: str | None = None,
-    now: datetime | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """:func:`submit` for an event loop: routes in the loop, awaits the durable write without blocking it."""
+async def submit_async(cases: CaseStore, snapshot, report: Report, **submitter: Any) -> tuple[dict[str, Any], bool]:
+    """:func:`submit` (same keywords) for an event loop: routes in the loop (a new plan's router is built
+    off it), awaits the durable write without blocking it."""
     if snapshot is None:
         raise _no_plan()
     router = _ready_router(snapshot)
-    if router is None:  # a new plan or staff: build off the loop
+    if router is None:
         router = await asyncio.to_thread(router_for, snapshot, cases.store)
-    route = router.route(report, cases.rules())
-    return await cases.acreate(
-        report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now
-    )
+    return await cases.acreate(report, router.route(report, cases.rules()), **submitter)
 
 
 def run_escalation(

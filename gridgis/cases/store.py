@@ -201,43 +201,21 @@ class CaseStore:
             self.store.close()
 
     # --- intake ----------------------------------------------------------------------------
-    def create(
-        self,
-        report: Report,
-        route: Route,
-        *,
-        client: str,
-        client_id: str | None = None,
-        now: datetime | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[dict[str, Any], bool]:
+    def create(self, report: Report, route: Route, **submitter: Any) -> tuple[dict[str, Any], bool]:
         """Insert a case (status ``assigned``, two audit events) and commit it; return (case, replayed).
 
-        ``client`` names the submitter (``submitted_by``, the audit log), ``client_id`` identifies it
-        (``submitter_id``; default ``client``; :func:`gridgis.access.key_id` for an API key). With
-        ``idempotency_key``, a second call by the same ``client_id`` returns the first case and
-        ``replayed=True``; the same key with a different report raises :class:`ConflictError`.
+        Keywords: ``client`` (required) names the submitter (``submitted_by``, the audit log),
+        ``client_id`` identifies it (``submitter_id``; default ``client``; :func:`gridgis.access.key_id`
+        for an API key), ``now`` (default: the UTC clock) and ``idempotency_key``: a second call by the
+        same ``client_id`` with that key returns the first case and ``replayed=True``; the same key with
+        a different report raises :class:`ConflictError`.
         """
-        work = self._create_work(
-            report, route, client=client, client_id=client_id, now=now, idempotency_key=idempotency_key
-        )
-        return self._write(work)
+        return self._write(self._create_work(report, route, **submitter))
 
-    async def acreate(
-        self,
-        report: Report,
-        route: Route,
-        *,
-        client: str,
-        client_id: str | None = None,
-        now: datetime | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[dict[str, Any], bool]:
-        """:meth:`create` for an event loop (the write runs off the loop; the answer comes after the commit)."""
-        work = self._create_work(
-            report, route, client=client, client_id=client_id, now=now, idempotency_key=idempotency_key
-        )
-        return await self._awrite(work)
+    async def acreate(self, report: Report, route: Route, **submitter: Any) -> tuple[dict[str, Any], bool]:
+        """:meth:`create` (same keywords) for an event loop: the write runs off the loop; the answer comes
+        after the commit."""
+        return await self._awrite(self._create_work(report, route, **submitter))
 
     def _create_work(
         self,
@@ -245,9 +223,9 @@ class CaseStore:
         route: Route,
         *,
         client: str,
-        client_id: str | None,
-        now: datetime | None,
-        idempotency_key: str | None,
+        client_id: str | None = None,
+        now: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> Callable[[Any], tuple[dict[str, Any], bool]]:
         now = now or utc_now()
         who = (client, client_id or client)
