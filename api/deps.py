@@ -137,6 +137,7 @@ async def caller_of(service: Service, token: str | None) -> Caller:
 async def get_caller(
     request: Request, service: ServiceDep, key: Annotated[str | None, Depends(_key_header)] = None
 ) -> Caller:  # ``key`` documents the header in OpenAPI; key_token reads it (or the Bearer token)
+    """What ``CallerDep`` injects (see :func:`caller_of`)."""
     return await caller_of(service, key_token(request))
 
 

@@ -107,6 +107,9 @@ async def create_case(
         str | None, Header(max_length=200, description="Retry-safe key: a retry returns the first case.")
     ] = None,
 ) -> JSONResponse:
+    """Submit a case (any key); routed to the grid's worker on duty. 201 (``Idempotent-Replayed: true`` on a
+    retry); 401: no or bad key; 404: no plan published; 409: Idempotency-Key reused for another report; 422: bad
+    field."""
     report = check_report(**body.model_dump())
     now = clock()
     snapshot = service.snapshot or await run_in_threadpool(service.current, None)
@@ -130,6 +133,8 @@ def case_filter(
     since: Annotated[datetime | None, Query(description="Reported at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Reported before (ISO 8601).")] = None,
 ) -> CaseFilter:
+    """The case filter of the query, limited to the caller's grids. 401: no key; 403: an app's key; 422: bad
+    status, category or a time without zone."""
     statuses = tuple(s for item in status or () for s in item.split(",") if s)
     return CaseFilter(
         grid_id=grid_id,
@@ -163,6 +168,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JSONResponse:
+    """A page of matching cases, newest first. 401/403: not staff; 422: bad filter or page."""
     rows, total = cases.list(f, limit=limit, offset=offset)
     now = clock()
     return JSONResponse(
@@ -178,6 +184,7 @@ def list_cases(
 
 @router.get(".csv", summary="The ledger (台账) of the matching cases as CSV (staff)", response_class=StreamingResponse)
 def ledger(cases: CasesDep, f: FilterDep, clock: ClockDep) -> StreamingResponse:
+    """The matching cases as CSV, oldest first, streamed. 401/403: not staff."""
     return StreamingResponse(
         ledger_chunks(cases.iter_cases(f), clock()),
         media_type="text/csv; charset=utf-8",
@@ -187,12 +194,14 @@ def ledger(cases: CasesDep, f: FilterDep, clock: ClockDep) -> StreamingResponse:
 
 @router.get("/stats", summary="Per grid: counts by status, overdue, median hours to close (staff)")
 def stats(cases: CasesDep, f: FilterDep, clock: ClockDep) -> dict:
+    """Per grid: counts by status, overdue, median hours to close. 401/403: not staff."""
     now = clock()
     return {"generated_at": now.isoformat(), "grids": grid_stats(cases, f, now)}
 
 
 @router.get("/categories", summary="Categories with their deadlines")
 def categories() -> list[dict]:
+    """The case categories with their deadlines (public)."""
     return [
         {"code": c.code, "name": c.name, "name_zh": c.name_zh, "deadline_hours": c.deadline_hours}
         for c in CATEGORIES.values()
@@ -201,6 +210,8 @@ def categories() -> list[dict]:
 
 # --- routing table and escalation ------------------------------------------------------------------
 class RuleIn(BaseModel):
+    """A routing rule's body: the department layer and the department's name."""
+
     model_config = ConfigDict(extra="forbid")
     layer: str = Field(description="An extra layer of the store (e.g. river-chief sections).")
     department: str = Field(min_length=1, max_length=100)
@@ -209,11 +220,13 @@ class RuleIn(BaseModel):
 
 @router.get("/routes", summary="The routing table: category -> department layer")
 def list_rules(cases: CasesDep, caller: KeyDep) -> list[dict]:
+    """The routing table. 401: no key."""
     return [rule.as_dict() for rule in cases.rules().values()]
 
 
 @router.put("/routes/{category}", summary="Send a category to a department layer (dispatcher)")
 def put_rule(category: str, body: RuleIn, cases: CasesDep, service: ServiceDep, caller: DispatcherDep) -> dict:
+    """Send a category to a department layer. 401/403: no dispatcher key; 404: no such layer; 422: bad category."""
     rule = RouteRule(category, body.layer, body.department, body.max_distance_m)
     service.store.get_layer(body.layer)  # NotFoundError listing the layers
     return cases.set_rule(rule, actor=caller.actor).as_dict()
@@ -221,11 +234,13 @@ def put_rule(category: str, body: RuleIn, cases: CasesDep, service: ServiceDep, 
 
 @router.delete("/routes/{category}", status_code=204, summary="Route a category to grids again (dispatcher)")
 def delete_rule(category: str, cases: CasesDep, caller: DispatcherDep) -> None:
+    """Route a category to grids again. 204; 401/403: no dispatcher key; 404: no rule."""
     cases.delete_rule(category)
 
 
 @router.post("/escalations", summary="Escalate every overdue case now (dispatcher; the job does it on a timer)")
 def escalate(cases: CasesDep, caller: DispatcherDep, clock: ClockDep) -> dict:
+    """Escalate every overdue case now; the ids escalated. 401/403: no dispatcher key."""
     now = clock()
     return {"at": now.isoformat(), "escalated": cases.escalate_overdue(now)}
 
@@ -233,6 +248,8 @@ def escalate(cases: CasesDep, caller: DispatcherDep, clock: ClockDep) -> dict:
 # --- one case ----------------------------------------------------------------------------------
 @router.get("/{case_id}", summary="One case with its audit log")
 def get_case(case_id: int, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
+    """One case with its audit log; the reporter's contact for staff. 401: no key; 403: another grid's or app's
+    case; 404: no such case."""
     case = cases.get(case_id)
     check_case(caller, case)
     out = case_json(case, clock(), contact=caller.at_least("worker"))
@@ -241,6 +258,8 @@ def get_case(case_id: int, cases: CasesDep, caller: CallerDep, clock: ClockDep) 
 
 
 class TransitionIn(BaseModel):
+    """A move: the target status, a note and, when assigning, the assignee."""
+
     model_config = ConfigDict(extra="forbid")
     to: str = Field(description=f"One of {list(STATUSES)}.")
     note: str = Field("", max_length=4000)
@@ -250,6 +269,8 @@ class TransitionIn(BaseModel):
 @router.post("/{case_id}/transitions", summary="Move a case (staff); 409 lists the allowed moves")
 def transition(case_id: int, body: TransitionIn, cases: CasesDep, caller: StaffDep, clock: ClockDep) -> JSONResponse:
     # checked before the move's transaction: a case keeps the grid it was routed to for life
+    """Move a case. 401/403: not staff, or another grid's case; 404: no such case; 409: move not allowed (the
+    allowed moves listed); 422: bad body."""
     check_case(caller, cases.get(case_id), act=True)
     now = clock()
     case = cases.transition(case_id, body.to, actor=caller.actor, note=body.note, assignee=body.assignee, now=now)

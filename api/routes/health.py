@@ -14,6 +14,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Liveness: the store answers and which plan is loaded")
 def healthz(service: ServiceDep) -> dict:
+    """Liveness: the store's kind and revision, the loaded plan and its grid count. 503: the store is
+    unreachable."""
     snap = service.snapshot
     return {
         "status": "ok",
@@ -26,6 +28,7 @@ def healthz(service: ServiceDep) -> dict:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics() -> Response:
+    """Prometheus metrics (merged across workers when PROMETHEUS_MULTIPROC_DIR is set)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # several uvicorn workers: merge their files
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

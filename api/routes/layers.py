@@ -24,11 +24,14 @@ def _out(info: LayerInfo) -> dict:
 
 @router.get("", response_model=list[LayerOut], summary="Extra layers")
 def list_layers(store: StoreDep) -> list[dict]:
+    """Every extra layer. 200."""
     return [_out(i) for i in store.list_layers()]
 
 
 @router.get("/{name}", summary="An extra layer as GeoJSON; bbox= filters")
 def get_layer(name: str, store: StoreDep, bbox: str | None = None) -> Response:
+    """The layer's features as a GeoJSON FeatureCollection (WGS84), ``bbox=minx,miny,maxx,maxy`` filters. 404:
+    no such layer; 422: bad bbox."""
     store.get_layer(name)
     page = store.features(EXTRA_PLAN_ID, name, bbox=parse_bbox(bbox), limit=None)
     return feature_collection(page.ids, page.properties, page.geometries, numberMatched=page.number_matched)
@@ -49,6 +52,8 @@ def import_layer(
     title: str | None = None,
     layer: Annotated[str | None, Query(description="Layer to import from a multi-layer GeoPackage.")] = None,
 ) -> dict:
+    """Import (or replace) a polygon layer from an uploaded file. 201; 401/403: no planner key; 413: too large;
+    422: unreadable file or not polygons."""
     info = with_upload(
         file,
         "layer.geojson",
@@ -61,6 +66,7 @@ def import_layer(
 
 @router.delete("/{name}", status_code=204, dependencies=[require("planner")], summary="Delete an extra layer")
 def delete_layer(name: str, service: ServiceDep) -> Response:
+    """Delete a layer. 204; 401/403: no planner key; 404: no such layer."""
     service.store.delete_layer(name)
     service.refresh()
     return Response(status_code=204)

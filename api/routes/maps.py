@@ -61,6 +61,7 @@ def leaders(store) -> dict[str, str]:
 
 @router.get("/plan", response_class=HTMLResponse, summary="Map of a plan: grids by load deviation, borders, buildings")
 def plan_page(store: StoreDep, options: PageOptions, plan: PlanQuery = None) -> HTMLResponse:
+    """The plan's map page (HTML). 404: no such plan, or none published."""
     info = store.get_plan(plan)
 
     def build() -> str:
@@ -79,6 +80,7 @@ def plan_page(store: StoreDep, options: PageOptions, plan: PlanQuery = None) -> 
     dependencies=[require("dispatcher")],
 )
 def cases_page(service: ServiceDep, store: StoreDep, options: PageOptions, plan: PlanQuery = None) -> HTMLResponse:
+    """The cases map page (HTML). 401/403: no dispatcher key."""
     cases, grids = load_cases(store, plan, case_store=service.cases)
     m = cases_map(cases, grids, **options)
     return HTMLResponse(render_page(m, asset_url=ASSET_URL))
@@ -86,6 +88,7 @@ def cases_page(service: ServiceDep, store: StoreDep, options: PageOptions, plan:
 
 @router.get("/assets/{name}", summary="Leaflet and plugin files the map pages use (served, never from a CDN)")
 def asset(name: str) -> FileResponse:
+    """A Leaflet file the pages load. 404: no such asset."""
     if name not in ASSET_ORDER:
         raise NotFoundError(f"No map asset {name!r}.", fix=f"use one of {list(ASSET_ORDER)}.")
     media = "text/javascript" if name.endswith(".js") else "text/css"

@@ -118,6 +118,7 @@ def conformance() -> JSONResponse:
 
 @router.get("/collections", summary="Collections")
 def collections(request: Request, service: ServiceDep, plan: PlanQuery = None) -> JSONResponse:
+    """The plan's layers and the extra layers as OGC collections. 404: unknown plan."""
     base = _base(request)
     snap = service.current(plan)
     cols = [_collection(base, cid, bbox, title) for cid, (_, bbox, title) in _collections(snap).items()]
@@ -127,6 +128,7 @@ def collections(request: Request, service: ServiceDep, plan: PlanQuery = None) -
 
 @router.get("/collections/{cid}", summary="One collection")
 def collection(cid: str, request: Request, service: ServiceDep, plan: PlanQuery = None) -> JSONResponse:
+    """One collection with its extent. 404: unknown collection or plan."""
     _, bbox, title = _find(service.current(plan), cid)
     return _json(_collection(_base(request), cid, bbox, title))
 
@@ -142,6 +144,8 @@ def items(
     offset: Annotated[int, Query(ge=0)] = 0,
     plan: PlanQuery = None,
 ) -> Response:
+    """A page of a collection's features as GeoJSON. 404: unknown collection; 422: bad bbox or limit above the
+    maximum."""
     maximum = settings.max_batch
     if limit > maximum:
         raise APIError(
@@ -179,6 +183,7 @@ def items(
 
 @router.get("/collections/{cid}/items/{fid}", summary="One feature")
 def item(cid: str, fid: str, request: Request, service: ServiceDep, plan: PlanQuery = None) -> Response:
+    """One feature. 404: unknown collection or feature."""
     snap = service.current(plan)
     plan_id, _, _ = _find(snap, cid)
     page = service.store.features(plan_id, cid, fid=fid, limit=1)

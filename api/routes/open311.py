@@ -61,11 +61,13 @@ def _service(code: str | None) -> str:
 
 @router.get("/services.{fmt}", summary="The services (one per case category)")
 def services(fmt: str) -> Response:
+    """The Open311 services, one per case category."""
     return _answer(fmt, "services", doc.service_list)
 
 
 @router.get("/services/{code}.{fmt}", summary="One service's definition")
 def service(code: str, fmt: str) -> Response:
+    """One service's definition. 404: unknown service."""
     return _answer(fmt, "service_definition", lambda: doc.service_definition(_service(code)))
 
 
@@ -78,6 +80,8 @@ async def post_request(
     clock: ClockDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
+    """Submit a request (form-encoded, with api_key). 201; 400: bad field; 403: missing or unknown api_key; 404:
+    unknown service."""
     from starlette.concurrency import run_in_threadpool
 
     try:
@@ -157,6 +161,9 @@ def get_requests(
     end_date: str | None = None,
     status: Annotated[str | None, Query(description="open, closed or both comma-separated.")] = None,
 ) -> Response:
+    """Requests by id, service, status and date, newest first, at most 1,000 (no reporter contact). 400: bad
+    parameter."""
+
     def find() -> list[dict[str, Any]]:
         ids = ()
         if service_request_id:
@@ -188,6 +195,8 @@ def get_requests(
 
 @router.get("/requests/{request_id}.{fmt}", summary="One request")
 def get_request(request_id: str, fmt: str, cases: CasesDep) -> Response:
+    """One request (no reporter contact). 404: no such request."""
+
     def find() -> list[dict[str, Any]]:
         if not request_id.isdigit():
             raise NotFoundError(f"No request {request_id!r}.", fix="request ids are numbers.")

@@ -13,6 +13,7 @@ router = APIRouter(prefix="/v1/grids", tags=["staff"])
 
 @router.get("/{grid_id}/staff", response_model=StaffFullOut, summary="All staff of a grid (on duty or not)")
 def get_staff(grid_id: str, snap: SnapshotDep, store: StoreDep) -> dict:
+    """The grid's leader and workers. 404: no such grid in the plan."""
     grid_position(snap, grid_id)
     doc = store.get_staff(grid_id) or {}
     return {"grid_id": grid_id, "leader": doc.get("leader"), "workers": doc.get("workers", [])}
@@ -25,6 +26,8 @@ def get_staff(grid_id: str, snap: SnapshotDep, store: StoreDep) -> dict:
     summary="Replace the staff of a grid (key with role dispatcher or higher)",
 )
 def put_staff(grid_id: str, body: StaffIn, snap: SnapshotDep, service: ServiceDep) -> dict:
+    """Replace the grid's staff; locate answers it within ``poll_seconds``. 401/403: no dispatcher key; 404: no
+    such grid; 422: bad body."""
     grid_position(snap, grid_id)
     doc = body.model_dump()
     service.store.set_staff(grid_id, doc)

@@ -553,6 +553,8 @@ class CaseStore:
         return rule
 
     def delete_rule(self, category: str) -> None:
+        """Route ``category`` to grids again; :class:`NotFoundError` when it has no rule."""
+
         def work(cur):
             cur.execute(self._q("DELETE FROM case_routes WHERE category = ?"), (category,))
             if cur.rowcount == 0:

@@ -278,6 +278,7 @@ class Store(ABC):
             return max(version, len(steps))
 
     def schema_version(self, component: str = "core") -> int:
+        """The schema version of ``component`` (0 when it has no tables yet)."""
         with self.connect(readonly=True) as con:
             cur = con.cursor()
             cur.execute(self._q("SELECT version FROM schema_version WHERE component = ?"), (component,))
@@ -297,6 +298,7 @@ class Store(ABC):
 
     # --- revision: a cheap number that changes whenever what locate answers changes ----
     def revision(self) -> int:
+        """A number that changes whenever what locate answers changes (a publish, staff or layer edit)."""
         with self.connect(readonly=True) as con:
             cur = con.cursor()
             cur.execute("SELECT value FROM revision WHERE id = 1")
@@ -367,6 +369,7 @@ class Store(ABC):
         """Serialize publishes (SQLite's write lock already does)."""
 
     def list_plans(self) -> list[PlanInfo]:
+        """Every plan, oldest first, with its feature counts per layer; times aware UTC."""
         with self.connect(readonly=True) as con:
             cur = con.cursor()
             cur.execute(
@@ -441,12 +444,14 @@ class Store(ABC):
         return self.get_layer(name)
 
     def list_layers(self) -> list[LayerInfo]:
+        """Every extra layer, by name."""
         with self.connect(readonly=True) as con:
             cur = con.cursor()
             cur.execute("SELECT name, title, name_field, n_features, created_at FROM layers ORDER BY name")
             return [LayerInfo(r[0], r[1], r[2], int(r[3]), from_stored(r[4])) for r in cur.fetchall()]
 
     def get_layer(self, name: str) -> LayerInfo:
+        """Extra layer ``name``; :class:`NotFoundError` listing the layers when there is none."""
         layers = self.list_layers()
         for info in layers:
             if info.name == name:
@@ -455,6 +460,7 @@ class Store(ABC):
         raise NotFoundError(f"No layer named {name!r}.", fix=f"use one of {names}.", details={"layers": names})
 
     def delete_layer(self, name: str) -> None:
+        """Delete extra layer ``name`` and its features; :class:`NotFoundError` when there is none."""
         self.get_layer(name)
         with self.connect() as con:
             cur = con.cursor()
@@ -472,6 +478,7 @@ class Store(ABC):
             return _json(row[0]) if row else None
 
     def all_staff(self) -> dict[str, dict[str, Any]]:
+        """grid_id -> staff document of every grid with staff."""
         with self.connect(readonly=True) as con:
             cur = con.cursor()
             cur.execute("SELECT grid_id, doc FROM staff")
@@ -564,6 +571,8 @@ class Store(ABC):
         return key["role"] if key else None
 
     def list_keys(self) -> list[dict[str, Any]]:
+        """Every key (prefix, name, role, grids, created_at, revoked_at as aware UTC datetimes), oldest first;
+        never the token or its hash."""
         with self.connect(readonly=True) as con:
             cur = con.cursor()
             cur.execute("SELECT prefix, name, role, grids, created_at, revoked_at FROM api_keys ORDER BY created_at")
@@ -575,6 +584,7 @@ class Store(ABC):
         return rows
 
     def revoke_key(self, prefix: str) -> int:
+        """Revoke the active key(s) whose prefix is ``prefix``; return how many."""
         with self.connect() as con:
             cur = con.cursor()
             cur.execute(

@@ -70,6 +70,7 @@ class PostGISStore(Store):
                 copy.write_row((plan_id, layer, fid, p, g))
 
     def features(self, plan_id, layer, *, bbox=None, limit=100, offset=0, fid=None) -> FeaturePage:
+        """See :meth:`Store.features`; the bbox test runs in PostGIS (GiST index)."""
         where, params = "plan_id = %s AND layer = %s", [plan_id, layer]
         if fid is not None:
             where += " AND fid = %s"

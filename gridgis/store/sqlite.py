@@ -205,6 +205,7 @@ class SQLiteStore(Store):
         )
 
     def features(self, plan_id, layer, *, bbox=None, limit=100, offset=0, fid=None) -> FeaturePage:
+        """See :meth:`Store.features`; the bbox test is the R*Tree's box filter, then shapely's exact test."""
         where, params = "f.plan_id = ? AND f.layer = ?", [plan_id, layer]
         if fid is not None:
             where += " AND f.fid = ?"
