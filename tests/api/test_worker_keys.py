@@ -109,3 +109,23 @@ def test_environment_keys_cannot_be_workers():
     assert "ggk_secret_token_1" not in str(err.value)  # the token is not echoed into logs
     with pytest.raises(ValidationError, match="token:role"):
         Settings(api_keys="ggk_x:root")
+
+
+def test_access_rules_are_pure_functions_of_caller_and_case():
+    from gridgis.access import ANONYMOUS, may_act, may_read, require_role
+    from gridgis.errors import ForbiddenError, UnauthenticatedError
+
+    app = Caller.of_key("ggk_app-one-secret", "reader")
+    worker = Caller.of_key("ggk_worker-secret", "worker", (G1,))
+    boss = Caller.of_key("ggk_boss-secret", "dispatcher")
+    case = {"id": 1, "grid_id": G1, "town_id": "440784101", "submitter_id": app.key_id}
+    other = {**case, "grid_id": G2, "submitter_id": boss.key_id}
+    assert may_read(app, case) and not may_act(app, case) and not may_read(app, other)
+    assert may_read(worker, case) and may_act(worker, case) and not may_read(worker, other)
+    assert may_act(boss, other) and not may_read(ANONYMOUS, case)
+    with pytest.raises(UnauthenticatedError):
+        require_role(ANONYMOUS)
+    with pytest.raises(ForbiddenError) as err:
+        require_role(app, "dispatcher")
+    assert err.value.details == {"required_role": "dispatcher", "role": "reader"}
+    assert require_role(boss, "worker") is boss
