@@ -532,6 +532,7 @@ def _run(tasks: list[CommunityTask], jobs: int, client=None) -> list[CommunityRe
 
 
 def _assemble(ctx: _Context, results: list[CommunityResult], counts: np.ndarray) -> PartitionResult:
+    from gridgis.lineage import keep_identity, keep_table
     from gridgis.partition.report import build_report, grid_table, match_previous
 
     back = pyproj.Transformer.from_crs(ctx.crs, STORAGE_CRS, always_xy=True)
@@ -564,10 +565,18 @@ def _assemble(ctx: _Context, results: list[CommunityResult], counts: np.ndarray)
         pos = np.flatnonzero(com_of == c)
         grid_code[pos] = grid_codes(ctx.communities["community_id"].iloc[c], cents[pos, 0], cents[pos, 1])
     previous = None if ctx.b_old is None else match_previous(ctx.b_old, b_grid, len(rows))
+    identity = None
+    if previous is not None:  # a grid that continues an old one keeps its id and code (gridgis.lineage)
+        identity = keep_identity(ctx.communities["community_id"].to_numpy()[com_of], grid_code, previous, ctx.old_ids)
+        grid_code = identity.grid_codes
     grids = grid_table(ctx, rows, geoms_m, grid_code, b_grid, back, previous)
     buildings = ctx.buildings.copy()
     buildings["grid_id"] = pd.array([grid_code[g] if g >= 0 else None for g in b_grid], dtype="string")
     report = build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts, previous)
+    if identity is not None:
+        coms = ctx.communities["community_id"].to_numpy()[com_of]
+        table = keep_table(identity, coms, ctx.old_ids, ctx.b_old, b_grid)
+        report["keep"].update(moved=sum(r["buildings_moved"] for r in table), per_community=table)
     order = np.lexsort((grids["grid_code"].to_numpy(),))
     grids = grids.iloc[order].reset_index(drop=True)
     return PartitionResult(grids=grids, buildings=buildings, report=report)
