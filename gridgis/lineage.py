@@ -174,7 +174,8 @@ def continues(new: pd.DataFrame, old_ids: Iterable[str] | None = None) -> dict[s
     """new grid id -> the old grid id it continues (None: a new grid).
 
     With a ``previous_grid_id`` column that is the lineage (an empty one: a new grid, even when its id was an
-    old grid's: that is a reused code); without the column a grid continues the old grid of the same id. ``old_ids``, when given, drops continuations of grids that are not in the old plan.
+    old grid's: that is a reused code); without the column a grid continues the old grid of the same id.
+    ``old_ids``, when given, drops continuations of grids that are not in the old plan.
 
     Examples
     --------
@@ -259,7 +260,8 @@ def community_table(
         com_new = dict(zip(new_grids["grid_id"].astype(str), new["community_id"], strict=True))
         com_old = dict(zip(old_grids["grid_id"].astype(str), old["community_id"], strict=True))
         hit = moves.loc[moves["moved"]]
-        where = [com_new.get(str(n)) or com_old.get(str(o)) for n, o in zip(hit["new_grid"], hit["old_grid"], strict=True)]
+        pairs = zip(hit["new_grid"], hit["old_grid"], strict=True)
+        where = [com_new.get(str(n)) or com_old.get(str(o)) for n, o in pairs]
         counts = pd.Series(where, dtype=object).value_counts()
         table["buildings_moved"] = counts.reindex(table.index).fillna(0).astype(np.int64)
     table.index.name = "community_id"
