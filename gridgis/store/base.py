@@ -330,29 +330,35 @@ class Store(ABC):
                     self._insert_features(cur, plan_id, layer, *frame_records(layers[layer], ID_COLUMNS[layer]))
         return self.get_plan(name)
 
-    def publish_plan(self, name: str) -> PlanInfo:
-        """Make ``name`` the published plan, closing the validity of the previous one, in one transaction."""
-        with self.connect() as con:
-            cur = con.cursor()
-            self._lock_plans(cur)
-            cur.execute(self._q("SELECT plan_id FROM plans WHERE name = ?"), (name,))
-            row = cur.fetchone()
-            if row is None:
-                raise self._plan_missing(name, cur)
-            now = self._stamp()
-            cur.execute(
-                self._q("UPDATE plans SET status = 'retired', valid_to = ? WHERE status = 'published' AND name <> ?"),
-                (now, name),
-            )
-            cur.execute(
-                self._q(
-                    "UPDATE plans SET status = 'published', valid_from = ?, valid_to = NULL "
-                    "WHERE name = ? AND status <> 'published'"
-                ),
-                (now, name),
-            )
-            self._bump(cur)
+    def publish_plan(
+        self, name: str, *, mapping: dict[str, str] | None = None, force: bool = False, actor: str = "planner"
+    ) -> PlanInfo:
+        """Make ``name`` the published plan, closing the validity of the previous one, in one transaction that
+        also moves staff, worker keys and open cases to the grids that continue theirs
+        (:func:`gridgis.store.replan.publish`, which returns the per-community table; ``mapping``: the planner's
+        OLD -> NEW grid ids; ``force``: publish even when staff or open cases would be left on retired grids)."""
+        from gridgis.store.replan import publish
+
+        publish(self, name, mapping=mapping, force=force, actor=actor)
         return self.get_plan(name)
+
+    def _switch_plan(self, cur, name: str) -> None:
+        """Within the publish transaction: retire the published plan and publish ``name``."""
+        cur.execute(self._q("SELECT plan_id FROM plans WHERE name = ?"), (name,))
+        if cur.fetchone() is None:
+            raise self._plan_missing(name, cur)
+        now = self._stamp()
+        cur.execute(
+            self._q("UPDATE plans SET status = 'retired', valid_to = ? WHERE status = 'published' AND name <> ?"),
+            (now, name),
+        )
+        cur.execute(
+            self._q(
+                "UPDATE plans SET status = 'published', valid_from = ?, valid_to = NULL "
+                "WHERE name = ? AND status <> 'published'"
+            ),
+            (now, name),
+        )
 
     def _plan_missing(self, name: str, cur) -> NotFoundError:
         cur.execute("SELECT name FROM plans ORDER BY plan_id")
