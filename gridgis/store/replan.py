@@ -28,7 +28,7 @@ A dry run (``dry_run=True``) runs the very same hooks in the transaction and rol
 The component ``plans`` owns one table, ``grid_code_register``: every grid code ever published, the plan
 that first published it and, once a publish dropped it, when and by which plan it was retired. A retired
 code is never given to another grid: :func:`gridgis.lineage.continue_identity` numbers new grids after
-every code in it, and a publish refuses a plan whose new grid carries a retired code.
+every code in it, and a publish lists a new grid that carries a retired code.
 """
 
 from __future__ import annotations
@@ -171,7 +171,8 @@ class Replan:
     def _new_coms(self) -> dict[str, str]:
         coms = self.__dict__.get("_coms")
         if coms is None:
-            coms = dict(zip(self.new_grids["grid_id"].astype(str), self.new_grids["community_id"].astype(str)))
+            grids = self.new_grids
+            coms = dict(zip(grids["grid_id"].astype(str), grids["community_id"].astype(str), strict=True))
             object.__setattr__(self, "_coms", coms)
         return coms
 
@@ -219,7 +220,7 @@ class PublishReport:
     @property
     def refused(self) -> bool:
         """True when this publish is (or, dry, would be) refused without ``force``."""
-        return bool(self.blocking or self.reused_codes) and not self.forced
+        return bool(self.blocking) and not self.forced
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the body of the HTTP answer and of ``--json``)."""
@@ -239,7 +240,7 @@ class PublishReport:
 
 
 class PublishRefused(ConflictError):
-    """A publish that would leave open cases or staff on retired grids (or reuse a retired code)."""
+    """A publish that would leave open cases or staff on retired grids without a mapping."""
 
     code = "publish_refused"
 
@@ -260,14 +261,10 @@ def _grid_rows(store, cur, plan_id: int) -> list[dict[str, Any]]:
     for fid, props in cur.fetchall():
         p = _props(props)
         code = str(p.get("grid_code") or fid)
-        rows.append(
-            {
-                "grid_id": str(fid),
-                "grid_code": code,
-                "community_id": str(p.get("community_id") or code[:12]),
-                "previous_grid_id": p.get("previous_grid_id"),
-            }
-        )
+        row = {"grid_id": str(fid), "grid_code": code, "community_id": str(p.get("community_id") or code[:12])}
+        if "previous_grid_id" in p:  # a plan without the column continues grids by id (gridgis.lineage)
+            row["previous_grid_id"] = p["previous_grid_id"]
+        rows.append(row)
     return rows
 
 
@@ -289,15 +286,14 @@ def register_codes(store) -> pd.DataFrame:
             "ORDER BY grid_code"
         )
         rows = cur.fetchall()
-    return pd.DataFrame(rows, columns=["grid_code", "grid_id", "community_id", "first_plan", "retired_by", "retired_at"])
+    columns = ["grid_code", "grid_id", "community_id", "first_plan", "retired_by", "retired_at"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _buildings(store, plan_id: int) -> pd.DataFrame | None:
     """building_id -> grid_id of a stored plan's buildings (None when it has none)."""
     with store.cursor(readonly=True) as cur:
-        cur.execute(
-            store.dialect.q("SELECT props FROM features WHERE plan_id = ? AND layer = 'buildings'"), (plan_id,)
-        )
+        cur.execute(store.dialect.q("SELECT props FROM features WHERE plan_id = ? AND layer = 'buildings'"), (plan_id,))
         rows = [_props(r[0]) for r in cur.fetchall()]
     if not rows:
         return None
@@ -360,8 +356,9 @@ def publish(
     InputError
         A map names a grid that is not in the old plan (or retired) or not in the new plan.
     PublishRefused
-        Staff or open cases would be left on retired grids without a mapping, or a new grid carries a retired
-        code (``details`` holds the report); pass ``force`` to publish anyway (they stay unattached).
+        Staff or open cases would be left on retired grids without a mapping (``details`` holds the report);
+        pass ``force`` to publish anyway (they stay unattached). A new grid carrying a retired code (a plan
+        published before coming back) does not block: the report lists it in ``reused_codes``.
     ConflictError
         Another publish committed meanwhile (retry).
     """
@@ -454,7 +451,9 @@ def publish(
                 [(now, name, c) for c in dropped],
             )
             cur.executemany(
-                store.dialect.q("UPDATE grid_code_register SET retired_at = NULL, retired_by = NULL WHERE grid_code = ?"),
+                store.dialect.q(
+                    "UPDATE grid_code_register SET retired_at = NULL, retired_by = NULL WHERE grid_code = ?"
+                ),
                 [(c,) for c in reused],
             )
             store._bump(cur)
@@ -513,8 +512,6 @@ def _refusal_message(report: PublishReport) -> str:
         grids = sorted({i["grid_id"] for i in report.blocking})
         what = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
         parts.append(f"it would leave {what} on {len(grids)} retired grid(s) without a mapping: {grids[:10]}")
-    if report.reused_codes:
-        parts.append(f"new grids carry retired codes {report.reused_codes[:10]}")
     return f"Publishing {report.plan!r} was refused: " + "; ".join(parts) + "."
 
 
@@ -594,7 +591,7 @@ def move_staff(store, cur, replan: Replan) -> HookResult:
             result.count(replan.new_community(gid), "staff_kept", _people(doc))
         else:
             moving.append((gid, target, doc))
-    for gid, target, doc in moving:  # after the staying ones: a grid's own leader stays its leader
+    for _, target, doc in moving:  # after the staying ones: a grid's own leader stays its leader
         out[target] = merge_staff(out.get(target), doc)
         result.count(replan.new_community(target), "staff_moved", _people(doc))
     changed = {g for g, _, _ in moving} | {t for _, t, _ in moving}
