@@ -35,18 +35,142 @@ def import_(path: str, name: str, publish: bool, db: str | None) -> None:
         click.echo(f"Publish it with: gridgis plan publish {name}")
 
 
+map_opt = click.option(
+    "--map",
+    "pairs",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="Send the staff, worker keys and open cases of retired grid OLD to grid NEW (repeatable).",
+)
+map_file_opt = click.option(
+    "--map-file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="CSV of OLD,NEW grid ids (header old,new), as --map.",
+)
+
+
+def _show(report, as_json: bool) -> None:
+    from gridgis.store.replan import table_text
+
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    t = report.totals
+    click.echo(
+        f"{report.plan} against {report.previous or 'nothing published'}: grids {t['kept']} kept, {t['new']} new, "
+        f"{t['retired']} retired; {t['buildings_moved']:,} buildings moved; staff {t['staff_moved']} moved, "
+        f"{t['staff_unattached']} left unattached; worker keys {t['keys_moved']} moved, {t['keys_unattached']} left; "
+        f"open cases {t['cases_rerouted']} re-routed, {t['cases_unrouted']} left"
+    )
+    click.echo(table_text(report))
+    for item in report.unattached[:50]:
+        click.echo(f"unattached  {item['kind']:<10} {item['id']:<16} on retired grid {item['grid_id']}")
+    if report.reused_codes:
+        click.echo(f"codes published before and retired, used again: {report.reused_codes[:20]}")
+
+
 @cli.command("publish")
 @click.argument("name")
+@click.option("--dry-run", is_flag=True, help="Show what the publish would do (per community), change nothing.")
+@map_opt
+@map_file_opt
+@click.option("--force", is_flag=True, help="Publish even if staff or open cases stay on retired grids unmapped.")
+@json_opt
 @db_opt
-def publish(name: str, db: str | None) -> None:
+def publish(name: str, dry_run: bool, pairs: tuple[str, ...], map_file: str | None, force: bool, as_json: bool,
+            db: str | None) -> None:  # fmt: skip
     """Publish plan NAME; the previous one is retired (kept, queryable with ?plan=).
 
-    Running servers switch to it within about a second.
+    In the same transaction staff, worker keys and open cases follow the grids that continue theirs; a
+    publish that would leave staff or open cases on retired grids without a mapping is refused with the
+    per-community table (exit code 1). Running servers switch to it within about a second.
     """
     from gridgis.store import open_store
+    from gridgis.store.replan import PublishRefused, PublishReport, parse_map
+    from gridgis.store.replan import publish as run
 
-    info = open_store(db).publish_plan(name)
+    mapping = parse_map(pairs, map_file)
+    store = open_store(db)
+    try:
+        report = run(store, name, mapping=mapping, force=force, dry_run=dry_run, actor="planner:cli")
+    except PublishRefused as exc:
+        _show(PublishReport(**_from_dict(exc.details)), as_json)
+        raise
+    _show(report, as_json)
+    if dry_run:
+        click.echo(
+            "Dry run: nothing changed." + (" Publishing would be refused (see above)." if report.refused else "")
+        )
+        return
+    info = store.get_plan(name)
     click.echo(f"Published {info.name!r} from {info.valid_from:%Y-%m-%d %H:%M:%S %Z}.")
+
+
+def _from_dict(d: dict) -> dict:
+    return {
+        "plan": d["plan"],
+        "previous": d["previous"],
+        "dry_run": d["dry_run"],
+        "forced": d["forced"],
+        "published": d["published"],
+        "table": d["communities"],
+        "totals": d["totals"],
+        "unattached": d["unattached"],
+        "blocking": d["blocking"],
+        "reused_codes": d["reused_codes"],
+    }
+
+
+@cli.command("diff")
+@click.argument("old")
+@click.argument("new")
+@json_opt
+@db_opt
+def diff(old: str, new: str, as_json: bool, db: str | None) -> None:
+    """Compare stored plans OLD and NEW per community: grids kept/new/retired, buildings moved and, when OLD is
+    the published plan, the staff, worker keys and open cases publishing NEW would move (a dry run)."""
+    from gridgis.store import open_store
+    from gridgis.store.replan import publish as run
+
+    _show(run(open_store(db), new, against=old, actor="planner:cli"), as_json)
+
+
+@cli.command("unattached")
+@json_opt
+@db_opt
+def unattached_(as_json: bool, db: str | None) -> None:
+    """Staff and worker-key scopes left on grids the published plan no longer has (map them: gridgis plan map)."""
+    from gridgis.store import open_store
+    from gridgis.store.replan import unattached
+
+    items = unattached(open_store(db))
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("Nothing is left on retired grids.")
+    for item in items:
+        click.echo(f"{item['kind']:<10} {item['id']:<16} on retired grid {item['grid_id']}")
+
+
+@cli.command("map")
+@map_opt
+@map_file_opt
+@json_opt
+@db_opt
+def map_(pairs: tuple[str, ...], map_file: str | None, as_json: bool, db: str | None) -> None:
+    """Attach the staff, worker keys and open cases of retired grids to grids of the published plan."""
+    from gridgis.store import open_store
+    from gridgis.store.replan import parse_map
+    from gridgis.store.replan import publish as run
+
+    mapping = parse_map(pairs, map_file)
+    if not mapping:
+        raise click.UsageError("Give at least one --map OLD=NEW or a --map-file.")
+    store = open_store(db)
+    report = run(store, store.get_plan(None).name, mapping=mapping, force=True, actor="planner:cli")
+    _show(report, as_json)
 
 
 @cli.command("list")

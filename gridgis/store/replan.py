@@ -346,6 +346,7 @@ def publish(
     force: bool = False,
     dry_run: bool = False,
     actor: str = "planner",
+    against: str | None = None,
 ) -> PublishReport:
     """Publish plan ``name`` as a migration (see the module docstring); return the per-community report.
 
@@ -361,6 +362,9 @@ def publish(
         published before coming back) does not block: the report lists it in ``reused_codes``.
     ConflictError
         Another publish committed meanwhile (retry).
+
+    ``against`` (a diff, always dry): compare with that plan instead of the published one; only against the
+    published plan do the hooks run (staff, keys, cases), otherwise the table has grids and buildings only.
     """
     store.migrate_component(COMPONENT, plans_migrations(store.dialect))
     new_info = store.get_plan(name)
@@ -368,6 +372,11 @@ def publish(
     old_info = next((p for p in plans if p.status == "published" and p.name != name), None)
     if old_info is None and new_info.status == "published":
         old_info = new_info  # publishing the published plan again: only the planner's map does something
+    diff_only = False
+    if against is not None:  # a diff: against the published plan it is a dry run, else grids and buildings only
+        other = store.get_plan(against)
+        diff_only = other.status != "published" or other.name == name
+        old_info, dry_run = other, True
     with store.cursor(readonly=True) as cur:
         new_rows = _grid_rows(store, cur, new_info.plan_id)
         old_rows = _grid_rows(store, cur, old_info.plan_id) if old_info else []
@@ -377,7 +386,7 @@ def publish(
     old_ids = [g["grid_id"] for g in old_rows]
     new_frame = pd.DataFrame(new_rows)
     line = lineage.continues(new_frame, old_ids) if len(new_frame) else {}
-    if old_info is new_info:
+    if old_info is new_info and against is None:
         line = {g: g for g in old_ids}
     mapping = dict(mapping or {})
     earlier = {r[1]: r[2] for r in register if r[3] is not None}  # grids retired by earlier publishes
@@ -415,6 +424,8 @@ def publish(
         actor=actor,
     )
     hooks = publish_hooks()
+    if diff_only:
+        return _report(name, old_info.name, True, force, table, [], reused)
     try:
         with store.connect() as con:
             cur = con.cursor()
