@@ -17,8 +17,8 @@ import pandas as pd
 
 from gridgis.crs import local_metric_crs
 from gridgis.errors import GridgisError, GridgisWarning
-from gridgis.io import prepare_layer
 from gridgis.io.formats import file_format, list_file_layers, read_frame
+from gridgis.io.read import prepare_layer
 from gridgis.model import POLYGONAL, layer_problems
 
 __all__ = ["describe_file"]

@@ -18,9 +18,9 @@ import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
 
 from gridgis.errors import FileFormatError
-from gridgis.io import shapefile
 from gridgis.io.encoding import decode_error, gdal_encoding
 from gridgis.io.lonlat_csv import read_csv, to_csv_frame
+from gridgis.io.shapefile import check_complete, restore_long_names
 
 __all__ = [
     "DRIVERS",
@@ -102,7 +102,7 @@ def list_file_layers(path: str | Path) -> list[str]:
 
 def _read_gdal(path: Path, fmt: str, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
     if fmt == "Shapefile":
-        shapefile.check_complete(path)
+        check_complete(path)
     encoding = gdal_encoding(path, fmt, encoding)
     try:
         with warnings.catch_warnings():
@@ -117,7 +117,7 @@ def _read_gdal(path: Path, fmt: str, layer: str | None, encoding: str | None) ->
             f"{path}{f' layer {layer!r}' if layer else ''} has no geometry column.",
             fix="export it with its geometries (or as CSV with lon/lat columns).",
         )
-    return shapefile.restore_long_names(frame) if fmt == "Shapefile" else frame
+    return restore_long_names(frame) if fmt == "Shapefile" else frame
 
 
 def _read_parquet(path: Path) -> gpd.GeoDataFrame:

@@ -26,11 +26,11 @@ import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from gridgis.errors import FileFormatError, InputError
-from gridgis.io import CRSInput, prepare_layer, read_layer
 from gridgis.io.atomic import atomic_dir, atomic_path
 from gridgis.io.encoding import gdal_encoding
 from gridgis.io.formats import DRIVERS, check_readable, file_format, resolve_layer
 from gridgis.io.lonlat_csv import to_csv_frame
+from gridgis.io.read import CRSInput, prepare_layer, read_layer
 
 __all__ = ["DEFAULT_CHUNK", "count_features", "iter_features", "write_chunks"]
 
