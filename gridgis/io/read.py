@@ -20,9 +20,10 @@ import pandas as pd
 import pyproj
 
 from gridgis.errors import CRSWarning, FileFormatError
-from gridgis.io.formats import list_file_layers, read_frame
+from gridgis.io.formats import crs_is_default, list_file_layers, read_frame
 from gridgis.io.lonlat_csv import STRING_COLUMNS
 from gridgis.io.reproject import to_storage_crs
+from gridgis.listing import listing
 from gridgis.model import LAYERS, validate_layer
 from gridgis.repair import drop_empty, repair_geometries
 
@@ -79,12 +80,15 @@ def read_layer(
         file's stem). When it names a layer of :data:`gridgis.model.LAYERS`, the
         result is checked with :func:`~gridgis.model.validate_layer`.
     encoding
-        Attribute encoding of a Shapefile or CSV; default: the ``.cpg`` file, else
-        UTF-8 when the bytes are valid UTF-8, else GB18030 (covers GBK).
+        Attribute encoding of a Shapefile or CSV, always used when given; default:
+        what the file declares (``.cpg``, the .dbf code page byte, a UTF-8
+        byte-order mark), else guessed (UTF-8 or GB18030) with a warning
+        (:mod:`gridgis.io.encoding`).
     crs
-        The CRS of the coordinates when the file declares none (CSV files are
-        taken as WGS84 lon/lat, with a warning), or ``"gcj02"``/``"bd09"`` for
-        Amap/Tencent/WeChat or Baidu coordinates, which are then converted.
+        The CRS of the coordinates; overrides what the file declares (with a
+        warning naming both). CSV files without it are taken as WGS84 lon/lat,
+        with a warning; ``"gcj02"``/``"bd09"`` for Amap/Tencent/WeChat or Baidu
+        coordinates, which are then converted.
     lon, lat
         Coordinate column names of a CSV file (a ``wkt`` column is used when they
         are absent).
@@ -137,7 +141,7 @@ def prepare_layer(
             stacklevel=3,
         )
         crs = "EPSG:4326"
-    frame = to_storage_crs(frame, source=source, crs=crs)
+    frame = to_storage_crs(frame, source=source, crs=crs, default_crs=crs_is_default(source))
     frame = repair_geometries(frame, layer=name, source=source)
     frame = drop_empty(frame, layer=name, source=source)
     frame = _codes_as_text(frame)
@@ -170,5 +174,8 @@ def read_layers(
     wanted = names if layers is None else list(layers)
     missing = [n for n in wanted if n not in names]
     if missing:
-        raise FileFormatError(f"{path} has no layer(s) {missing}; it has {names}.", fix=f"use some of {names}.")
+        raise FileFormatError(
+            f"{path} has no layer(s) {listing(missing)}; it has {listing(names)}.",
+            fix="write the missing layers into the GeoPackage.",
+        )
     return {n: read_layer(path, n, encoding=encoding, crs=crs, validate=validate) for n in wanted}
