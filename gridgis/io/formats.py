@@ -28,6 +28,7 @@ __all__ = [
     "FORMATS",
     "MULTI_LAYER",
     "WRITE_ONLY",
+    "check_geopackage",
     "check_readable",
     "crs_is_default",
     "file_format",
@@ -122,6 +123,20 @@ def check_readable(path: str | Path) -> Path:
     return path
 
 
+def check_geopackage(path: str | Path, what: str) -> Path:
+    """Raise :class:`FileFormatError` unless ``path`` is a readable GeoPackage (``what`` it should hold, for the
+    message: "a plan", "the city layers")."""
+    path = check_readable(path)
+    fmt = file_format(path)
+    if fmt not in MULTI_LAYER:
+        raise FileFormatError(
+            f"{path} is a {fmt} file; {what} is a GeoPackage (.gpkg) holding several layers.",
+            fix="pass the .gpkg file (gridgis inspect FILE shows what a file holds).",
+        )
+    list_file_layers(path)
+    return path
+
+
 def list_file_layers(path: str | Path) -> list[str]:
     """Names of the layers in ``path`` (one, the file's stem, for single-layer formats)."""
     path = check_readable(path)
@@ -211,7 +226,7 @@ def gdal_write_options(fmt: str, gdf: gpd.GeoDataFrame) -> dict:
         return {"encoding": "UTF-8"}
     if fmt == "KML":
         label = next((c for c in ("name", "grid_code", "grid_id") if c in gdf.columns), None)
-        return {"NameField": label} if label else {}
+        return {"dataset_options": {"NameField": label}} if label else {}
     return {}
 
 

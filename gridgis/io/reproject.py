@@ -292,9 +292,19 @@ def _gauss_kruger_flavour(gdf: gpd.GeoDataFrame, crs: pyproj.CRS) -> pyproj.CRS 
         new_fe = 500_000.0
     else:
         return None
-    other = pyproj.CRS.from_dict({**crs.to_dict(), "x_0": new_fe})
-    code = other.to_epsg(min_confidence=90)
-    return pyproj.CRS.from_epsg(code) if code else other
+    return _cgcs2000_zone(crs, cm, zoned=new_fe > 1e6) or pyproj.CRS.from_dict({**crs.to_dict(), "x_0": new_fe})
+
+
+def _cgcs2000_zone(crs: pyproj.CRS, cm: float, *, zoned: bool) -> pyproj.CRS | None:
+    """The EPSG CRS of a CGCS2000 Gauss-Krüger zone with central meridian ``cm``, the zone number in the
+    false easting (``zoned``) or not; None for other datums or meridians."""
+    if crs.datum is None or "2000" not in crs.datum.name:
+        return None
+    if cm % 3 == 0 and 25 <= cm // 3 <= 45:  # 3-degree zones 25-45: CM 75E-135E
+        return pyproj.CRS.from_epsg((4513 if zoned else 4534) + int(cm // 3) - 25)
+    if (cm + 3) % 6 == 0 and 13 <= (cm + 3) // 6 <= 23:  # 6-degree zones 13-23: CM 75E-135E
+        return pyproj.CRS.from_epsg((4491 if zoned else 4502) + int((cm + 3) // 6) - 13)
+    return None
 
 
 def _check_not_metres(gdf: gpd.GeoDataFrame, source: str, default_crs: bool) -> None:

@@ -112,7 +112,7 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = Non
                 write_xlsx(gdf, tmp, sheet=name)
         else:
             with atomic_path(path, copy_existing=fmt in MULTI_LAYER) as tmp:
-                write_frame(gdf, tmp, fmt, layer=name if fmt in MULTI_LAYER else None, name=name)
+                write_frame(gdf, tmp, fmt, layer=name if fmt in (*MULTI_LAYER, "KML") else None, name=name)
     except FileFormatError as exc:
         raise _rewrap(exc, path) from exc
     except OSError as exc:
