@@ -76,8 +76,12 @@ def file_format(path: str | Path, *, writing: bool = False) -> str:
 
 def unreadable(path: Path, exc: BaseException, what: str = "cannot be read") -> FileFormatError:
     """The error for a file a library (GDAL, pyarrow, pandas) could not read, quoting its error briefly."""
+    text = str(exc).strip().replace(str(path), path.name) or type(exc).__name__
+    if "not recognized as being in a supported file format" in text:
+        fmt = FORMATS.get(path.suffix.lower(), "data")
+        text = f"GDAL does not recognise it as {'an' if fmt[0] in 'AEIOU' else 'a'} {fmt} file"
     return FileFormatError(
-        f"{path} {what}: {brief(str(exc).strip() or type(exc).__name__, 160)}.",
+        f"{path} {what}: {brief(text, 160).rstrip('.')}.",
         fix="check that the file is complete (not truncated) and of the type its suffix says; re-export it.",
     )
 
