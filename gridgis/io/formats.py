@@ -13,11 +13,12 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyarrow
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
 
-from gridgis.errors import FileFormatError
+from gridgis.errors import FileFormatError, FileWarning
 from gridgis.io.encoding import decode_error, gdal_encoding
 from gridgis.io.lonlat_csv import read_csv, to_csv_frame
 from gridgis.io.shapefile import check_complete, restore_long_names
@@ -161,7 +162,11 @@ def _read_gdal(path: Path, fmt: str, layer: str | None, encoding: str | None) ->
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*has GPKG application_id.*")
             frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
-    except (LookupError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        if fmt != "Shapefile" or (encoding or "").upper().replace("-", "") != "UTF8":
+            raise decode_error(path, encoding or "UTF-8", exc) from exc
+        frame = _read_cut_names(path, exc)
+    except LookupError as exc:
         raise decode_error(path, encoding or "UTF-8", exc) from exc
     except _GDAL_ERRORS as exc:
         raise unreadable(path, exc) from exc
@@ -171,6 +176,40 @@ def _read_gdal(path: Path, fmt: str, layer: str | None, encoding: str | None) ->
             fix="export it with its geometries (or as CSV with lon/lat columns).",
         )
     return restore_long_names(frame, path) if fmt == "Shapefile" else frame
+
+
+def _read_cut_names(path: Path, exc: UnicodeDecodeError) -> gpd.GeoDataFrame:
+    """A UTF-8 Shapefile whose writer cut column names inside a character (所属社\xe5\x8c): the names without
+    the broken tail, with a warning; values must still be UTF-8."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            frame = pyogrio.read_dataframe(path, encoding="ISO-8859-1")
+    except _GDAL_ERRORS as again:
+        raise unreadable(path, again) from again
+    renames = {}
+    for col in frame.columns:
+        if col != frame.geometry.name:
+            raw = col.encode("latin-1")
+            renames[col] = raw.decode("utf-8", errors="ignore")
+            if len(raw.decode("utf-8", errors="ignore").encode()) < len(raw) - 3:
+                raise decode_error(path, "UTF-8", exc, "column names")
+    try:
+        for col in renames:
+            if not pd.api.types.is_numeric_dtype(frame[col]):
+                frame[col] = frame[col].map(lambda v: v.encode("latin-1").decode("utf-8") if isinstance(v, str) else v)
+    except UnicodeError as bad:
+        raise decode_error(path, "UTF-8", bad) from bad
+    cut = [new for old, new in renames.items() if new.encode() != old.encode("latin-1")]
+    if len(set(renames.values())) < len(renames):
+        raise decode_error(path, "UTF-8", exc, "column names")
+    warnings.warn(
+        f"{path}: column name(s) {listing(cut)} were cut inside a character by the program that wrote the file; "
+        "read without the broken tail.",
+        FileWarning,
+        stacklevel=4,
+    )
+    return frame.rename(columns=renames)
 
 
 def _read_parquet(path: Path) -> gpd.GeoDataFrame:

@@ -33,6 +33,7 @@ from gridgis.io.formats import (
     check_readable,
     file_format,
     gdal_write_options,
+    read_frame,
     resolve_layer,
     unreadable,
 )
@@ -68,6 +69,8 @@ def count_features(path: str | Path, layer: str | None = None) -> int | None:
             return n if n >= 0 else None
     except GridgisError:
         raise
+    except UnicodeDecodeError:  # column names the readers repair (or refuse) with a clearer message
+        return None
     except Exception as exc:  # GDAL and pyarrow raise many kinds
         raise unreadable(path, exc) from exc
     return None
@@ -151,19 +154,29 @@ def _raw_chunks(
     elif fmt in DRIVERS:
         layer = name if fmt in MULTI_LAYER else None
         encoding = gdal_encoding(path, fmt, encoding)
-        with pyogrio.open_arrow(path, layer=layer, batch_size=chunk_size, use_pyarrow=True, encoding=encoding) as (
-            meta,
-            reader,
-        ):
-            if not meta.get("geometry_name") and meta.get("geometry_type") in (None, "None"):
-                raise FileFormatError(
-                    f"{path} has no geometry column.",
-                    fix="export it with its geometries (or as CSV with lon/lat columns).",
-                )
-            for batch in reader:
-                frame = gpd.GeoDataFrame.from_arrow(pa.Table.from_batches([batch]))
-                frame = frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
-                yield restore_long_names(frame, path) if fmt == "Shapefile" else frame
+        started = False
+        try:
+            with pyogrio.open_arrow(path, layer=layer, batch_size=chunk_size, use_pyarrow=True, encoding=encoding) as (
+                meta,
+                reader,
+            ):
+                if meta.get("geometry_type") is None:
+                    raise FileFormatError(
+                        f"{path}{f' layer {layer!r}' if layer else ''} has no geometry column.",
+                        fix="export it with its geometries (or as CSV with lon/lat columns).",
+                    )
+                for batch in reader:
+                    started = True
+                    frame = gpd.GeoDataFrame.from_arrow(pa.Table.from_batches([batch]))
+                    frame = frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
+                    yield restore_long_names(frame, path) if fmt == "Shapefile" else frame
+        except UnicodeDecodeError:
+            if started or fmt != "Shapefile":
+                raise
+            # column names cut inside a character: the whole-file reader repairs them (with a warning)
+            frame, _ = read_frame(path, layer, encoding=encoding, lon=lon, lat=lat)
+            for lo in range(0, len(frame), chunk_size):
+                yield frame.iloc[lo : lo + chunk_size].reset_index(drop=True)
     else:  # CSV: parsed in chunks
         yield from iter_csv(path, encoding, lon, lat, chunk_size)
 

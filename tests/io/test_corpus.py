@@ -58,7 +58,8 @@ def world(tmp_path_factory):
     runner = CliRunner()
     beats = root / "beats.gpkg"
     write_layer(areas(2), beats, "beats")
-    for args in (["plan", "import", str(plan), "--name", "old-plan"], ["layer", "import", str(beats), "--name", "beats"]):
+    imports = (["plan", "import", str(plan), "--name", "old-plan"], ["layer", "import", str(beats), "--name", "beats"])
+    for args in imports:
         result = runner.invoke(main, [*args, "--db", db])
         assert result.exit_code == 0, result.output
     return {"files": files, "plan": plan, "db": db}
