@@ -78,6 +78,7 @@ def file_format(path: str | Path, *, writing: bool = False) -> str:
 def unreadable(path: Path, exc: BaseException, what: str = "cannot be read") -> FileFormatError:
     """The error for a file a library (GDAL, pyarrow, pandas) could not read, quoting its error briefly."""
     text = str(exc).strip().replace(str(path), path.name) or type(exc).__name__
+    text = text.split("Original Message:")[-1].strip()  # dask wraps the reader's error
     if "not recognized as being in a supported file format" in text:
         fmt = FORMATS.get(path.suffix.lower(), "data")
         text = f"GDAL does not recognise it as {'an' if fmt[0] in 'AEIOU' else 'a'} {fmt} file"
