@@ -77,7 +77,8 @@ def file_format(path: str | Path, *, writing: bool = False) -> str:
 
 def unreadable(path: Path, exc: BaseException, what: str = "cannot be read") -> FileFormatError:
     """The error for a file a library (GDAL, pyarrow, pandas) could not read, quoting its error briefly."""
-    text = str(exc).strip().replace(str(path), path.name) or type(exc).__name__
+    text = str(exc).strip().replace(str(path.resolve()), path.name).replace(str(path), path.name)
+    text = text or type(exc).__name__
     text = text.split("Original Message:")[-1].strip()  # dask wraps the reader's error
     if "not recognized as being in a supported file format" in text:
         fmt = FORMATS.get(path.suffix.lower(), "data")
