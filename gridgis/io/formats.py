@@ -151,7 +151,7 @@ def list_file_layers(path: str | Path) -> list[str]:
         return [path.stem]
     try:
         layers = pyogrio.list_layers(path)
-    except _GDAL_ERRORS as exc:
+    except Exception as exc:  # GDAL fails in many ways on a damaged file
         raise unreadable(path, exc) from exc
     if not len(layers):
         raise FileFormatError(f"{path} holds no layers.", fix="write at least one layer into it.")
@@ -170,7 +170,9 @@ def _read_gdal(path: Path, fmt: str, layer: str | None, encoding: str | None) ->
         frame = _read_cut_names(path, exc)
     except LookupError as exc:
         raise decode_error(path, encoding or "UTF-8", exc) from exc
-    except _GDAL_ERRORS as exc:
+    except FileFormatError:
+        raise
+    except Exception as exc:  # GDAL fails in many ways on a damaged file
         raise unreadable(path, exc) from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise FileFormatError(

@@ -203,8 +203,13 @@ def to_storage_crs(
         no_prj = source.lower().endswith(".shp") and not any(
             Path(source).with_suffix(s).exists() for s in (".prj", ".PRJ")
         )
+        bad_prj = source.lower().endswith(".shp") and not no_prj
         raise CRSError(
-            f"{source} has no .prj file, so its CRS is unknown." if no_prj else f"{source} declares no CRS.",
+            f"{source} has no .prj file, so its CRS is unknown."
+            if no_prj
+            else f"{source}: its .prj file holds no CRS that PROJ understands."
+            if bad_prj
+            else f"{source} declares no CRS.",
             fix=f"declare it with --crs ({_CRS_CHOICES}).",
         )
     src = own if own is not None else declared

@@ -186,6 +186,7 @@ CORPUS: dict[str, Callable[[Path], Path]] = {
     "shp cut short": lambda d: _shp(d, "cut_shp", cut=".shp"),
     "dbf cut short": lambda d: _shp(d, "cut_dbf", cut=".dbf"),
     "shx cut short": lambda d: _shp(d, "cut_shx", cut=".shx"),
+    "shp with a garbage prj": lambda d: (p := _shp(d, "bad_prj"), p.with_suffix(".prj").write_text("hello"))[0],
     "unknown encoding in cpg": lambda d: (p := _shp(d, "bad_cpg"), p.with_suffix(".cpg").write_text("NOPE-99"))[0],
     "parquet without geo metadata": lambda d: (
         p := d / "plain.parquet",
@@ -207,6 +208,12 @@ CORPUS: dict[str, Callable[[Path], Path]] = {
         "textcoords.geojson",
         '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
         '"geometry":{"type":"Point","coordinates":["a","b"]}}]}',
+    ),
+    "geojson with a one-point line": lambda d: _write(
+        d,
+        "line.geojson",
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
+        '"geometry":{"type":"LineString","coordinates":[[112.9,22.7]]}}]}',
     ),
     "broken kml": lambda d: _write(d, "broken.kml", "<?xml version='1.0'?><kml><Document><Placemark><Point>"),
     "gpkg cut short": lambda d: _cut((p := d / "cut.gpkg", write_layer(shops(400), p, "grids"))[0], 0.5),

@@ -31,6 +31,7 @@ COMMANDS = {
     "plan import": lambda f, out, db, plan: ["plan", "import", f, "--name", "new-plan", "--db", db],
     "layer import": lambda f, out, db, plan: ["layer", "import", f, "--name", "beats", "--db", db],
     "map plan": lambda f, out, db, plan: ["map", "plan", f, "-o", out / "plan.html"],
+    "quality": lambda f, out, db, plan: ["quality", f],
     "export": lambda f, out, db, plan: ["export", f, "-o", out / "grids.shp"],
 }
 #: a Fix: text longer than this, or an error line longer than MAX_LINE, is not "one clear line"

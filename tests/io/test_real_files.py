@@ -132,7 +132,7 @@ def test_surveyor_table_with_x_as_northing_is_recognised(tmp_path):
 def test_every_reading_command_has_the_input_options(command):
     args = COMMANDS[command](Path("F"), Path("O"), "DB", Path("P"))
     options = command_options([str(a) for a in args])
-    plan_kind = command in ("partition", "plan import", "map plan")
+    plan_kind = command in ("partition", "plan import", "map plan", "quality")
     wanted = {"--crs", "--encoding"} if plan_kind else {"--layer", "--lon", "--lat", "--crs", "--encoding"}
     assert wanted <= options
 
