@@ -294,3 +294,38 @@ def keep_table(
     moves["moved"] = moved(moves["old_grid"], moves["new_grid"], lineage)
     table = community_table(old, new, lineage, moves)
     return [{"community_id": c, **{k: int(v) for k, v in row.items()}} for c, row in table.iterrows()]
+
+
+def avoid_used(
+    community_ids: Iterable[str], codes: Iterable[str], is_new: Iterable[bool], used_codes: Iterable[str]
+) -> np.ndarray:
+    """The codes of a plan where each new grid whose code was used before (``used_codes``: the register of
+    every code ever published) takes the next unused sequence number of its community instead.
+
+    Examples
+    --------
+    >>> avoid_used(["440784101001"] * 2, ["440784101001001", "440784101001004"], [False, True],
+    ...            ["440784101001004", "440784101001005"]).tolist()
+    ['440784101001001', '440784101001006']
+    """
+    coms = [str(c) for c in community_ids]
+    out = np.asarray([str(c) for c in codes], dtype=object)
+    fresh = np.asarray(list(is_new), dtype=bool)
+    used = {str(c) for c in used_codes}
+    clash = [i for i in np.flatnonzero(fresh).tolist() if out[i] in used]
+    highest: dict[str, int] = {}
+    for code in [*used, *out.tolist()]:
+        if is_grid_code(code):
+            highest[code[:COMMUNITY_ID_DIGITS]] = max(highest.get(code[:COMMUNITY_ID_DIGITS], 0), _seq(code))
+    for i in sorted(clash, key=lambda i: out[i]):
+        com = coms[i]
+        seq = highest.get(com, 0) + 1
+        if seq > MAX_SEQ:
+            raise SchemaError(
+                f"Community {com} has no unused grid sequence number left (retired numbers are never reused).",
+                fix="ask for fewer grids in that community.",
+                details={"community_id": com},
+            )
+        highest[com] = seq
+        out[i] = f"{com}{seq:0{SEQ_DIGITS}d}"
+    return out

@@ -236,3 +236,20 @@ def test_publish_racing_case_intake_loses_no_case(plans, store, client, auth):
         case = client.get(f"/v1/cases/{case_id}", headers=auth["admin"]).json()
         pos = int(snap.locate([case["lon"]], [case["lat"]])[0])
         assert case["grid_id"] == snap.grid_ids[pos]  # exactly one grid, of the plan published under
+
+
+def test_import_renumbers_a_new_grid_carrying_a_code_published_before(store, toy_layers):
+    from gridgis.errors import GridgisWarning
+
+    grids = toy_layers["grids"]
+    store.import_plan("rc-one", toy_layers)
+    store.publish_plan("rc-one", force=True)
+    two = grids.copy()
+    two["previous_grid_id"] = two["grid_id"]
+    two.loc[0, "previous_grid_id"] = None  # a new grid that took a published code
+    with pytest.warns(GridgisWarning, match="renumbered"):
+        store.import_plan("rc-two", {**toy_layers, "grids": two})
+    stored = store.load_layer(store.get_plan("rc-two").plan_id, "grids")
+    code = stored.loc[stored["previous_grid_id"].isna(), "grid_code"].item()
+    assert code not in set(register_codes(store)["grid_code"]) and code.startswith(grids.loc[0, "community_id"])
+    assert code == grids.loc[0, "community_id"] + "003"  # the next unused number of its community
