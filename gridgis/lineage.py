@@ -329,3 +329,47 @@ def avoid_used(
         highest[com] = seq
         out[i] = f"{com}{seq:0{SEQ_DIGITS}d}"
     return out
+
+
+#: with ``--grids N --keep``, a community keeps its grid count while its load per grid stays within this share
+#: of the county mean (N's mean load per basic grid): the planner's range when no ``--households`` is given
+KEEP_SPREAD = 0.5
+
+
+def kept_counts(old: np.ndarray, proposed: np.ndarray, loads: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Basic grids per community for ``partition --keep``: each community keeps its old count while its load per
+    grid stays in the planner's range ``[low, high]``; outside it, it takes the ``proposed`` count, but only in
+    the direction that brings it back (a community above the range never loses grids, one below never gains).
+    A community without old grids takes the proposed count.
+
+    Parameters
+    ----------
+    old
+        ``(c,)`` basic grids of each community in the kept plan (0: none).
+    proposed
+        ``(c,)`` basic grids the apportionment gives without the old plan.
+    loads
+        ``(c,)`` basic load of each community now.
+    low, high
+        The range of load per grid (``--households LOW-HIGH``; with ``--grids N``, the county mean load per basic
+        grid times ``1 -/+`` :data:`KEEP_SPREAD`).
+
+    Examples
+    --------
+    Community 0 grew out of the range, 1 stays in it, 2 is new:
+
+    >>> kept_counts(np.array([2, 3, 0]), np.array([4, 2, 1]), np.array([1200.0, 1100.0, 300.0]), 300, 500).tolist()
+    [4, 3, 1]
+    """
+    old = np.asarray(old, dtype=np.int64)
+    out = np.asarray(proposed, dtype=np.int64).copy()
+    loads = np.asarray(loads, dtype=float)
+    has = old > 0
+    per = np.where(has, loads / np.maximum(old, 1), 0.0)
+    inside = has & (per >= low) & (per <= high)
+    out[inside] = old[inside]
+    above = has & (per > high)
+    below = has & (per < low)
+    out[above] = np.maximum(out[above], old[above])
+    out[below] = np.minimum(out[below], old[below])
+    return out
