@@ -35,8 +35,7 @@ def import_(path: str, name: str, publish: bool, crs: str | None, encoding: str 
         counts = ", ".join(f"{n} {k}" for k, n in info.counts.items())
         click.echo(f"Imported plan {info.name!r} ({counts}) into {store.url}.")
         if publish:
-            info = store.publish_plan(name)
-            click.echo(f"Published {info.name!r} from {info.valid_from:%Y-%m-%d %H:%M:%S %Z}.")
+            _publish(store, name, {}, force=False, dry_run=False, as_json=False)
         else:
             click.echo(f"Publish it with: gridgis plan publish {name}")
     finally:
@@ -71,7 +70,8 @@ def _show(report, as_json: bool) -> None:
         f"{t['staff_unattached']} left unattached; worker keys {t['keys_moved']} moved, {t['keys_unattached']} left; "
         f"open cases {t['cases_rerouted']} re-routed, {t['cases_unrouted']} left"
     )
-    click.echo(table_text(report))
+    if report.previous:  # a first publish: every grid is new
+        click.echo(table_text(report))
     for item in report.unattached[:50]:
         click.echo(f"unattached  {item['kind']:<10} {item['id']:<16} on retired grid {item['grid_id']}")
     if report.reused_codes:
@@ -95,11 +95,21 @@ def publish(name: str, dry_run: bool, pairs: tuple[str, ...], map_file: str | No
     per-community table (exit code 1). Running servers switch to it within about a second.
     """
     from gridgis.store import open_store
-    from gridgis.store.replan import PublishRefused, PublishReport, parse_map
-    from gridgis.store.replan import publish as run
+    from gridgis.store.replan import parse_map
 
     mapping = parse_map(pairs, map_file)
     store = open_store(db)
+    try:
+        _publish(store, name, mapping, force=force, dry_run=dry_run, as_json=as_json)
+    finally:
+        store.close()
+
+
+def _publish(store, name: str, mapping: dict, *, force: bool, dry_run: bool, as_json: bool) -> None:
+    """Publish (or dry-run) ``name`` and print the per-community table; a refusal prints it, then fails."""
+    from gridgis.store.replan import PublishRefused, PublishReport
+    from gridgis.store.replan import publish as run
+
     try:
         report = run(store, name, mapping=mapping, force=force, dry_run=dry_run, actor="planner:cli")
     except PublishRefused as exc:
@@ -107,9 +117,8 @@ def publish(name: str, dry_run: bool, pairs: tuple[str, ...], map_file: str | No
         raise
     _show(report, as_json)
     if dry_run:
-        click.echo(
-            "Dry run: nothing changed." + (" Publishing would be refused (see above)." if report.refused else "")
-        )
+        refused = " Publishing would be refused (see above)." if report.refused else ""
+        click.echo("Dry run: nothing changed." + refused)
         return
     info = store.get_plan(name)
     click.echo(f"Published {info.name!r} from {info.valid_from:%Y-%m-%d %H:%M:%S %Z}.")
@@ -141,7 +150,11 @@ def diff(old: str, new: str, as_json: bool, db: str | None) -> None:
     from gridgis.store import open_store
     from gridgis.store.replan import publish as run
 
-    _show(run(open_store(db), new, against=old, actor="planner:cli"), as_json)
+    store = open_store(db)
+    try:
+        _show(run(store, new, against=old, actor="planner:cli"), as_json)
+    finally:
+        store.close()
 
 
 @cli.command("unattached")
@@ -152,7 +165,11 @@ def unattached_(as_json: bool, db: str | None) -> None:
     from gridgis.store import open_store
     from gridgis.store.replan import unattached
 
-    items = unattached(open_store(db))
+    store = open_store(db)
+    try:
+        items = unattached(store)
+    finally:
+        store.close()
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
@@ -177,8 +194,10 @@ def map_(pairs: tuple[str, ...], map_file: str | None, as_json: bool, db: str | 
     if not mapping:
         raise click.UsageError("Give at least one --map OLD=NEW or a --map-file.")
     store = open_store(db)
-    report = run(store, store.get_plan(None).name, mapping=mapping, force=True, actor="planner:cli")
-    _show(report, as_json)
+    try:
+        _show(run(store, store.get_plan(None).name, mapping=mapping, force=True, actor="planner:cli"), as_json)
+    finally:
+        store.close()
 
 
 @cli.command("list")
