@@ -121,8 +121,13 @@ def publish_plan(
 
 @router.get(
     "/{name}/diff",
-    summary="Compare a plan with another (default: the published one) per community",
-    responses={200: {"description": "The per-community table."}, 404: {"description": "No plan by that name."}},
+    dependencies=[require()],
+    summary="Compare a plan with another (default: the published one) per community (any key)",
+    responses={
+        200: {"description": "The per-community table."},
+        401: {"description": "No key."},
+        404: {"description": "No plan by that name."},
+    },
 )
 def diff_plan(
     name: str,
@@ -130,7 +135,7 @@ def diff_plan(
     against: Annotated[str | None, Query(description="The old plan (default: the published one).")] = None,
 ) -> dict:
     """Per community: grids kept/new/retired and buildings moved; against the published plan also staff moved or
-    left unattached and open cases re-routed (a dry run of the publish). 404: no such plan (or nothing
-    published and no ``against``)."""
+    left unattached and open cases re-routed (a dry run of the publish). 401: no key; 404: no such plan (or
+    nothing published and no ``against``)."""
     old = against or store.get_plan(None).name
     return publish(store, name, against=old, actor="diff").as_dict()

@@ -120,6 +120,9 @@ def test_replan_end_to_end(plans, store, store_url, client, auth):
     assert diff["totals"]["buildings_moved"] == plans["two"].report["keep"]["moved"]
     retired = sorted(set(one["grid_id"]) - set(two["previous_grid_id"].dropna()))
     assert diff["totals"]["staff_unattached"] == len(retired)
+    assert client.get("/v1/plans/rp-two/diff").status_code == 401
+    r = client.get("/v1/plans/rp-two/diff?against=rp-one", headers=auth["reader"])
+    assert r.status_code == 200 and r.json()["totals"] == diff["totals"]
     r = runner.invoke(gridgis_cli, ["plan", "publish", "rp-two", "--dry-run", "--db", store_url])
     assert r.exit_code == 0 and "Dry run: nothing changed" in r.output and "would be refused" in r.output
     r = client.post("/v1/plans/rp-two/publish?dry_run=true", headers=auth["planner"])
