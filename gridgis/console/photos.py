@@ -129,7 +129,9 @@ class PhotoStore:
         """The photos of a case, oldest first: id, case_id, file_name, name, media_type, size_bytes,
         uploaded_by, created_at (aware UTC)."""
         with self.store.cursor(readonly=True) as cur:
-            cur.execute(self._q(f"SELECT {', '.join(_COLUMNS)} FROM case_photos WHERE case_id = ? ORDER BY id"), (case_id,))
+            cur.execute(
+                self._q(f"SELECT {', '.join(_COLUMNS)} FROM case_photos WHERE case_id = ? ORDER BY id"), (case_id,)
+            )
             return [self._row(r) for r in cur.fetchall()]
 
     def get(self, photo_id: int) -> dict[str, Any]:
