@@ -1,14 +1,18 @@
 """``/docs`` (Swagger UI) and ``/redoc`` served offline: their scripts and styles come from the
-``fastapi-offline`` package's files, served here; no CDN, no font site."""
+``fastapi-offline`` package's files, served here; no CDN, no font site.
+
+ReDoc's bundle draws its sidebar logo from cdn.redoc.ly whatever its options say: the served copy
+points that one image at the local favicon instead (the only change made to a package file)."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import fastapi_offline
 from fastapi import APIRouter
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from gridgis.errors import NotFoundError
 
@@ -47,9 +51,20 @@ def redoc() -> HTMLResponse:
     )
 
 
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@cache
+def _redoc_js() -> bytes:
+    return (ASSET_DIR / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO, b"/docs-assets/favicon.png")
+
+
 @router.get("/docs-assets/{name}")
-def docs_asset(name: str) -> FileResponse:
+def docs_asset(name: str) -> Response:
     """A file of the docs pages. 404: no such file."""
     if name not in ASSETS:
         raise NotFoundError(f"No docs asset {name!r}.", fix=f"use one of {list(ASSETS)}.")
-    return FileResponse(ASSET_DIR / name, media_type=ASSETS[name], headers={"Cache-Control": "public, max-age=86400"})
+    headers = {"Cache-Control": "public, max-age=86400"}
+    if name == "redoc.standalone.js":
+        return Response(_redoc_js(), media_type=ASSETS[name], headers=headers)
+    return FileResponse(ASSET_DIR / name, media_type=ASSETS[name], headers=headers)
