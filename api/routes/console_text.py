@@ -4,7 +4,7 @@ from __future__ import annotations
 
 #: one colour per case status: the map's dots, the list's badges and the legend use these
 STATUS_COLOURS = {
-    "reported": "#6c757d",
+    "reported": "#e6a700",
     "assigned": "#1f77b4",
     "accepted": "#17becf",
     "in_progress": "#9467bd",

@@ -50,12 +50,11 @@
   /* --- the case detail: facts, photos, history, moves (from the server), note, photo upload --- */
   function showDetail(panel, id, changed) {
     panel.hidden = false;
-    panel.textContent = "";
     return api("GET", "/console/api/cases/" + id).then(function (c) {
       panel.textContent = "";
       var msg = el("div", { "class": "gg-msg gg-muted", role: "status" });
       var note = el("textarea", { rows: "2", name: "note", maxlength: "4000", placeholder: T.note });
-      var assignee = el("input", { type: "text", name: "assignee", maxlength: "200", placeholder: T.assign_to, value: c.assignee || "" });
+      var assignee = el("input", { type: "text", name: "assignee", maxlength: "200", placeholder: T.assign_to });
       var moves = el("div", { "class": "gg-moves" });
       c.moves.forEach(function (target) {
         moves.appendChild(el("button", {
@@ -96,7 +95,7 @@
           e.assignee ? " → " + e.assignee : "", e.note ? el("div", { text: e.note }) : null]);
       }));
       var canAct = c.moves.length > 0;
-      panel.append(
+      panel.append.apply(panel, [
         el("button", { type: "button", "class": "gg-close", text: "×", "aria-label": "close", onclick: function () { panel.hidden = true; } }),
         el("h2", { text: "#" + c.id + " " + (boot.categories[c.category] || c.category) }),
         el("p", { text: c.description }), facts,
@@ -107,8 +106,17 @@
         canAct && c.moves.indexOf("assigned") >= 0 ? assignee : null,
         moves, msg,
         el("h3", { text: T.history }), history
-      );
+      ].filter(function (n) { return n != null; }));
+      panel.dataset.caseId = String(c.id);
     }).catch(function (e) { panel.textContent = e.message; });
+  }
+
+  /* a detail being written in is not redrawn under the user's hands */
+  function busy(panel) {
+    if (panel.contains(document.activeElement) && document.activeElement.matches("input, textarea")) return true;
+    return Array.prototype.some.call(panel.querySelectorAll("textarea, input[type=text], input[type=file]"), function (i) {
+      return i.type === "file" ? i.files.length > 0 : i.value !== "";
+    });
   }
 
   /* --- polling: reload when any case changed --- */
@@ -167,6 +175,9 @@
       ]);
     }
     function count() { document.getElementById("gg-nsel").textContent = selected.size; }
+    function refresh() {  // after a change: the list, the map and an open detail
+      return load().then(function () { if (!panel.hidden && panel.dataset.caseId && !busy(panel)) showDetail(panel, panel.dataset.caseId, load); });
+    }
     function load() {
       return api("GET", "/console/api/cases?" + params().toString()).then(function (d) {
         total = d.total;
@@ -208,11 +219,11 @@
       api("POST", "/console/api/assign", { ids: Array.from(selected), assignee: who }).then(function (r) {
         msg.textContent = T.done + ": " + r.assigned.length + (r.failed.length ? " · " + T.failed + ": " +
           r.failed.map(function (f) { return "#" + f.id + " " + f.message; }).join("; ") : "");
-        selected.clear(); count(); load();
+        selected.clear(); count(); refresh();
       }).catch(function (e) { msg.textContent = e.message; });
     });
     load();
-    poll(load);
+    poll(refresh);
   }
 
   /* --- grid worker: my cases by deadline, patrol report --- */
