@@ -149,8 +149,9 @@ def points(cases: CaseStore, s: Selection, *, now: datetime | None = None) -> li
 
 
 def stamp(cases: CaseStore) -> str:
-    """A value that changes when a case is added or moved (its newest update and the highest id)."""
+    """A value that changes when a case is added or moved: the highest case id and audit event id (every
+    intake and move appends an event; both are primary keys, so this reads two index ends)."""
     with cases.store.cursor(readonly=True) as cur:
-        cur.execute("SELECT MAX(id), MAX(updated_at), COUNT(*) FROM cases")
-        top, updated, count = cur.fetchone()
-    return f"{top or 0}:{updated}:{count}"
+        cur.execute("SELECT (SELECT MAX(id) FROM cases), (SELECT MAX(id) FROM case_events)")
+        top, event = cur.fetchone()
+    return f"{top or 0}:{event or 0}"
