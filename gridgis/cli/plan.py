@@ -6,7 +6,8 @@ import json
 
 import click
 
-from gridgis.cli.options import db_opt, json_opt
+from gridgis.cli.options import db_opt, input_options, json_opt
+from gridgis.errors import InputError
 
 
 @click.group("plan")
@@ -18,21 +19,38 @@ def cli() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--name", required=True, help="Plan name, e.g. 2026-heshan.")
 @click.option("--publish", is_flag=True, help="Publish it right after the import.")
+@input_options(plan=True)
 @db_opt
-def import_(path: str, name: str, publish: bool, db: str | None) -> None:
-    """Import PATH, a plan GeoPackage written by `gridgis partition`, as a draft plan."""
-    from gridgis.store import open_store
-    from gridgis.store.files import import_plan_file
+def import_(path: str, name: str, publish: bool, crs: str | None, encoding: str | None, db: str | None) -> None:
+    """Import PATH, a plan GeoPackage written by `gridgis partition`, as a draft plan.
 
+    Its layers grids (required), buildings, towns and communities are read and checked
+    before the store is touched; other layers (roads...) are ignored.
+    """
+    from gridgis.io import list_layers, read_layers
+    from gridgis.io.formats import check_geopackage
+    from gridgis.store import PLAN_LAYERS, open_store
+
+    check_geopackage(path, "a plan")
+    present = list_layers(path)
+    if "grids" not in present:
+        raise InputError(
+            f"{path} has no 'grids' layer (it has {', '.join(present)}).",
+            fix="import a plan written by `gridgis partition INPUT.gpkg -o plan.gpkg`.",
+        )
+    layers = read_layers(path, [n for n in PLAN_LAYERS if n in present], crs=crs, encoding=encoding)
     store = open_store(db)
-    info = import_plan_file(store, path, name)
-    counts = ", ".join(f"{n} {k}" for k, n in info.counts.items())
-    click.echo(f"Imported plan {info.name!r} ({counts}) into {store.url}.")
-    if publish:
-        info = store.publish_plan(name)
-        click.echo(f"Published {info.name!r} from {info.valid_from:%Y-%m-%d %H:%M:%S %Z}.")
-    else:
-        click.echo(f"Publish it with: gridgis plan publish {name}")
+    try:
+        info = store.import_plan(name, layers, source=str(path))
+        counts = ", ".join(f"{n} {k}" for k, n in info.counts.items())
+        click.echo(f"Imported plan {info.name!r} ({counts}) into {store.url}.")
+        if publish:
+            info = store.publish_plan(name)
+            click.echo(f"Published {info.name!r} from {info.valid_from:%Y-%m-%d %H:%M:%S %Z}.")
+        else:
+            click.echo(f"Publish it with: gridgis plan publish {name}")
+    finally:
+        store.close()
 
 
 @cli.command("publish")
