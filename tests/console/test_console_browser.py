@@ -200,3 +200,16 @@ def _case(api, case_id: int) -> dict:
 def _server_moves(api, case_id: int) -> list[str]:
     case = _case(api, case_id)
     return case.get("allowed_moves") or case["allowed_transitions"]
+
+
+def test_review_page(browser, live, api, shots):
+    submit(api)
+    context, page, watch = signed_in(browser, live, DISPATCHER, lang="en")
+    page.goto(f"{live}/console/review?lang=en&unit=community")
+    rows = page.locator(".gg-review-table tbody tr").all_inner_texts()
+    assert rows and rows[0].startswith("440784101001")
+    href = page.locator("a", has_text="Export XLSX").get_attribute("href")
+    assert href.startswith("/console/review.xlsx?month=") and "unit=community" in href
+    page.screenshot(path=str(shots / "review.png"))
+    assert watch.errors == [] and watch.outside == []
+    context.close()
