@@ -127,7 +127,13 @@ def page(
         cur.execute(q(f"SELECT COUNT(*) FROM cases{where}"), params)
         total = int(cur.fetchone()[0])
         cur.execute(
-            q(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases{where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?"),
+            # ids first (an index can often answer and sort them), then the page's rows by id: sorting whole
+            # rows of a large selection costs several times more
+            q(
+                f"SELECT {', '.join('c.' + col for col in CASE_COLUMNS)} FROM "
+                f"(SELECT id FROM cases{where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?) AS s "
+                f"JOIN cases c ON c.id = s.id ORDER BY {', '.join('c.' + o for o in SORTS[sort].split(', '))}"
+            ),
             [*params, limit, offset],
         )
         return [cases._case(r) for r in cur.fetchall()], total
@@ -142,8 +148,9 @@ def points(cases: CaseStore, s: Selection, *, now: datetime | None = None) -> li
     with cases.store.cursor(readonly=True) as cur:
         cur.execute(
             q(
-                "SELECT id, lon, lat, status, due_at FROM cases WHERE id IN "
-                f"(SELECT id FROM cases{where} ORDER BY id DESC LIMIT ?)"
+                "SELECT c.id, c.lon, c.lat, c.status, c.due_at FROM "
+                f"(SELECT id FROM cases{where} ORDER BY id DESC LIMIT ?) AS s JOIN cases c ON c.id = s.id "
+                "ORDER BY c.id DESC"
             ),
             [*params, MAX_POINTS],
         )
