@@ -1,5 +1,5 @@
 """Console fixtures: the service over both stores (SQLite, PostGIS) with the toy plan published, staff keys,
-a signed-in HTTP client per role, a live server on 127.0.0.1 and a headless Chromium for the page tests."""
+a signed-in HTTP client per role, a live server on 127.0.0.1 (the browser is tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -127,15 +127,3 @@ def live(app):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    from tests.maps.conftest import CHROMIUM_ARGS
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
