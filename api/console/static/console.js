@@ -242,9 +242,11 @@
         el("div", { "class": "gg-moves" }, [
           el("a", { "class": "gg-button", href: c.nav_url, target: "_blank", rel: "noopener", text: T.navigate }),
           el("button", { type: "button", text: T.history + " / " + T.photos, "data-open": String(c.id), onclick: function () { showDetail(panel, c.id, load); } }),
-        ].concat(moves.filter(function (m) { return m !== "assigned" && m !== "escalated" && m !== "rejected"; }).map(function (m) {
-          return el("button", { type: "button", "class": "gg-primary", "data-move": m, text: moveLabel(m, c.status), onclick: function () {
-            if (m === "resolved") { showDetail(panel, c.id, load); return; }  // resolving asks for a note and photo
+        ].concat(moves.map(function (m, i) {
+          return el("button", { type: "button", "class": i === 0 ? "gg-primary" : "", "data-move": m, text: moveLabel(m, c.status), onclick: function () {
+            // a move that takes more than a tap opens the detail: assigning names someone, resolving asks for a note and photo
+            if (m === "assigned" || m === "resolved") { showDetail(panel, c.id, load); return; }
+            if (i > 0 && !window.confirm("#" + c.id + " " + moveLabel(m, c.status) + "?")) return;
             api("POST", "/v1/cases/" + c.id + "/transitions", { to: m }).then(load).catch(function (e) { alert(e.message); });
           } });
         })))
