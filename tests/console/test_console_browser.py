@@ -107,6 +107,12 @@ def test_case_chain_in_the_browser(browser, live, api, world, shots):
     nav = card.locator("a", has_text="导航").get_attribute("href")
     assert nav.startswith("https://uri.amap.com/marker?position=") and "coordinate=gaode" in nav
     wpage.screenshot(path=str(shots / "worker-list.png"), full_page=True)
+    # the level filter (a community or town handler's view of the cases escalated to it)
+    level = _case(api, case["id"])["level"]
+    wpage.select_option("#gg-level", "town" if level != "town" else "grid")
+    card.wait_for(state="detached")
+    wpage.select_option("#gg-level", level)
+    card.wait_for()
     accept = card.locator("[data-move=in_progress], [data-move=accepted]").first
     accept.click()
     card.locator("[data-move=resolved]").wait_for()

@@ -254,6 +254,8 @@
     }
     function load() {
       var p = new URLSearchParams({ sort: "due_at", limit: "200", map: "false", status: active.join(",") });
+      var level = document.getElementById("gg-level").value;
+      if (level) p.set("level", level);  // community and town handlers: the cases escalated to them
       return api("GET", "/console/api/cases?" + p.toString()).then(function (d) {
         list.replaceChildren.apply(list, d.cases.map(card));
         if (!d.cases.length) list.appendChild(el("li", { "class": "gg-muted", text: T.no_cases }));
@@ -277,6 +279,7 @@
         where.textContent = T.done + " #" + c.id; pform.description.value = ""; load();
       }).catch(function (e) { where.textContent = e.message; });
     });
+    document.getElementById("gg-level").addEventListener("change", load);
     load();
     poll(load);
   }
