@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import click
 
 from gridgis.cli.options import db_opt, input_options
-from gridgis.errors import FileWarning, InputError
 
 
 @click.group("layer")
@@ -42,43 +39,18 @@ def import_(
 ) -> None:
     """Import the polygons of PATH as layer NAME (replacing a layer of that name, never with fewer areas
     unless --replace)."""
-    from gridgis.io import read_layer
     from gridgis.store import open_store
+    from gridgis.store.files import import_layer_file
 
-    frame = read_layer(path, layer, crs=crs, encoding=encoding, lon=lon, lat=lat, validate=False)
-    if not len(frame):
-        raise InputError(
-            f"{path} has no areas to import (none with a geometry); layer {name!r} was not changed.",
-            fix="check the file (gridgis inspect) and the --layer.",
-        )
     store = open_store(db)
     try:
-        _check_replacement(store, name, len(frame), path, replace)
-        if name_field is None and "name" in frame.columns:
-            name_field = "name"
-        info = store.import_layer(name, frame, title=title, name_field=name_field)
+        info = import_layer_file(
+            store, path, name, layer=layer, name_field=name_field, title=title, replace=replace,  # fmt: skip
+            crs=crs, encoding=encoding, lon=lon, lat=lat,
+        )
         click.echo(f"Imported layer {info.name!r}: {info.n_features} areas into {store.url}.")
     finally:
         store.close()
-
-
-def _check_replacement(store, name: str, n_new: int, path: str, replace: bool) -> None:
-    """Refuse to replace layer ``name`` by fewer areas unless ``replace``; then warn what is lost."""
-    old = next((info for info in store.list_layers() if info.name == name), None)
-    if old is None or n_new >= old.n_features:
-        return
-    if not replace:
-        raise InputError(
-            f"Layer {name!r} holds {old.n_features:,} areas and {path} only {n_new:,}; "
-            "importing would replace it with less, so nothing was changed.",
-            fix="add --replace to replace it anyway, or import it under another --name.",
-        )
-    warnings.warn(
-        f"Layer {name!r}: its {old.n_features:,} areas are replaced by the {n_new:,} of {path} "
-        f"({old.n_features - n_new:,} fewer).",
-        FileWarning,
-        stacklevel=2,
-    )
 
 
 @cli.command("list")

@@ -7,7 +7,6 @@ import json
 import click
 
 from gridgis.cli.options import db_opt, input_options, json_opt
-from gridgis.errors import InputError
 
 
 @click.group("plan")
@@ -27,21 +26,12 @@ def import_(path: str, name: str, publish: bool, crs: str | None, encoding: str 
     Its layers grids (required), buildings, towns and communities are read and checked
     before the store is touched; other layers (roads...) are ignored.
     """
-    from gridgis.io import list_layers, read_layers
-    from gridgis.io.formats import check_geopackage
-    from gridgis.store import PLAN_LAYERS, open_store
+    from gridgis.store import open_store
+    from gridgis.store.files import import_plan_file
 
-    check_geopackage(path, "a plan")
-    present = list_layers(path)
-    if "grids" not in present:
-        raise InputError(
-            f"{path} has no 'grids' layer (it has {', '.join(present)}).",
-            fix="import a plan written by `gridgis partition INPUT.gpkg -o plan.gpkg`.",
-        )
-    layers = read_layers(path, [n for n in PLAN_LAYERS if n in present], crs=crs, encoding=encoding)
     store = open_store(db)
     try:
-        info = store.import_plan(name, layers, source=str(path))
+        info = import_plan_file(store, path, name, crs=crs, encoding=encoding)
         counts = ", ".join(f"{n} {k}" for k, n in info.counts.items())
         click.echo(f"Imported plan {info.name!r} ({counts}) into {store.url}.")
         if publish:
