@@ -8,6 +8,7 @@ gridgis error's ``fix`` goes into ``details.fix``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,10 +56,34 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """The JSON error answer every route gives: ``{"error": {"code", "message", "details"}}``."""
+    """The JSON error answer every route gives: ``{"error": {"code", "message", "details"}}``.
+
+    Whatever the details echo (NaN, Infinity, a lone surrogate) is made JSON first: an error never fails to render.
+    """
     return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details or {}}}, status_code=status, headers=headers
+        json_safe({"error": {"code": code, "message": message, "details": details or {}}}),
+        status_code=status,
+        headers=headers,
     )
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as text and lone surrogates escaped, so it renders as strict UTF-8 JSON.
+
+    >>> json_safe({"v": float("nan"), "t": "a\ud800", "n": [1, 2.5]})
+    {'v': 'nan', 't': 'a\\ud800', 'n': [1, 2.5]}
+    """
+    if isinstance(value, str):
+        return value if value.isascii() else value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {json_safe(str(k)): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int):
+        return value
+    return json_safe(str(value))
 
 
 def _gridgis(request: Request, exc: GridgisError) -> JSONResponse:
@@ -96,20 +121,45 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         where = ".".join(str(p) for p in err.get("loc", ()))
         item = {"field": where, "message": err.get("msg", "")}
         if "input" in err and isinstance(err["input"], str | int | float | bool | type(None)):
-            item["value"] = err["input"]
+            item["value"] = err["input"][:200] if isinstance(err["input"], str) else err["input"]
         problems.append(item)
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
     return error_response(422, "invalid_request", f"Invalid request: {summary}.", {"problems": problems[:50]})
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal", "Internal error; it was logged.", {})
+class CatchAll:
+    """Pure ASGI middleware: an unexpected exception becomes the JSON 500 and is logged, not re-raised.
+
+    Starlette's own last-resort handler re-raises after answering, and the server then may drop the
+    connection, failing the client's next request on it; here the connection stays usable.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # part of an answer is out: only closing the connection can tell the client
+            response = error_response(500, "internal", "Internal error; it was logged.", {})
+            await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers on ``app`` (and :class:`CatchAll`, which must be the outermost middleware)."""
     app.add_exception_handler(GridgisError, _gridgis)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(Exception, _unexpected)

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     cached_plans: int = 4
     #: seconds between two runs of the case escalation job in each worker (0: off; cron runs `gridgis cases escalate`)
     cases_escalate_seconds: float = 60.0
+    #: browser origins allowed to call the API (CORS), comma-separated, e.g. "https://h5.example.cn"; "*" any
+    cors_origins: str = ""
 
     @field_validator("api_keys")
     @classmethod
@@ -39,6 +41,10 @@ class Settings(BaseSettings):
                     "(worker keys carry grids: create them with gridgis key create --role worker --grid ID)"
                 )
         return value
+
+    def cors_origin_list(self) -> list[str]:
+        """:attr:`cors_origins` as a list (empty: no CORS headers, browsers on other origins are refused)."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     def env_keys(self) -> dict[str, str]:
         """token -> role from :attr:`api_keys`."""
