@@ -34,6 +34,7 @@ ROUTERS = [
     ogc.router,
     cases.router,
     open311.router,
+    open311.discovery_router,
     maps.router,
 ]
 

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     cached_plans: int = 4
     #: seconds between two runs of the case escalation job in each worker (0: off; cron runs `gridgis cases escalate`)
     cases_escalate_seconds: float = 60.0
+    #: the Open311 jurisdiction_id this service answers for (empty: any id is taken and kept)
+    open311_jurisdiction: str = ""
+    #: the contact named by Open311 discovery
+    open311_contact: str = "网格化服务管理中心 (grid management centre)"
     #: browser origins allowed to call the API (CORS), comma-separated, e.g. "https://h5.example.cn"; "*" any
     cors_origins: str = ""
 

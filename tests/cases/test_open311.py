@@ -19,7 +19,7 @@ def form(**extra):
         "media_url": "https://img.example.cn/lamp.jpg",
         "email": "a@example.cn",
         "first_name": "Li",
-        "attribute[WHISPER]": "ignored",
+        "attribute[urgency]": "urgent",
         **extra,
     }
 
@@ -28,10 +28,12 @@ def test_services_json_and_xml(service):
     services = service.client.get(f"{BASE}/services.json").json()
     codes = [s["service_code"] for s in services]
     assert "river_chief" in codes and "other" in codes and len(codes) == 9
-    assert all(s["metadata"] is False and s["type"] == "realtime" for s in services)
+    assert all(s["metadata"] is True and s["type"] == "realtime" for s in services)
     root = ET.fromstring(service.client.get(f"{BASE}/services.xml").content)
     assert root.tag == "services" and [e.findtext("service_code") for e in root.findall("service")] == codes
-    assert service.client.get(f"{BASE}/services/fire.json").json() == {"service_code": "fire", "attributes": []}
+    definition = service.client.get(f"{BASE}/services/fire.json").json()
+    assert definition["service_code"] == "fire"
+    assert [a["code"] for a in definition["attributes"]] == ["urgency", "landmark", "recurring"]
     root = ET.fromstring(service.client.get(f"{BASE}/services/fire.xml").content)
     assert root.tag == "service_definition" and root.findtext("service_code") == "fire"
 
