@@ -1,4 +1,4 @@
-"""A real HTTP server (uvicorn, in a thread of the test process) for clients that need a URL: GDAL, Open311 libraries."""
+"""A real HTTP server (uvicorn, in a thread of the test process) for clients that need a URL (GDAL, Open311)."""
 
 from __future__ import annotations
 
