@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridgis.errors import (
@@ -70,8 +70,8 @@ def error_response(
 def json_safe(value: Any) -> Any:
     """``value`` with non-finite floats as text and lone surrogates escaped, so it renders as strict UTF-8 JSON.
 
-    >>> json_safe({"v": float("nan"), "t": "a\ud800", "n": [1, 2.5]})
-    {'v': 'nan', 't': 'a\\ud800', 'n': [1, 2.5]}
+    >>> json_safe({"v": float("nan"), "t": "a" + chr(0xD800), "n": [1, 2.5]})
+    {'v': 'nan', 't': 'a\\\\ud800', 'n': [1, 2.5]}
     """
     if isinstance(value, str):
         return value if value.isascii() else value.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -86,8 +86,26 @@ def json_safe(value: Any) -> Any:
     return json_safe(str(value))
 
 
-def _gridgis(request: Request, exc: GridgisError) -> JSONResponse:
+def open311_error(request: Request, status: int, message: str) -> Response:
+    """An error on an Open311 path as GeoReport v2 wants it: a list of {code, description} (XML for ``.xml``),
+    400 for bad input, 403 for a key problem, 404 not found."""
+    from gridgis.cases.open311 import errors, to_xml
+
+    status = {401: 403, 422: 400}.get(status, status)
+    body = errors(status, json_safe(message))
+    if request.url.path.endswith(".xml"):
+        return Response(to_xml("errors", body), status_code=status, media_type="text/xml; charset=utf-8")
+    return JSONResponse(body, status_code=status)
+
+
+def _open311(request: Request) -> bool:
+    return request.url.path.startswith("/open311/")
+
+
+def _gridgis(request: Request, exc: GridgisError) -> Response:
     status = getattr(exc, "status", None) or next((s for cls, s in STATUS if isinstance(exc, cls)), 400)
+    if _open311(request):
+        return open311_error(request, status, str(exc))
     details = dict(exc.details)
     if exc.fix:
         details["fix"] = exc.fix
@@ -105,17 +123,19 @@ HTTP_CODES = {
 }
 
 
-def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+def _http(request: Request, exc: StarletteHTTPException) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
     if exc.status_code == 404 and message == "Not Found":
         message = f"No route {request.url.path!r}."
     if exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path!r}."
+    if _open311(request):
+        return open311_error(request, exc.status_code, message)
     code = HTTP_CODES.get(exc.status_code, "http_error")
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
-def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation(request: Request, exc: RequestValidationError) -> Response:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()))
@@ -124,6 +144,8 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
             item["value"] = err["input"][:200] if isinstance(err["input"], str) else err["input"]
         problems.append(item)
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+    if _open311(request):
+        return open311_error(request, 422, f"Invalid request: {summary}.")
     return error_response(422, "invalid_request", f"Invalid request: {summary}.", {"problems": problems[:50]})
 
 

@@ -36,7 +36,7 @@ _DATETIME = TypeAdapter(datetime)
 def bad_text(value: str) -> str | None:
     """Why ``value`` cannot be stored (a NUL or a lone surrogate), or None.
 
-    >>> bad_text("ok"), bad_text("a\\x00b"), bad_text("a\\ud800")
+    >>> bad_text("ok"), bad_text("a" + chr(0)), bad_text("a" + chr(0xD800))
     (None, 'holds a NUL character', 'holds a lone UTF-16 surrogate')
     """
     if "\x00" in value:

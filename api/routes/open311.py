@@ -58,6 +58,9 @@ POST_FIELDS = (
     "crs",
 )
 
+ApiKey = Annotated[
+    str | None, Query(max_length=200, description="A staff key shows the reporter's fields (or send X-API-Key).")
+]
 Jurisdiction = Annotated[
     str | None, Query(max_length=200, description="The jurisdiction (GRIDGIS_OPEN311_JURISDICTION); optional.")
 ]
@@ -351,7 +354,7 @@ def _requests(cases, rows: list[dict[str, Any]], georeport: GeoReportStore, staf
 async def _is_staff(request: Request) -> bool:
     from api.deps import caller_of, service_of
 
-    token = key_token(request)
+    token = key_token(request) or request.query_params.get("api_key")
     if not token:
         return False
     try:
@@ -376,6 +379,7 @@ async def get_requests(
     end_date: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(max_length=40, description="open, closed or both comma-separated.")] = None,
     jurisdiction_id: Jurisdiction = None,
+    api_key: ApiKey = None,
 ) -> Response:
     """Requests by id, service, status and date, newest first, at most 1,000 (the reporter's fields only for staff
     keys). 400: bad parameter; 404: unknown service or jurisdiction."""
@@ -423,6 +427,7 @@ async def get_request(
     cases: CasesDep,
     settings: SettingsDep,
     jurisdiction_id: Jurisdiction = None,
+    api_key: ApiKey = None,
 ) -> Response:
     """One request (the reporter's fields only for staff keys). 404: no such request or jurisdiction."""
     georeport = georeport_of(request)
