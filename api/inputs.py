@@ -3,7 +3,8 @@ can hold.
 
 :func:`check_request` is an app-wide dependency (``FastAPI(dependencies=...)``). From the matched route's
 declared parameters (its dependencies' included, and any documented in ``openapi_extra``) it refuses with
-422 ``unknown_parameter`` a query parameter the route does not take (naming the ones it does), and with 422
+422 ``unknown_parameter`` a query parameter the route does not take (naming the ones it does; a route whose
+``openapi_extra`` has ``x-property-filters`` checks its extra parameters itself), and with 422
 ``invalid_value``:
 
 - an integer path or query parameter beyond the signed 64-bit range (SQLite and PostgreSQL ``bigint``);
@@ -64,6 +65,8 @@ class RouteParams(typing.NamedTuple):
     ints: frozenset[str]
     datetimes: frozenset[str]
     json_body: bool
+    #: the route takes more query parameters than it declares and checks them itself (OGC property filters)
+    open_query: bool
 
 
 #: id(route) -> (route, its parameters): routes are unhashable, and live as long as their app
@@ -96,7 +99,8 @@ def route_params(route: APIRoute) -> RouteParams:
             query.append(p["name"])
             if p.get("schema", {}).get("type") == "integer":
                 ints.add(p["name"])
-    params = RouteParams(tuple(dict.fromkeys(query)), frozenset(ints), frozenset(datetimes), bool(bodies))
+    open_query = bool((route.openapi_extra or {}).get("x-property-filters"))
+    params = RouteParams(tuple(dict.fromkeys(query)), frozenset(ints), frozenset(datetimes), bool(bodies), open_query)
     _PARAMS[id(route)] = (route, params)
     return params
 
@@ -155,7 +159,7 @@ async def check_request(request: Request) -> None:
     params = route_params(route)
     query = request.query_params
     if query:
-        unknown = [k for k in query if k not in params.query]
+        unknown = [] if params.open_query else [k for k in query if k not in params.query]
         if unknown:
             allowed = list(params.query)
             raise APIError(
