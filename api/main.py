@@ -17,7 +17,7 @@ from api import errors, openapi
 from api.deps import make_service
 from api.inputs import check_request
 from api.middleware import BodyLimit, Metrics
-from api.routes import cases, grids, health, keys, layers, locate, maps, ogc, open311, plans, staff
+from api.routes import addresses, cases, grids, health, keys, layers, locate, maps, ogc, open311, plans, staff
 from api.settings import Settings
 from gridgis import __version__
 from gridgis.store import Store
@@ -35,6 +35,7 @@ ROUTERS = [
     cases.router,
     open311.router,
     open311.discovery_router,
+    addresses.router,
     maps.router,
 ]
 

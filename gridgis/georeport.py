@@ -1,5 +1,6 @@
 """Open311 GeoReport v2 request fields kept beside the case tables: what a POST ``requests`` carries that a
-case does not (address, reporter's account and device, names, attributes, jurisdiction, the point's CRS).
+case does not (address, reporter's account and device, names, attributes, jurisdiction, the point's CRS, and for an
+address-only report how the geocoder placed it).
 
 The ``georeport`` store component owns one table, ``georeport_requests`` (one row per case submitted through
 Open311, keyed by the case id); the case tables are never altered. Service definitions' attributes are
@@ -20,7 +21,16 @@ COMPONENT = "georeport"
 #: the reporter fields of a POST ``requests`` (GeoReport v2), kept as sent
 PERSON_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
 #: every column of the side table but case_id, in order
-COLUMNS = ("jurisdiction_id", "address_string", "address_id", *PERSON_FIELDS, "media_url", "attributes", "crs")
+COLUMNS = (
+    "jurisdiction_id",
+    "address_string",
+    "address_id",
+    *PERSON_FIELDS,
+    "media_url",
+    "attributes",
+    "crs",
+    "placement",
+)
 MAX_FIELD = 200
 MAX_ATTRIBUTE = 1000
 
@@ -28,7 +38,7 @@ MIGRATIONS = [
     """
     CREATE TABLE georeport_requests (case_id BIGINT PRIMARY KEY, jurisdiction_id TEXT, address_string TEXT,
         address_id TEXT, email TEXT, device_id TEXT, account_id TEXT, first_name TEXT, last_name TEXT,
-        phone TEXT, media_url TEXT, attributes TEXT NOT NULL, crs TEXT NOT NULL)
+        phone TEXT, media_url TEXT, attributes TEXT NOT NULL, crs TEXT NOT NULL, placement TEXT)
     """
 ]
 
@@ -119,6 +129,8 @@ class GeoReportStore:
         row = [fields.get(c) for c in COLUMNS]
         row[COLUMNS.index("attributes")] = json.dumps(fields.get("attributes") or {}, ensure_ascii=False)
         row[COLUMNS.index("crs")] = fields.get("crs") or "wgs84"
+        placement = fields.get("placement")
+        row[COLUMNS.index("placement")] = json.dumps(placement, ensure_ascii=False) if placement else None
         sql = self.store.dialect.q(
             f"INSERT INTO georeport_requests (case_id, {', '.join(COLUMNS)}) "
             f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) ON CONFLICT (case_id) DO NOTHING"
@@ -143,5 +155,6 @@ class GeoReportStore:
                 for case_id, *values in cur.fetchall():
                     row = dict(zip(COLUMNS, values, strict=True))
                     row["attributes"] = json.loads(row["attributes"])
+                    row["placement"] = json.loads(row["placement"]) if row["placement"] else None
                     out[int(case_id)] = row
         return out

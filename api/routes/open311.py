@@ -18,6 +18,7 @@ shown only to a staff key (``X-API-Key``, worker and above).
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from gridgis.cases import CATEGORIES, CaseFilter, check_report, submit
 from gridgis.cases import open311 as doc
 from gridgis.cases.open311 import OPEN311_STATUSES
 from gridgis.errors import AccessError, GridgisError, InputError, NotFoundError, UnauthenticatedError
+from gridgis.geocode import Geocoder, NotPlaced
 from gridgis.georeport import ATTRIBUTES, PERSON_FIELDS, GeoReportStore, check_attributes, check_field
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -132,6 +134,14 @@ def georeport_of(request: Request) -> GeoReportStore:
     return state.georeport
 
 
+def geocoder_of(request: Request) -> Geocoder:
+    """The service's geocoder (address layers and the queue of unplaced reports; created at the first use)."""
+    state = request.app.state
+    if getattr(state, "geocoder", None) is None or state.geocoder.store is not state.gridgis.store:
+        state.geocoder = Geocoder(state.gridgis.store)
+    return state.geocoder
+
+
 # --- discovery and services ------------------------------------------------------------------
 @discovery_router.get("/discovery.{fmt}", summary="Open311 service discovery", responses=ERRORS)
 def discovery(fmt: str, request: Request, settings: SettingsDep) -> Response:
@@ -205,6 +215,53 @@ def _form_fields(form) -> tuple[dict[str, str], dict[str, str]]:
     return fields, attributes
 
 
+QUEUED = "The address matched no door plate: the request waits for a dispatcher to place it (GET tokens/TOKEN)."
+
+
+def _report_args(fields: dict[str, str], kept: dict[str, Any], lon: Any, lat: Any, crs: str) -> dict[str, Any]:
+    contact = {"email": kept["email"], "phone": kept["phone"]}
+    name = " ".join(filter(None, (kept["last_name"], kept["first_name"])))
+    if name:
+        contact["name"] = name
+    return {
+        "category": _service(fields.get("service_code")),
+        "description": fields.get("description"),
+        "lon": lon,
+        "lat": lat,
+        "crs": crs,
+        "channel": "app",
+        "photo_urls": [kept["media_url"]] if kept.get("media_url") else [],
+        "contact": contact,
+    }
+
+
+def create_request(
+    service,
+    cases,
+    georeport: GeoReportStore,
+    fields: dict[str, str],
+    kept: dict[str, Any],
+    submitter: dict[str, str],
+    *,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Check, route and store one GeoReport request (the case, then its kept fields); the case. Also used when a
+    dispatcher places a queued one (:mod:`api.routes.addresses`)."""
+    if not (fields.get("lat") and fields.get("long")):
+        raise InputError(
+            "Requests need lat and long, or an address_string the address layers place.",
+            fix="send the point as lat and long (crs=gcj02 or bd09 for map-app points), or address_string.",
+        )
+    report = check_report(
+        **_report_args(fields, kept, fields.get("long"), fields.get("lat"), fields.get("crs") or "wgs84")
+    )
+    kept = {**kept, "crs": report.source_crs}
+    case, _ = submit(cases, service.current(None), report, **submitter, idempotency_key=idempotency_key, now=now)
+    georeport.save(case["id"], kept)
+    return case
+
+
 @router.post(
     "/requests.{fmt}",
     status_code=201,
@@ -254,6 +311,7 @@ async def post_request(
     except Exception as exc:  # not form-encoded  # noqa: BLE001
         return _error(out_fmt, InputError(f"Unreadable form: {str(exc)[:200]}.", fix="send a form-encoded body."))
     georeport = georeport_of(request)
+    geocoder = geocoder_of(request)
 
     def create() -> list[dict[str, Any]]:
         fields, attributes = _form_fields(form)
@@ -268,37 +326,23 @@ async def post_request(
         kept = {name: check_field(name, fields.get(name)) for name in ("address_string", "address_id", *PERSON_FIELDS)}
         kept["jurisdiction_id"] = _jurisdiction(settings, fields.get("jurisdiction_id"))
         kept["attributes"] = check_attributes(attributes)
-        if not (fields.get("lat") and fields.get("long")):
-            raise InputError(
-                "Requests need lat and long"
-                + ("; address_string alone is not placed by this server." if kept["address_string"] else "."),
-                fix="send the point as lat and long (crs=gcj02 or bd09 for map-app points).",
-            )
-        contact = {"email": kept["email"], "phone": kept["phone"]}
-        name = " ".join(filter(None, (kept["last_name"], kept["first_name"])))
-        if name:
-            contact["name"] = name
-        report = check_report(
-            category=_service(fields.get("service_code")),
-            description=fields.get("description"),
-            lon=fields.get("long"),
-            lat=fields.get("lat"),
-            crs=fields.get("crs") or "wgs84",
-            channel="app",
-            photo_urls=[fields["media_url"]] if fields.get("media_url") else [],
-            contact=contact,
+        kept["media_url"] = fields.get("media_url")
+        fields.pop("api_key", None)
+        submitter = {"client": caller.prefix, "client_id": caller.key_id}
+        if not (fields.get("lat") or fields.get("long")) and kept["address_string"]:
+            _service(fields.get("service_code"))
+            check_report(**_report_args(fields, kept, 112.9, 22.7, "wgs84"))  # the rest checked before queueing
+            try:
+                placement = geocoder.place(kept["address_string"])
+            except NotPlaced:
+                token = f"t{uuid.uuid4().hex[:20]}"
+                geocoder.enqueue(token, kept["address_string"], {"fields": fields, "kept": kept, **submitter})
+                return [{"token": token, "service_notice": QUEUED}]
+            kept["placement"] = placement.quality()
+            fields.update({"long": str(placement.lon), "lat": str(placement.lat), "crs": "wgs84"})
+        case = create_request(
+            service, cases, georeport, fields, kept, submitter, now=clock(), idempotency_key=idempotency_key
         )
-        kept["crs"], kept["media_url"] = report.source_crs, fields.get("media_url")
-        case, _ = submit(
-            cases,
-            service.current(None),
-            report,
-            client=caller.prefix,
-            client_id=caller.key_id,
-            idempotency_key=idempotency_key,
-            now=clock(),
-        )
-        georeport.save(case["id"], kept)
         return [{**doc.created(case)[0], "account_id": kept["account_id"]}]
 
     if fmt not in FORMATS:
@@ -345,6 +389,8 @@ def _requests(cases, rows: list[dict[str, Any]], georeport: GeoReportStore, staf
             if extra["address_id"]:
                 item["address_id"] = extra["address_id"]
             item["attributes"] = [{"code": k, "value": v} for k, v in extra["attributes"].items()]
+            if extra["placement"]:  # placed from address_string by the geocoder: how well it matched
+                item["address_placement"] = extra["placement"]
             if staff:
                 item.update({f: extra[f] for f in ("jurisdiction_id", *PERSON_FIELDS)})
         out.append(item)
@@ -439,5 +485,21 @@ async def get_request(
         if number is None:
             raise NotFoundError(f"No request {request_id[:40]!r}.", fix="request ids are numbers.")
         return _requests(cases, [cases.get(number)], georeport, staff)
+
+    return await run_in_threadpool(_answer, fmt, "service_requests", find)
+
+
+@router.get("/tokens/{token}.{fmt}", summary="The request id of a queued request (once placed)", responses=ERRORS)
+async def get_token(
+    token: str, fmt: str, request: Request, settings: SettingsDep, jurisdiction_id: Jurisdiction = None
+) -> Response:
+    """The service_request_id a token became (null while it waits for a dispatcher). 404: unknown token."""
+    geocoder = geocoder_of(request)
+
+    def find() -> list[dict[str, Any]]:
+        _jurisdiction(settings, jurisdiction_id)
+        ticket = geocoder.ticket(token)
+        rid = ticket["case_id"]
+        return [{"service_request_id": str(rid) if rid is not None else None, "token": token}]
 
     return await run_in_threadpool(_answer, fmt, "service_requests", find)

@@ -17,14 +17,35 @@ def cli() -> None:
 @click.option("--name", required=True, help="Layer name, e.g. police_beats.")
 @click.option("--name-field", default=None, help="Column naming each area (default: 'name' when present).")
 @click.option("--title", default=None, help="Human title (default: the name).")
+@click.option(
+    "--address-field",
+    default=None,
+    help="An address layer: door plates or POIs (points) with their address in this column; it places "
+    "address-only reports (the offline geocoder).",
+)
 @layer_opt
 @db_opt
-def import_(path: str, name: str, name_field: str | None, title: str | None, layer: str | None, db: str | None) -> None:
-    """Import the polygons of PATH as layer NAME (replacing a layer of that name)."""
+def import_(
+    path: str,
+    name: str,
+    name_field: str | None,
+    title: str | None,
+    address_field: str | None,
+    layer: str | None,
+    db: str | None,
+) -> None:
+    """Import the polygons of PATH as layer NAME (replacing a layer of that name), or with --address-field
+    its address points into the geocoder."""
     from gridgis.store import open_store
     from gridgis.store.files import import_layer_file
 
     store = open_store(db)
+    if address_field:
+        from gridgis.geocode import Geocoder
+
+        count = Geocoder(store).import_file(path, name, address_field, layer=layer)
+        click.echo(f"Imported address layer {name!r}: {count} addresses into {store.url} (the geocoder uses them).")
+        return
     info = import_layer_file(store, path, name, layer=layer, name_field=name_field, title=title)
     click.echo(f"Imported layer {info.name!r}: {info.n_features} areas into {store.url}.")
 
