@@ -29,7 +29,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from gridgis.errors import InputError, NotFoundError
+from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.store import Store
 from gridgis.store.base import check_name
 from gridgis.times import utc_now
@@ -116,11 +116,17 @@ class Geocoder:
         self._index: tuple[int, list[tuple[str, str, str, float, float]]] | None = None
 
     # --- address layers ----------------------------------------------------------------------
-    def import_frame(self, name: str, frame, address_field: str) -> int:
+    def import_frame(self, name: str, frame, address_field: str, *, replace: bool = False) -> int:
         """Keep the points of ``frame`` (a GeoDataFrame in EPSG:4326) with their ``address_field`` text as
-        address layer ``name`` (replacing one of that name); the number kept. :class:`InputError` naming the
-        rows for non-points or empty addresses."""
+        address layer ``name``; the number kept. :class:`InputError` naming the rows for non-points or empty
+        addresses; :class:`ConflictError` when it would replace a layer with fewer addresses and not ``replace``."""
         check_name(name, "layer")
+        before = self.layers().get(name, 0)
+        if before > len(frame) and not replace:
+            raise ConflictError(
+                f"Address layer {name!r} holds {before:,} addresses; the file has {len(frame):,}. Nothing changed.",
+                fix="pass --replace to replace it with fewer addresses.",
+            )
         if address_field not in frame.columns:
             raise InputError(
                 f"Address layer {name!r} has no column {address_field!r}.",
@@ -161,11 +167,22 @@ class Geocoder:
             self._index = None
         return len(rows)
 
-    def import_file(self, path: str | Path, name: str, address_field: str, *, layer: str | None = None) -> int:
-        """:meth:`import_frame` of a file gridgis.io reads (reprojected to WGS84 as every import is)."""
+    def import_file(
+        self,
+        path: str | Path,
+        name: str,
+        address_field: str,
+        *,
+        layer: str | None = None,
+        replace: bool = False,
+        **read_options,
+    ) -> int:
+        """:meth:`import_frame` of a file gridgis.io reads (reprojected to WGS84 as every import is;
+        ``read_options`` ``crs``, ``encoding``, ``lon``, ``lat`` go to :func:`gridgis.io.read_layer`)."""
         from gridgis.io import read_layer
 
-        return self.import_frame(name, read_layer(path, layer, validate=False), address_field)
+        frame = read_layer(path, layer, validate=False, **read_options)
+        return self.import_frame(name, frame, address_field, replace=replace)
 
     def layers(self) -> dict[str, int]:
         """address layer -> number of addresses."""

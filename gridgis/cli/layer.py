@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gridgis.cli.options import db_opt, layer_opt
+from gridgis.cli.options import db_opt, input_options
 
 
 @click.group("layer")
@@ -18,36 +18,63 @@ def cli() -> None:
 @click.option("--name-field", default=None, help="Column naming each area (default: 'name' when present).")
 @click.option("--title", default=None, help="Human title (default: the name).")
 @click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace an existing layer NAME even with fewer areas (a warning says how many are lost).",
+)
+@click.option(
     "--address-field",
     default=None,
     help="An address layer: door plates or POIs (points) with their address in this column; it places "
     "address-only reports (the offline geocoder).",
 )
-@layer_opt
+@input_options()
 @db_opt
 def import_(
     path: str,
     name: str,
     name_field: str | None,
     title: str | None,
+    replace: bool,
     address_field: str | None,
     layer: str | None,
+    lon: str,
+    lat: str,
+    crs: str | None,
+    encoding: str | None,
     db: str | None,
 ) -> None:
-    """Import the polygons of PATH as layer NAME (replacing a layer of that name), or with --address-field
-    its address points into the geocoder."""
+    """Import the polygons of PATH as layer NAME (replacing a layer of that name, never with fewer areas
+    unless --replace), or with --address-field its address points into the geocoder."""
     from gridgis.store import open_store
     from gridgis.store.files import import_layer_file
 
     store = open_store(db)
-    if address_field:
-        from gridgis.geocode import Geocoder
+    try:
+        if address_field:
+            from gridgis.geocode import Geocoder
 
-        count = Geocoder(store).import_file(path, name, address_field, layer=layer)
-        click.echo(f"Imported address layer {name!r}: {count} addresses into {store.url} (the geocoder uses them).")
-        return
-    info = import_layer_file(store, path, name, layer=layer, name_field=name_field, title=title)
-    click.echo(f"Imported layer {info.name!r}: {info.n_features} areas into {store.url}.")
+            count = Geocoder(store).import_file(
+                path, name, address_field, layer=layer, replace=replace, crs=crs, encoding=encoding, lon=lon, lat=lat
+            )
+            click.echo(f"Imported address layer {name!r}: {count} addresses into {store.url} (the geocoder uses them).")
+            return
+        info = import_layer_file(
+            store,
+            path,
+            name,
+            layer=layer,
+            name_field=name_field,
+            title=title,
+            replace=replace,  # fmt: skip
+            crs=crs,
+            encoding=encoding,
+            lon=lon,
+            lat=lat,
+        )
+        click.echo(f"Imported layer {info.name!r}: {info.n_features} areas into {store.url}.")
+    finally:
+        store.close()
 
 
 @cli.command("list")
