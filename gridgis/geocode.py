@@ -46,7 +46,8 @@ MIGRATIONS = [
         PRIMARY KEY (layer, seq));
     CREATE INDEX geocode_addresses_normalized ON geocode_addresses (normalized);
     CREATE TABLE geocode_queue (id {serial} PRIMARY KEY, token TEXT NOT NULL UNIQUE, address TEXT NOT NULL,
-        report TEXT NOT NULL, received_at TEXT NOT NULL, case_id BIGINT, placed_by TEXT, placed_at TEXT)
+        report TEXT NOT NULL, received_at TEXT NOT NULL, case_id BIGINT, placed_by TEXT, placed_at TEXT);
+    CREATE TABLE geocode_cases (case_id BIGINT PRIMARY KEY, address TEXT NOT NULL, placement TEXT)
     """
 ]
 
@@ -275,6 +276,23 @@ class Geocoder:
             if item["token"] == token:
                 return item
         raise NotFoundError(f"No queued request {token[:40]!r}.", fix="tokens come from POST requests.")
+
+    def keep_address(self, case_id: int, address: str, placement: dict[str, Any] | None) -> None:
+        """Keep the address a case was reported with (``POST /v1/cases``) and how it was placed."""
+        sql = self.store.dialect.q(
+            "INSERT INTO geocode_cases (case_id, address, placement) VALUES (?, ?, ?) ON CONFLICT (case_id) DO NOTHING"
+        )
+        text = json.dumps(placement, ensure_ascii=False) if placement else None
+        self.store.write(lambda cur: cur.execute(sql, (case_id, address, text)))
+
+    def address_of(self, case_id: int) -> dict[str, Any] | None:
+        """{address, placement} kept for ``case_id``, or None."""
+        with self.store.cursor(readonly=True) as cur:
+            cur.execute(
+                self.store.dialect.q("SELECT address, placement FROM geocode_cases WHERE case_id = ?"), (case_id,)
+            )
+            row = cur.fetchone()
+        return {"address": row[0], "placement": json.loads(row[1]) if row[1] else None} if row else None
 
     def mark_placed(self, token: str, case_id: int, actor: str) -> None:
         """Record that the report ``token`` became case ``case_id``, placed by ``actor``."""

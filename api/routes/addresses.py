@@ -7,16 +7,20 @@ that matches nothing is answered with a ``token`` and waits here until a dispatc
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DispatcherDep, KeyDep, ServiceDep
 from api.routes.cases import CasesDep, ClockDep, case_json
 from api.routes.open311 import create_request, geocoder_of, georeport_of
+from gridgis.cases import check_report, submit
 from gridgis.crs import LONLAT_CRS
+from gridgis.geocode import NotPlaced
 
 router = APIRouter(prefix="/v1/addresses", tags=["addresses"])
 
@@ -69,12 +73,44 @@ async def place(
         if ticket["case_id"] is not None:
             raise ConflictError(f"Request {token} is already case {ticket['case_id']}.", fix="nothing to do.")
         report = ticket["report"]
-        fields = {**report["fields"], "long": str(body.lon), "lat": str(body.lat), "crs": body.crs}
-        kept = {**report["kept"], "placement": {"method": "by_hand", "score": None, "by": caller.actor}}
+        by_hand = {"method": "by_hand", "score": None, "by": caller.actor}
         submitter = {"client": report["client"], "client_id": report["client_id"]}
         now = clock()
-        case = create_request(service, cases, georeport, fields, kept, submitter, now=now)
+        if report.get("door") == "v1/cases":
+            checked = check_report(**{**report["fields"], "lon": body.lon, "lat": body.lat, "crs": body.crs})
+            case, _ = submit(cases, service.current(None), checked, **submitter, now=now)
+            geocoder.keep_address(case["id"], ticket["address"], by_hand)
+        else:
+            fields = {**report["fields"], "long": str(body.lon), "lat": str(body.lat), "crs": body.crs}
+            kept = {**report["kept"], "placement": by_hand}
+            case = create_request(service, cases, georeport, fields, kept, submitter, now=now)
         geocoder.mark_placed(token, case["id"], caller.actor)
         return case_json(case, now, contact=True)
 
     return await run_in_threadpool(work)
+
+
+# --- the hook of POST /v1/cases ------------------------------------------------------------------
+async def place_report(request: Request, fields: dict[str, Any], address: str, client) -> dict | JSONResponse:
+    """An address-only ``POST /v1/cases``: fill ``fields``' lon/lat from the geocoder and return the placement,
+    or keep the checked report in the dispatcher queue and return the 202 answer carrying its token."""
+    geocoder = geocoder_of(request)
+    check_report(**{**fields, "lon": 112.9, "lat": 22.7, "crs": "wgs84"})  # the rest of the report is valid
+    try:
+        placement = await run_in_threadpool(geocoder.place, address)
+    except NotPlaced as exc:
+        token = f"t{uuid.uuid4().hex[:20]}"
+        queued = {"door": "v1/cases", "fields": fields, "client": client.prefix, "client_id": client.key_id}
+        await run_in_threadpool(geocoder.enqueue, token, address, queued)
+        return JSONResponse(
+            {"token": token, "status": "awaiting_placement", "address": address, "message": exc.message},
+            status_code=202,
+            headers={"Location": f"/v1/addresses/queue/{token}"},
+        )
+    fields.update(lon=placement.lon, lat=placement.lat, crs="wgs84")
+    return placement.quality()
+
+
+async def keep_address(request: Request, case_id: int, address: str, placement: dict | None) -> None:
+    """Keep the address and placement of a case reported by address."""
+    await run_in_threadpool(geocoder_of(request).keep_address, case_id, address, placement)

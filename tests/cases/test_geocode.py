@@ -99,3 +99,27 @@ def test_address_layer_errors_name_the_rows(service, tmp_path):
     assert result.exit_code != 0 and "row(s) [1]" in result.output
     result = CliRunner().invoke(main, [*args, "--address-field", "addr"])
     assert result.exit_code != 0 and "--address-field" in result.output
+
+
+def test_post_v1_cases_by_address_only(service, tmp_path):
+    _import(service, tmp_path)
+    r = service.post_case(lon=None, lat=None, address="鹤山市沙坪街道中山路13号", channel="hotline")
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["grid_id"] == G2 and case["address_placement"]["method"] == "normalized"
+    again = service.get(f"/v1/cases/{case['id']}").json()
+    assert (
+        again["address"] == "鹤山市沙坪街道中山路13号" and again["address_placement"]["matched"] == "沙坪街道中山路13号"
+    )
+    # nothing matches: accepted (202), waits for a dispatcher, then becomes a case where placed
+    r = service.post_case(lon=None, lat=None, address="共和镇无名村", channel="hotline")
+    assert r.status_code == 202 and r.json()["status"] == "awaiting_placement"
+    token = r.json()["token"]
+    placed = service.client.post(
+        f"/v1/addresses/queue/{token}/place", json={"lon": IN_G1[0], "lat": IN_G1[1]}, headers={"X-API-Key": DISPATCHER}
+    )
+    assert placed.status_code == 201 and placed.json()["grid_id"] == G1 and placed.json()["channel"] == "hotline"
+    assert service.get(f"/v1/cases/{placed.json()['id']}").json()["address"] == "共和镇无名村"
+    # a bad report is refused before it is queued
+    r = service.post_case(lon=None, lat=None, address="共和镇无名村", category="nope")
+    assert r.status_code == 422 and service.get("/v1/addresses/queue").json() == []
