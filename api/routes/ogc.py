@@ -28,11 +28,13 @@ import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import PlanQuery, ServiceDep, SettingsDep
+from api.deps import CallerDep, PlanQuery, ServiceDep, SettingsDep
 from api.errors import APIError
 from api.geojson import GEOJSON, feature, feature_collection, parse_bbox
+from gridgis.access import ANONYMOUS, Caller, require_role
+from gridgis.cases import CaseFilter
 from gridgis.errors import NotFoundError
-from gridgis.store.base import EXTRA_PLAN_ID, PLAN_LAYERS
+from gridgis.store.base import EXTRA_PLAN_ID, PLAN_LAYERS, FeaturePage
 from gridgis.store.snapshot import Snapshot
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -51,6 +53,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
 ]
+#: the cases collection (staff only): case points, read from the case tables
+CASES, CASES_ID = "cases", -1
 #: the most features a page holds when the settings say nothing else (stated in the OpenAPI)
 MAX_LIMIT = 10_000
 Format = Annotated[Literal["json", "html"] | None, Query(description="json (default) or html.")]
@@ -100,8 +104,8 @@ def _with_html(links: list[dict], self_href: str) -> list[dict]:
     return [*links, {"href": f"{self_href}{sep}f=html", "rel": "alternate", "type": "text/html", "title": "HTML"}]
 
 
-def _collections(snap: Snapshot) -> dict[str, tuple[int, list[float] | None, str]]:
-    """collection id -> (plan_id or EXTRA_PLAN_ID, bbox, title)."""
+def _collections(snap: Snapshot, caller: Caller | None = None) -> dict[str, tuple[int, list[float] | None, str]]:
+    """collection id -> (plan_id or EXTRA_PLAN_ID, bbox, title); ``cases`` for a staff caller (worker and above)."""
     grid_bbox = [float(v) for v in snap.grids.total_bounds]
     out = {}
     for layer in PLAN_LAYERS:
@@ -111,6 +115,8 @@ def _collections(snap: Snapshot) -> dict[str, tuple[int, list[float] | None, str
             out[layer] = (snap.plan.plan_id, bbox, TITLES[layer])
     for name, frame in snap.layers.items():
         out[name] = (EXTRA_PLAN_ID, [float(v) for v in frame.total_bounds] if len(frame) else None, name)
+    if caller is not None and caller.role is not None and caller.at_least("worker"):
+        out[CASES] = (CASES_ID, grid_bbox, "Cases (staff: a grid worker sees its grids' cases)")
     return out
 
 
@@ -135,8 +141,10 @@ def _collection(base: str, cid: str, bbox, title: str) -> dict:
     }
 
 
-def _find(snap: Snapshot, cid: str):
-    cols = _collections(snap)
+def _find(snap: Snapshot, cid: str, caller: Caller | None = None):
+    if cid == CASES:
+        require_role(caller or ANONYMOUS, "worker", "The cases collection")
+    cols = _collections(snap, caller)
     if cid not in cols:
         raise NotFoundError(
             f"No collection {cid!r}.", fix=f"use one of {sorted(cols)}.", details={"allowed": sorted(cols)}
@@ -196,11 +204,14 @@ def conformance(f: Format = None) -> Response:
 
 
 @router.get("/collections", summary="Collections")
-def collections(request: Request, service: ServiceDep, plan: PlanQuery = None, f: Format = None) -> Response:
-    """The plan's layers and the extra layers as OGC collections. 404: unknown plan."""
+def collections(
+    request: Request, service: ServiceDep, caller: CallerDep, plan: PlanQuery = None, f: Format = None
+) -> Response:
+    """The plan's layers and the extra layers as OGC collections (and the cases, for a staff key). 404: unknown
+    plan."""
     base = _base(request)
     snap = service.current(plan)
-    cols = [_collection(base, cid, bbox, title) for cid, (_, bbox, title) in _collections(snap).items()]
+    cols = [_collection(base, cid, bbox, title) for cid, (_, bbox, title) in _collections(snap, caller).items()]
     links = [{"href": f"{base}/collections", "rel": "self", "type": "application/json", "title": "Collections"}]
     if f == "html":
         rows = "".join(
@@ -212,18 +223,47 @@ def collections(request: Request, service: ServiceDep, plan: PlanQuery = None, f
 
 
 @router.get("/collections/{cid}", summary="One collection")
-def collection(cid: str, request: Request, service: ServiceDep, plan: PlanQuery = None, f: Format = None) -> Response:
-    """One collection with its extent. 404: unknown collection or plan."""
-    _, bbox, title = _find(service.current(plan), cid)
+def collection(
+    cid: str, request: Request, service: ServiceDep, caller: CallerDep, plan: PlanQuery = None, f: Format = None
+) -> Response:
+    """One collection with its extent. 401/403: cases without a staff key; 404: unknown collection or plan."""
+    _, bbox, title = _find(service.current(plan), cid, caller)
     doc = _collection(_base(request), cid, bbox, title)
     if f == "html":
         return _page(title, f"<p>Extent: {html.escape(str(bbox))} (CRS84)</p>", doc["links"])
     return _json(doc)
 
 
-def _queryables(service, plan_id: int, cid: str) -> dict[str, str]:
+def _features(service, plan_id: int, cid: str, caller: Caller | None, **query) -> FeaturePage:
+    """A page of features of a stored layer, or of the cases the caller may see (all of them, newest first)."""
+    if plan_id != CASES_ID:
+        return service.store.features(plan_id, cid, **query)
+    rows = list(service.cases.iter_cases(CaseFilter(grid_ids=caller.scope if caller else ())))[::-1]
+    props = [
+        {
+            k: (v.isoformat() if isinstance(v, datetime) else v)
+            for k, v in c.items()
+            if k not in ("contact", "submitter_id")
+        }
+        for c in rows
+    ]
+    geoms = shapely.points([c["lon"] for c in rows], [c["lat"] for c in rows]) if rows else np.array([], dtype=object)
+    ids = [str(c["id"]) for c in rows]
+    box = query.get("bbox")
+    if box is not None and rows:
+        keep = np.flatnonzero(shapely.intersects(geoms, shapely.box(*box)))
+        ids, props, geoms = [ids[i] for i in keep], [props[i] for i in keep], geoms[keep]
+    if query.get("fid") is not None:
+        keep = [i for i, x in enumerate(ids) if x == query["fid"]]
+        return FeaturePage([ids[i] for i in keep], [props[i] for i in keep], np.asarray(geoms)[keep], len(keep))
+    limit, offset = query.get("limit"), query.get("offset", 0)
+    end = None if limit is None else offset + limit
+    return FeaturePage(ids[offset:end], props[offset:end], np.asarray(geoms, dtype=object)[offset:end], len(ids))
+
+
+def _queryables(service, plan_id: int, cid: str, caller: Caller | None = None) -> dict[str, str]:
     """property -> JSON type, from the collection's first features."""
-    page = service.store.features(plan_id, cid, limit=50)
+    page = _features(service, plan_id, cid, caller, limit=50)
     types: dict[str, str] = {}
     for props in page.properties:
         for key, value in props.items():
@@ -244,11 +284,14 @@ def _queryables(service, plan_id: int, cid: str) -> dict[str, str]:
 
 
 @router.get("/collections/{cid}/queryables", summary="The properties items can be filtered on")
-def queryables(cid: str, request: Request, service: ServiceDep, plan: PlanQuery = None, f: Format = None) -> Response:
-    """The collection's queryable properties as a JSON Schema (Part 3). 404: unknown collection or plan."""
+def queryables(
+    cid: str, request: Request, service: ServiceDep, caller: CallerDep, plan: PlanQuery = None, f: Format = None
+) -> Response:
+    """The collection's queryable properties as a JSON Schema (Part 3). 401/403: cases without a staff key; 404:
+    unknown collection or plan."""
     snap = service.current(plan)
-    plan_id, _, title = _find(snap, cid)
-    props = {k: {"type": t, "title": k} for k, t in _queryables(service, plan_id, cid).items()}
+    plan_id, _, title = _find(snap, cid, caller)
+    props = {k: {"type": t, "title": k} for k, t in _queryables(service, plan_id, cid, caller).items()}
     props["geometry"] = {"format": "geometry-any"}
     doc = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -276,6 +319,7 @@ def items(
     request: Request,
     service: ServiceDep,
     settings: SettingsDep,
+    caller: CallerDep,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (in bbox-crs, default CRS84)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description=f"CRS of bbox: one of {list(CRSS)}.")] = None,
     limit: Annotated[
@@ -292,19 +336,19 @@ def items(
     f: Format = None,
 ) -> Response:
     """A page of a collection's features as GeoJSON; ``PROPERTY=value`` keeps features whose property has that
-    value (see queryables). 400: unsupported crs; 404: unknown collection; 422: bad bbox or an unknown
-    property."""
+    value (see queryables). 400: unsupported crs; 401/403: cases without a staff key; 404: unknown collection; 422:
+    bad bbox or an unknown property."""
     limit = min(limit, settings.max_batch)
     out_crs, box_crs = _crs(crs), _crs(bbox_crs, "bbox-crs")
     box = parse_bbox(bbox)
     if box is not None and CRSS[box_crs]:
         box = (box[1], box[0], box[3], box[2])
     snap = service.current(plan)
-    plan_id, _, title = _find(snap, cid)
+    plan_id, _, title = _find(snap, cid, caller)
     known = set(items_query_names())
     filters = {k: v for k, v in request.query_params.items() if k not in known}
     if filters:
-        allowed = _queryables(service, plan_id, cid)
+        allowed = _queryables(service, plan_id, cid, caller)
         unknown = sorted(set(filters) - set(allowed))
         if unknown:
             raise APIError(
@@ -315,7 +359,7 @@ def items(
                 fix=f"use {sorted(known)} or a queryable property (GET /ogc/collections/{cid}/queryables).",
                 details={"unknown": unknown[:10], "allowed": sorted(known | set(allowed))},
             )
-        whole = service.store.features(plan_id, cid, bbox=box, limit=None)
+        whole = _features(service, plan_id, cid, caller, bbox=box, limit=None)
         keep = [
             i for i, props in enumerate(whole.properties) if all(_text(props.get(k)) == v for k, v in filters.items())
         ]
@@ -325,7 +369,7 @@ def items(
         props = [whole.properties[i] for i in keep]
         geoms = np.asarray(whole.geometries, dtype=object)[keep] if keep else np.array([], dtype=object)
     else:
-        page = service.store.features(plan_id, cid, bbox=box, limit=limit, offset=offset)
+        page = _features(service, plan_id, cid, caller, bbox=box, limit=limit, offset=offset)
         ids, props, geoms, matched = page.ids, page.properties, page.geometries, page.number_matched
     base = f"{_base(request)}/collections/{cid}/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit", "f")}
@@ -381,15 +425,16 @@ def item(
     fid: str,
     request: Request,
     service: ServiceDep,
+    caller: CallerDep,
     crs: CrsQuery = None,
     plan: PlanQuery = None,
     f: Format = None,
 ) -> Response:
-    """One feature. 400: unsupported crs; 404: unknown collection or feature."""
+    """One feature. 400: unsupported crs; 401/403: cases without a staff key; 404: unknown collection or feature."""
     out_crs = _crs(crs)
     snap = service.current(plan)
-    plan_id, _, title = _find(snap, cid)
-    page = service.store.features(plan_id, cid, fid=fid, limit=1)
+    plan_id, _, title = _find(snap, cid, caller)
+    page = _features(service, plan_id, cid, caller, fid=fid, limit=1)
     if not page.ids:
         raise NotFoundError(
             f"No feature {fid!r} in collection {cid!r}.", fix=f"list them at /ogc/collections/{cid}/items."
