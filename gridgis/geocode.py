@@ -191,6 +191,11 @@ class Geocoder:
             cur.execute("SELECT layer, COUNT(*) FROM geocode_addresses GROUP BY layer ORDER BY layer")
             return {layer: int(n) for layer, n in cur.fetchall()}
 
+    def points(self, layer: str) -> list[tuple[str, str, float, float]]:
+        """(id, address, lon, lat) of each point of address layer ``layer``, ids 1, 2, ... in file order."""
+        rows = [r for r in self._addresses() if r[0] == layer]
+        return [(str(i), r[1], r[3], r[4]) for i, r in enumerate(rows, start=1)]
+
     def _addresses(self) -> list[tuple[str, str, str, float, float]]:
         with self.store.cursor(readonly=True) as cur:
             cur.execute("SELECT COUNT(*) FROM geocode_addresses")

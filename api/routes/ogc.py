@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.deps import CallerDep, PlanQuery, ServiceDep, SettingsDep
 from api.errors import APIError
 from api.geojson import GEOJSON, feature, feature_collection, parse_bbox
+from api.routes.open311 import geocoder_of
 from gridgis.access import ANONYMOUS, Caller, require_role
 from gridgis.cases import CaseFilter
 from gridgis.errors import NotFoundError
@@ -55,6 +56,8 @@ CONFORMANCE = [
 ]
 #: the cases collection (staff only): case points, read from the case tables
 CASES, CASES_ID = "cases", -1
+#: address layers of the geocoder (door plates, POIs such as shops): points with their address
+ADDRESSES_ID = -2
 #: the most features a page holds when the settings say nothing else (stated in the OpenAPI)
 MAX_LIMIT = 10_000
 Format = Annotated[Literal["json", "html"] | None, Query(description="json (default) or html.")]
@@ -104,8 +107,11 @@ def _with_html(links: list[dict], self_href: str) -> list[dict]:
     return [*links, {"href": f"{self_href}{sep}f=html", "rel": "alternate", "type": "text/html", "title": "HTML"}]
 
 
-def _collections(snap: Snapshot, caller: Caller | None = None) -> dict[str, tuple[int, list[float] | None, str]]:
-    """collection id -> (plan_id or EXTRA_PLAN_ID, bbox, title); ``cases`` for a staff caller (worker and above)."""
+def _collections(
+    snap: Snapshot, caller: Caller | None = None, addresses: dict[str, int] | None = None
+) -> dict[str, tuple[int, list[float] | None, str]]:
+    """collection id -> (plan_id or EXTRA_PLAN_ID, bbox, title): the plan's layers, the extra layers, the address
+    layers (``addresses``: name -> count) and ``cases`` for a staff caller (worker and above)."""
     grid_bbox = [float(v) for v in snap.grids.total_bounds]
     out = {}
     for layer in PLAN_LAYERS:
@@ -115,6 +121,9 @@ def _collections(snap: Snapshot, caller: Caller | None = None) -> dict[str, tupl
             out[layer] = (snap.plan.plan_id, bbox, TITLES[layer])
     for name, frame in snap.layers.items():
         out[name] = (EXTRA_PLAN_ID, [float(v) for v in frame.total_bounds] if len(frame) else None, name)
+    for name, count in (addresses or {}).items():
+        if name not in out and count:
+            out[name] = (ADDRESSES_ID, grid_bbox, f"{name} (address points: door plates, POIs)")
     if caller is not None and caller.role is not None and caller.at_least("worker"):
         out[CASES] = (CASES_ID, grid_bbox, "Cases (staff: a grid worker sees its grids' cases)")
     return out
@@ -141,10 +150,10 @@ def _collection(base: str, cid: str, bbox, title: str) -> dict:
     }
 
 
-def _find(snap: Snapshot, cid: str, caller: Caller | None = None):
+def _find(snap: Snapshot, cid: str, caller: Caller | None = None, request: Request | None = None):
     if cid == CASES:
         require_role(caller or ANONYMOUS, "worker", "The cases collection")
-    cols = _collections(snap, caller)
+    cols = _collections(snap, caller, _address_layers(request))
     if cid not in cols:
         raise NotFoundError(
             f"No collection {cid!r}.", fix=f"use one of {sorted(cols)}.", details={"allowed": sorted(cols)}
@@ -211,7 +220,8 @@ def collections(
     plan."""
     base = _base(request)
     snap = service.current(plan)
-    cols = [_collection(base, cid, bbox, title) for cid, (_, bbox, title) in _collections(snap, caller).items()]
+    found = _collections(snap, caller, _address_layers(request))
+    cols = [_collection(base, cid, bbox, title) for cid, (_, bbox, title) in found.items()]
     links = [{"href": f"{base}/collections", "rel": "self", "type": "application/json", "title": "Collections"}]
     if f == "html":
         rows = "".join(
@@ -227,30 +237,39 @@ def collection(
     cid: str, request: Request, service: ServiceDep, caller: CallerDep, plan: PlanQuery = None, f: Format = None
 ) -> Response:
     """One collection with its extent. 401/403: cases without a staff key; 404: unknown collection or plan."""
-    _, bbox, title = _find(service.current(plan), cid, caller)
+    _, bbox, title = _find(service.current(plan), cid, caller, request)
     doc = _collection(_base(request), cid, bbox, title)
     if f == "html":
         return _page(title, f"<p>Extent: {html.escape(str(bbox))} (CRS84)</p>", doc["links"])
     return _json(doc)
 
 
-def _features(service, plan_id: int, cid: str, caller: Caller | None, **query) -> FeaturePage:
-    """A page of features of a stored layer, or of the cases the caller may see (all of them, newest first)."""
-    if plan_id != CASES_ID:
+def _address_layers(request: Request | None) -> dict[str, int]:
+    return geocoder_of(request).layers() if request is not None else {}
+
+
+def _features(service, plan_id: int, cid: str, caller: Caller | None, request=None, **query) -> FeaturePage:
+    """A page of features of a stored layer, of an address layer, or of the cases the caller may see (newest
+    first)."""
+    if plan_id not in (CASES_ID, ADDRESSES_ID):
         return service.store.features(plan_id, cid, **query)
-    rows = list(service.cases.iter_cases(CaseFilter(grid_ids=caller.scope if caller else ())))[::-1]
-    props = [
-        {
-            k: (v.isoformat() if isinstance(v, datetime) else v)
-            for k, v in c.items()
-            if k not in ("contact", "submitter_id")
-        }
-        for c in rows
-    ]
-    geoms = shapely.points([c["lon"] for c in rows], [c["lat"] for c in rows]) if rows else np.array([], dtype=object)
-    ids = [str(c["id"]) for c in rows]
+    if plan_id == ADDRESSES_ID:
+        points = geocoder_of(request).points(cid)
+        ids = [p[0] for p in points]
+        props: list[dict[str, Any]] = [{"address": p[1]} for p in points]
+        lon, lat = [p[2] for p in points], [p[3] for p in points]
+    else:
+        rows = list(service.cases.iter_cases(CaseFilter(grid_ids=caller.scope if caller else ())))[::-1]
+        hidden = ("contact", "submitter_id")
+        props = [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in c.items() if k not in hidden}
+            for c in rows
+        ]
+        ids = [str(c["id"]) for c in rows]
+        lon, lat = [c["lon"] for c in rows], [c["lat"] for c in rows]
+    geoms = shapely.points(lon, lat) if ids else np.array([], dtype=object)
     box = query.get("bbox")
-    if box is not None and rows:
+    if box is not None and ids:
         keep = np.flatnonzero(shapely.intersects(geoms, shapely.box(*box)))
         ids, props, geoms = [ids[i] for i in keep], [props[i] for i in keep], geoms[keep]
     if query.get("fid") is not None:
@@ -261,9 +280,9 @@ def _features(service, plan_id: int, cid: str, caller: Caller | None, **query) -
     return FeaturePage(ids[offset:end], props[offset:end], np.asarray(geoms, dtype=object)[offset:end], len(ids))
 
 
-def _queryables(service, plan_id: int, cid: str, caller: Caller | None = None) -> dict[str, str]:
+def _queryables(service, plan_id: int, cid: str, caller: Caller | None = None, request=None) -> dict[str, str]:
     """property -> JSON type, from the collection's first features."""
-    page = _features(service, plan_id, cid, caller, limit=50)
+    page = _features(service, plan_id, cid, caller, request, limit=50)
     types: dict[str, str] = {}
     for props in page.properties:
         for key, value in props.items():
@@ -290,8 +309,8 @@ def queryables(
     """The collection's queryable properties as a JSON Schema (Part 3). 401/403: cases without a staff key; 404:
     unknown collection or plan."""
     snap = service.current(plan)
-    plan_id, _, title = _find(snap, cid, caller)
-    props = {k: {"type": t, "title": k} for k, t in _queryables(service, plan_id, cid, caller).items()}
+    plan_id, _, title = _find(snap, cid, caller, request)
+    props = {k: {"type": t, "title": k} for k, t in _queryables(service, plan_id, cid, caller, request).items()}
     props["geometry"] = {"format": "geometry-any"}
     doc = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -344,11 +363,11 @@ def items(
     if box is not None and CRSS[box_crs]:
         box = (box[1], box[0], box[3], box[2])
     snap = service.current(plan)
-    plan_id, _, title = _find(snap, cid, caller)
+    plan_id, _, title = _find(snap, cid, caller, request)
     known = set(items_query_names())
     filters = {k: v for k, v in request.query_params.items() if k not in known}
     if filters:
-        allowed = _queryables(service, plan_id, cid, caller)
+        allowed = _queryables(service, plan_id, cid, caller, request)
         unknown = sorted(set(filters) - set(allowed))
         if unknown:
             raise APIError(
@@ -359,7 +378,7 @@ def items(
                 fix=f"use {sorted(known)} or a queryable property (GET /ogc/collections/{cid}/queryables).",
                 details={"unknown": unknown[:10], "allowed": sorted(known | set(allowed))},
             )
-        whole = _features(service, plan_id, cid, caller, bbox=box, limit=None)
+        whole = _features(service, plan_id, cid, caller, request, bbox=box, limit=None)
         keep = [
             i for i, props in enumerate(whole.properties) if all(_text(props.get(k)) == v for k, v in filters.items())
         ]
@@ -369,7 +388,7 @@ def items(
         props = [whole.properties[i] for i in keep]
         geoms = np.asarray(whole.geometries, dtype=object)[keep] if keep else np.array([], dtype=object)
     else:
-        page = _features(service, plan_id, cid, caller, bbox=box, limit=limit, offset=offset)
+        page = _features(service, plan_id, cid, caller, request, bbox=box, limit=limit, offset=offset)
         ids, props, geoms, matched = page.ids, page.properties, page.geometries, page.number_matched
     base = f"{_base(request)}/collections/{cid}/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit", "f")}
@@ -433,8 +452,8 @@ def item(
     """One feature. 400: unsupported crs; 401/403: cases without a staff key; 404: unknown collection or feature."""
     out_crs = _crs(crs)
     snap = service.current(plan)
-    plan_id, _, title = _find(snap, cid, caller)
-    page = _features(service, plan_id, cid, caller, fid=fid, limit=1)
+    plan_id, _, title = _find(snap, cid, caller, request)
+    page = _features(service, plan_id, cid, caller, request, fid=fid, limit=1)
     if not page.ids:
         raise NotFoundError(
             f"No feature {fid!r} in collection {cid!r}.", fix=f"list them at /ogc/collections/{cid}/items."
