@@ -135,3 +135,20 @@ def test_openapi_documents_every_error_status(client):
             if code >= "400":
                 assert resp["content"]["application/json"]["schema"]["$ref"].startswith("#/components/schemas/")
     assert spec["components"]["schemas"]["Error"]["required"] == ["error"]
+
+
+def test_a_500_is_json_and_the_connection_stays_usable(store, settings):
+    import httpx
+
+    from tests.live import serving
+
+    app = create_app(settings, store=store)
+
+    @app.get("/boom", include_in_schema=False)
+    def boom():
+        raise RuntimeError("a bug")
+
+    with serving(app) as base, httpx.Client(base_url=base) as http:
+        r = http.get("/boom")
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal"
+        assert http.get("/healthz").status_code == 200  # the same keep-alive connection
