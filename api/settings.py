@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     open311_contact: str = "网格化服务管理中心 (grid management centre)"
     #: browser origins allowed to call the API (CORS), comma-separated, e.g. "https://h5.example.cn"; "*" any
     cors_origins: str = ""
+    #: directory of the photos staff upload to cases (created when missing)
+    upload_dir: str = "data/uploads"
+    #: console pages: mark the session cookie Secure (set it when serving over HTTPS)
+    cookie_secure: bool = False
 
     @field_validator("api_keys")
     @classmethod
