@@ -132,7 +132,9 @@ def publish_plan(
 def diff_plan(
     name: str,
     store: StoreDep,
-    against: Annotated[str | None, Query(description="The old plan (default: the published one).")] = None,
+    against: Annotated[
+        str | None, Query(max_length=64, description="The old plan (default: the published one).")
+    ] = None,
 ) -> dict:
     """Per community: grids kept/new/retired and buildings moved; against the published plan also staff moved or
     left unattached and open cases re-routed (a dry run of the publish). 401: no key; 404: no such plan (or
