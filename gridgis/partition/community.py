@@ -14,7 +14,8 @@ import shapely
 from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
 from gridgis.partition.bounds import balance_bound, pocket_bound
-from gridgis.partition.refine import adjust_count, balance, make_contiguous
+from gridgis.partition.keep import adjust_count
+from gridgis.partition.refine import balance, make_contiguous
 from gridgis.partition.smooth import smooth_grids
 from gridgis.partition.tessellate import PRECISION_M, tessellate
 
@@ -53,6 +54,7 @@ class CommunityTask:
     seed: int = 0
     tol: float = BALANCE_TOL
     shapes: np.ndarray | None = None  # per site, the footprint its grid must hold (None: the point)
+    tolerance: float = 0.10  # deviation from the mean a grid may keep to stay a union of whole street blocks
 
 
 @dataclass
@@ -67,6 +69,9 @@ class CommunityResult:
     bound: float = 0.0
     loose: list = field(default_factory=list)
     smoothed: int = 0  # pieces of the community whose grid edges were smoothed
+    blocks: int = 0  # street blocks (areas barriers and the boundary enclose) holding sites
+    split_blocks: int = 0  # of those, blocks shared by several grids
+    whole_blocks: int = 0  # grids that are unions of whole street blocks
 
 
 def partition_community(task: CommunityTask) -> CommunityResult:
@@ -97,6 +102,8 @@ def partition_community(task: CommunityTask) -> CommunityResult:
     part_sites = np.array([(site_part == p).sum() for p in inhabited])
     ks = apportion(part_load, task.k, np.ones(len(inhabited), dtype=np.int64), part_sites)
     rng = np.random.default_rng(task.seed)
+    # bounds against the community mean: a piece's grids average the piece's mean instead
+    mean = task.weights.sum() / task.k if task.weights.sum() > 0 else 0.0
     bounds = []
     for p, k in zip(inhabited, ks, strict=True):
         sites = np.flatnonzero(site_part == p)
@@ -118,7 +125,11 @@ def partition_community(task: CommunityTask) -> CommunityResult:
         res.geoms.extend(geoms)
         res.targets.extend([target] * k)
         res.flags.extend([""] * k)
-        bounds.append(max(balance_bound(w, k), pocket_bound(cost_graph, w, k)))
+        piece_bound = max(balance_bound(w, k), pocket_bound(cost_graph, w, k))
+        if mean > 0:
+            # some grid of the piece is at or above its mean, some at or below; one is piece_bound off it
+            shift = abs(target - mean)
+            bounds.append(max(shift, piece_bound * target - shift) / mean)
         res.loose.extend(tess.pieces[tess.site < 0])
     res.loose.extend(parts[np.setdiff1d(np.arange(len(parts)), inhabited)])
     res.bound = max(bounds, default=0.0)
