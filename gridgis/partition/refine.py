@@ -22,6 +22,7 @@ def make_contiguous(labels: np.ndarray, graph: sparse.csr_matrix, weights: np.nd
     [0, 1, 1, 1]
     """
     labels = np.asarray(labels, dtype=np.int64).copy()
+    given = labels.copy()
     n = len(labels)
     coo = graph.tocoo()
     same = labels[coo.row] == labels[coo.col]
@@ -46,6 +47,9 @@ def make_contiguous(labels: np.ndarray, graph: sparse.csr_matrix, weights: np.nd
         order = np.lexsort((-v, r))
         first = order[np.unique(r[order], return_index=True)[1]]
         labels[r[first]] = labels[c[first]]
+    # a piece of the graph cut off from every kept part (the graph is not connected) keeps its labels
+    stranded = labels < 0
+    labels[stranded] = given[stranded]
     return labels
 
 
@@ -139,6 +143,8 @@ class _Balancer:
         """Sites of part g with a neighbour in part h, per (g, h)."""
         lr, lc = self.labels[self.row], self.labels[self.col]
         cross = lr != lc
+        if not cross.any():
+            return {}
         keys = lr[cross] * self.k + lc[cross]
         sites = self.row[cross]
         order = np.lexsort((sites, keys))
