@@ -148,11 +148,14 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
     grid edges run along barriers. A block heavier than the mean by more than
     ``tolerance`` is split into its sites from the start (it cannot be a grid
     of the range), and so are the heaviest blocks while there are fewer units
-    than grids. The units are bisected, repaired and balanced (towards ``tol``,
-    see :func:`_best_of`); while a grid misses the mean by more than
-    ``tolerance``, up to ``SPLIT_PER_ROUND`` whole blocks of it (or of its
-    neighbours, touching it) are split into their sites, heaviest first, and
-    the plan is rebalanced, for at most ``SPLIT_ROUNDS`` rounds.
+    than grids. The units are bisected, repaired and balanced (see
+    :func:`_best_of`; among plans within ``tolerance`` the shortest cut);
+    while a grid misses the mean by more than ``tolerance``, up to
+    ``SPLIT_PER_ROUND`` whole blocks of it (or of its neighbours, touching it)
+    are split into their sites, heaviest first, and the plan is rebalanced,
+    for at most ``SPLIT_ROUNDS`` rounds; forced moves follow if it still
+    misses. A plan of whole blocks within the tolerance is then balanced
+    further by moving whole blocks (towards ``tol``, no forced moves).
 
     Returns ``(n,)`` grid ``0..k-1`` of each site.
     """
@@ -187,7 +190,8 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
         upper = sparse.triu(graph, k=1).tocoo()
         edges, cost = np.column_stack([upper.row, upper.col]).astype(np.int64), upper.data
         if labels is None:
-            ulabels = _best_of(uxy, uw, k, edges, cost, graph, rng, tol)
+            # among the plans within the tolerance, the shortest cut (streets are cheap to cut along)
+            ulabels = _best_of(uxy, uw, k, edges, cost, graph, rng, max(tol, tolerance), kicks=False)
         else:
             ulabels = np.zeros(m, dtype=np.int64)
             ulabels[unit] = labels
@@ -200,11 +204,19 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
         load = np.bincount(labels, weights=w, minlength=k)
         off = np.flatnonzero(np.abs(load - target) > tolerance * target + 1e-9)
         if not len(off):
+            if not split.any():
+                # whole blocks only: the balance that moving whole blocks gives, every edge still on a street
+                labels = balance(ulabels, graph, uw, k, tol=tol)[unit]
             break
         chosen = _blocks_to_split(off, labels, block, split, block_load, cost_graph)
         if not len(chosen):
             break
         split[chosen] = True
+    if target > 0 and k > 1:
+        load = np.bincount(labels, weights=w, minlength=k)
+        if (np.abs(load - target) > tolerance * target + 1e-9).any():
+            # still off once no block is left to split: forced moves (refine.balance ``kicks``)
+            labels = _kick(ulabels, graph, uw, k, max(tol, tolerance), smooth_rounds=SMOOTH_ROUNDS)[unit]
     return labels
 
 
@@ -248,7 +260,7 @@ def _count_blocks(res: CommunityResult, site_block, labels: np.ndarray, k: int) 
     res.whole_blocks += k - len(broken)
 
 
-def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float) -> np.ndarray:
+def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = True) -> np.ndarray:
     """Bisect, repair and balance from several cut-direction offsets; keep the best plan.
 
     Best: within ``tol`` if any is (else the smallest deviation), then the
@@ -256,7 +268,7 @@ def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float) -> np.ndarray:
     offsets even when the first is balanced; large ones stop at the first
     balanced plan. Plans off by more than ``KICK_ABOVE`` get forced moves
     (see :func:`refine.balance`, ``kicks``): a short hill climb for each
-    restart's plan, then a longer tabu walk from the best one.
+    restart's plan, then a longer tabu walk from the best one (``kicks=False``: none).
     """
     target = w.sum() / k if w.sum() > 0 else 1.0
 
@@ -280,13 +292,14 @@ def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float) -> np.ndarray:
             n_directions=16 >> (attempt % 2),
         )
         labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol, smooth_rounds=SMOOTH_ROUNDS)
-        labels = _kick(labels, cost_graph, w, k, tol, SMOOTH_ROUNDS, budget=RESTART_KICKS, walk=False)
+        if kicks:
+            labels = _kick(labels, cost_graph, w, k, tol, SMOOTH_ROUNDS, budget=RESTART_KICKS, walk=False)
         key = key_of(labels)
         if best_key is None or key < best_key:
             best, best_key = labels, key
         if not best_key[0] and (len(w) > COMPACT_MAX_SITES or attempt + 1 >= COMPACT_TRIES):
             break
-    return _kick(best, cost_graph, w, k, tol, smooth_rounds=SMOOTH_ROUNDS)
+    return _kick(best, cost_graph, w, k, tol, smooth_rounds=SMOOTH_ROUNDS) if kicks else best
 
 
 def _kick(
@@ -299,7 +312,7 @@ def _kick(
     target = w.sum() / k
     if k <= 1 or target <= 0:
         return labels
-    if np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() <= KICK_ABOVE * target:
+    if np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() <= max(KICK_ABOVE, tol) * target:
         return labels
     kicks = int(min(budget, KICK_WORK * budget // KICKS // max(len(w), 1)))
     return balance(labels, cost_graph, w, k, tol=tol, smooth_rounds=smooth_rounds, kicks=kicks, kick_walk=walk)

@@ -14,6 +14,7 @@ import math
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from gridgis.model import STORAGE_CRS
@@ -174,7 +175,7 @@ def build_report(inp, grids, buildings, geoms_m, b_grid, results, counts, tolera
         )
     unassigned = np.flatnonzero(inp.building_community < 0)
     ids = buildings["building_id"].to_numpy()
-    footprint = _footprint_share(buildings, grids, b_grid)
+    footprint = _footprint_share(inp, geoms_m, b_grid)
     worst = float(dev.max()) if len(dev) else 0.0
     bound = float(bounds.max()) if len(bounds) else 0.0
     report = {
@@ -315,15 +316,31 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def _footprint_share(buildings, grids, b_grid) -> dict:
-    """Share of polygon footprints lying wholly inside the grid holding their representative point."""
-    geoms = buildings.geometry.values
+def _footprint_share(inp, geoms_m, b_grid) -> dict:
+    """Share of polygon footprints lying wholly inside the grid holding their representative point.
+
+    Judged over the footprints that lie inside their community and that no barrier crosses (a grid
+    edge must cut those; a building on a community boundary is cut by the boundary), to the millimetre.
+    """
+    from gridgis.quality import project
+
+    geoms = inp.buildings.geometry.values
     poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & (b_grid >= 0)
     if not poly.any():
-        return {"polygons": 0, "share_inside": 1.0}
-    grid_geoms = grids.geometry.values
-    inside = shapely.covers(grid_geoms[b_grid[poly]], geoms[poly])
-    return {"polygons": int(poly.sum()), "share_inside": float(inside.mean())}
+        return {"polygons": 0, "judged": 0, "share_inside": 1.0}
+    fwd = pyproj.Transformer.from_crs(STORAGE_CRS, inp.crs, always_xy=True)
+    fp = np.full(len(geoms), None, dtype=object)
+    fp[poly] = project(geoms[poly], fwd)
+    idx = np.flatnonzero(poly)
+    com = inp.building_community[idx]
+    judged = shapely.covers(shapely.buffer(inp.community_geoms[com], BARRIER_SNAP_M / 1000), fp[idx])
+    if inp.barriers is not None:
+        judged &= ~shapely.intersects(fp[idx], inp.barriers)
+    idx = idx[judged]
+    if not len(idx):
+        return {"polygons": int(poly.sum()), "judged": 0, "share_inside": 1.0}
+    inside = shapely.covers(shapely.buffer(geoms_m[b_grid[idx]], BARRIER_SNAP_M / 1000), fp[idx])
+    return {"polygons": int(poly.sum()), "judged": int(len(idx)), "share_inside": float(inside.mean())}
 
 
 def _barrier_share(inp, grids, geoms_m) -> dict:
