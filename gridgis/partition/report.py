@@ -335,7 +335,8 @@ def _footprint_share(inp, geoms_m, b_grid) -> dict:
     com = inp.building_community[idx]
     judged = shapely.covers(shapely.buffer(inp.community_geoms[com], BARRIER_SNAP_M / 1000), fp[idx])
     if inp.barriers is not None:
-        judged &= ~shapely.intersects(fp[idx], inp.barriers)
+        crossed = shapely.STRtree(shapely.get_parts(inp.barriers)).query(fp[idx], predicate="intersects")[0]
+        judged[crossed] = False
     idx = idx[judged]
     if not len(idx):
         return {"polygons": int(poly.sum()), "judged": 0, "share_inside": 1.0}
