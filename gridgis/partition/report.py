@@ -333,14 +333,19 @@ def _footprint_share(inp, geoms_m, b_grid) -> dict:
     fp[poly] = project(geoms[poly], fwd)
     idx = np.flatnonzero(poly)
     com = inp.building_community[idx]
-    judged = shapely.covers(shapely.buffer(inp.community_geoms[com], BARRIER_SNAP_M / 1000), fp[idx])
+    snap = BARRIER_SNAP_M / 1000
+    communities = shapely.buffer(inp.community_geoms, snap)
+    shapely.prepare(communities)
+    judged = shapely.covers(communities[com], fp[idx])
     if inp.barriers is not None:
         crossed = shapely.STRtree(shapely.get_parts(inp.barriers)).query(fp[idx], predicate="intersects")[0]
         judged[crossed] = False
     idx = idx[judged]
     if not len(idx):
         return {"polygons": int(poly.sum()), "judged": 0, "share_inside": 1.0}
-    inside = shapely.covers(shapely.buffer(geoms_m[b_grid[idx]], BARRIER_SNAP_M / 1000), fp[idx])
+    grids = shapely.buffer(geoms_m, snap)
+    shapely.prepare(grids)
+    inside = shapely.covers(grids[b_grid[idx]], fp[idx])
     return {"polygons": int(poly.sum()), "judged": int(len(idx)), "share_inside": float(inside.mean())}
 
 
