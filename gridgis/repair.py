@@ -115,7 +115,7 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str) -> gpd.
     note = ""
     if len(lost):
         became = "became points (their centroid)" if to_point else "were left empty (dropped next)"
-        note = f"; {len(lost)} of them had no area left and {became}: row(s) {listing(lost)}"
+        note = f"; {len(lost)} of them had no polygonal part left and {became}: row(s) {listing(lost)}"
     warnings.warn(
         f"{source}: repaired {int(invalid.sum())} invalid polygon(s) in layer {layer!r} at row(s) {listing(rows)} "
         f"with make_valid, keeping their polygonal parts{note}.",
