@@ -60,11 +60,16 @@ def partition(
     mean load per grid is as small as the counts allow, then the smallest as
     large (see :func:`apportion`; at least one per community, dedicated grids
     counting in the total).
-    Inside a community the buildings' representative points are split by
-    weighted recursive bisection, parts are made contiguous and balanced by
-    moving boundary buildings, and the community is tessellated by Voronoi
-    cells of the points (clipped to it, cut by barriers) that are dissolved
-    per grid. A building belongs to the grid holding its representative point.
+    Inside a community the area is tessellated into cells that follow the
+    buildings' footprints, cut by the barriers into street blocks (see
+    :mod:`gridgis.partition.tessellate`); a grid is a union of whole street
+    blocks unless that misses the community mean by more than ``tolerance``,
+    then the fewest blocks are split (see
+    :func:`gridgis.partition.community.by_blocks`). Units are split by
+    weighted recursive bisection, made contiguous and balanced by boundary
+    moves, and the cells are dissolved per grid. A building belongs to the
+    grid holding its representative point, and lies wholly inside it unless
+    a barrier or the community boundary crosses it.
 
     Parameters
     ----------
