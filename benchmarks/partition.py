@@ -335,7 +335,7 @@ def heshan(jobs: int) -> None:
         f"into 379 grids, --jobs {jobs}: {seconds:.1f} s (demo build {built:.1f} s, not counted); "
         f"hard rules {'OK' if r['quality']['ok'] else 'BROKEN'}; in community: max deviation "
         f"{b['max_deviation']:.1%}, mean {b['mean_deviation']:.2%}, within the {b['tolerance']:.0%} tolerance "
-        f"{b['within_tolerance']:.0%}, within 1 %: {(basic['deviation'].abs() <= 0.01).mean():.0%}; county: grids "
+        f"{b['within_tolerance']:.1%}, within 1 %: {(basic['deviation'].abs() <= 0.01).mean():.0%}; county: grids "
         f"hold {county['min']:,.0f}-{county['max']:,.0f} households-load (std {county['std']:,.0f}), "
         f"{county['outside_range']} outside the mean +-10 %; largest community mean {a['largest_community_mean']:,.1f} "
         f"= {a['largest_community_mean'] / a['bound']:.3f} x the bound {a['bound']:,.1f}; "

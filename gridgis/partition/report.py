@@ -396,7 +396,7 @@ def summary(report: dict) -> str:
         f"{report['grids']} grids ({report['basic_grids']} basic, {report['dedicated_grids']} dedicated) "
         f"in {report['communities']} communities, {report['buildings']:,} buildings, {report['seconds']:.1f} s",
         f"balance      in community: max |load-mean|/mean {b['max_deviation']:.2%}, mean {b['mean_deviation']:.2%}, "
-        f"{b['within_tolerance']:.0%} of grids within {b['tolerance']:.0%} "
+        f"{b['within_tolerance']:.1%} of grids within {b['tolerance']:.0%} "
         f"(lower bound from indivisible buildings {b['bound']:.2%})",
     ]
     county = report.get("county", {})
