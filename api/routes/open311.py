@@ -51,24 +51,24 @@ def _error(fmt: str, exc: GridgisError) -> Response:
     return _reply(fmt, "errors", doc.errors(code, str(exc)), code)
 
 
-def _service(code: str | None) -> str:
+def _service(code: str | None, categories=CATEGORIES) -> str:
     if not code:
-        raise InputError("service_code is required.", fix=f"use one of {list(CATEGORIES)} (GET services.json).")
-    if code not in CATEGORIES:
-        raise NotFoundError(f"No service {code!r}.", fix=f"use one of {list(CATEGORIES)} (GET services.json).")
+        raise InputError("service_code is required.", fix=f"use one of {list(categories)} (GET services.json).")
+    if code not in categories:
+        raise NotFoundError(f"No service {code!r}.", fix=f"use one of {list(categories)} (GET services.json).")
     return code
 
 
 @router.get("/services.{fmt}", summary="The services (one per case category)")
-def services(fmt: str) -> Response:
-    """The Open311 services, one per case category."""
-    return _answer(fmt, "services", doc.service_list)
+def services(fmt: str, cases: CasesDep) -> Response:
+    """The Open311 services, one per case category (Chinese names)."""
+    return _answer(fmt, "services", lambda: doc.service_list(cases.config()))
 
 
 @router.get("/services/{code}.{fmt}", summary="One service's definition")
-def service(code: str, fmt: str) -> Response:
+def service(code: str, fmt: str, cases: CasesDep) -> Response:
     """One service's definition. 404: unknown service."""
-    return _answer(fmt, "service_definition", lambda: doc.service_definition(_service(code)))
+    return _answer(fmt, "service_definition", lambda: doc.service_definition(_service(code, cases.config().categories)))
 
 
 @router.post("/requests.{fmt}", summary="Submit a request (form-encoded, with api_key); lat/long in WGS84")
@@ -108,8 +108,10 @@ async def post_request(
         name = " ".join(filter(None, (fields.get("first_name"), fields.get("last_name"))))
         if name:
             contact["name"] = name
+        categories = cases.config().categories
         report = check_report(
-            category=_service(fields.get("service_code")),
+            categories=categories,
+            category=_service(fields.get("service_code"), categories),
             description=fields.get("description"),
             lon=fields.get("long"),
             lat=fields.get("lat"),
@@ -127,7 +129,7 @@ async def post_request(
             idempotency_key=idempotency_key,
             now=clock(),
         )
-        return doc.created(case)
+        return doc.created(case, cases.config())
 
     if fmt not in FORMATS:
         return _answer(fmt, "service_requests", create)
@@ -178,7 +180,8 @@ def get_requests(
             if s not in OPEN311_STATUSES:
                 raise InputError(f"Unknown status {s!r}.", fix="use open, closed or open,closed.")
             statuses += OPEN311_STATUSES[s]
-        codes = [_service(c) for c in filter(None, (service_code or "").split(","))]
+        config = cases.config()
+        codes = [_service(c, config.categories) for c in filter(None, (service_code or "").split(","))]
         since, until = _time(start_date, "start_date"), _time(end_date, "end_date")
         if not ids and since is None:
             since = (until or clock()) - DEFAULT_WINDOW
@@ -186,7 +189,7 @@ def get_requests(
         for code in codes or [None]:
             f = CaseFilter(status=statuses, category=code, since=since, until=until, ids=ids)
             rows, _ = cases.list(f, limit=MAX_REQUESTS)
-            out += [doc.service_request(c) for c in rows]
+            out += [doc.service_request(c, config) for c in rows]
         out.sort(key=lambda r: -int(r["service_request_id"]))
         return out[:MAX_REQUESTS]
 
@@ -200,6 +203,6 @@ def get_request(request_id: str, fmt: str, cases: CasesDep) -> Response:
     def find() -> list[dict[str, Any]]:
         if not request_id.isdigit():
             raise NotFoundError(f"No request {request_id!r}.", fix="request ids are numbers.")
-        return [doc.service_request(cases.get(int(request_id)))]
+        return [doc.service_request(cases.get(int(request_id)), cases.config())]
 
     return _answer(fmt, "service_requests", find)
