@@ -337,7 +337,8 @@ class PeopleStore:
     # --- writes -------------------------------------------------------------------------------
     def apply(self, rows: list[RosterRow], *, replace_all: bool = False) -> dict[str, int]:
         """Write checked roster rows in one transaction: the posts of every unit they name are replaced
-        by theirs (with ``replace_all``, every post); people are added or updated. Returns counts."""
+        by theirs (with ``replace_all``, every post); people are added or updated, those left without a post
+        or a key removed. Returns counts."""
         now = self.dialect.ts(utc_now())
         people: dict[str, RosterRow] = {}
         posts = []
@@ -389,6 +390,11 @@ class PeopleStore:
                     "VALUES (?, ?, ?, ?, ?, ?)"
                 ),
                 posts,
+            )
+            # people left without a post or a key are gone from the roster
+            cur.execute(
+                "DELETE FROM people WHERE person_id NOT IN (SELECT person_id FROM person_posts) "
+                "AND person_id NOT IN (SELECT person_id FROM person_keys)"
             )
 
         self.store.write(work)

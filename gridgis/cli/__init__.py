@@ -24,6 +24,7 @@ COMMANDS = {
     "serve": "serve",
     "map": "map",
     "cases": "cases",
+    "roster": "roster",
     "key": "key",
 }
 
