@@ -70,7 +70,7 @@ _SQL = """
     CREATE TABLE people (person_id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, role TEXT NOT NULL,
         unit TEXT NOT NULL, created_at {ts} NOT NULL, updated_at {ts} NOT NULL);
     CREATE TABLE person_posts (person_id TEXT NOT NULL REFERENCES people (person_id), level TEXT NOT NULL,
-        grid_id TEXT, area_id TEXT, role TEXT NOT NULL, schedule TEXT NOT NULL);
+        grid_id TEXT, area_id TEXT, role TEXT NOT NULL, schedule TEXT NOT NULL, seq INTEGER NOT NULL);
     CREATE INDEX person_posts_grid ON person_posts (grid_id);
     CREATE INDEX person_posts_area ON person_posts (level, area_id);
     CREATE TABLE person_keys (key_hash TEXT PRIMARY KEY, person_id TEXT NOT NULL REFERENCES people (person_id))
@@ -317,7 +317,7 @@ class PeopleStore:
             people = {r[0]: Person(*r) for r in cur.fetchall()}
             cur.execute(
                 "SELECT person_id, level, grid_id, area_id, role, schedule FROM person_posts ORDER BY "
-                "level, grid_id, area_id, role DESC, person_id"
+                "level, grid_id, area_id, seq"
             )
             posts = tuple(Post(r[0], r[1], r[2] if r[1] == "grid" else r[3], r[4], r[5]) for r in cur.fetchall())
             cur.execute("SELECT key_hash, person_id FROM person_keys")
@@ -358,6 +358,7 @@ class PeopleStore:
                     None if row.level == "grid" else row.unit_id,
                     row.role,
                     row.schedule,
+                    len(posts),
                 )
             )
         units = sorted({(r.level, r.unit_id) for r in rows})
@@ -386,8 +387,8 @@ class PeopleStore:
                     )
             cur.executemany(
                 self._q(
-                    "INSERT INTO person_posts (person_id, level, grid_id, area_id, role, schedule) "
-                    "VALUES (?, ?, ?, ?, ?, ?)"
+                    "INSERT INTO person_posts (person_id, level, grid_id, area_id, role, schedule, seq) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
                 ),
                 posts,
             )
@@ -486,7 +487,7 @@ def _import_staff_docs(store: Store, cur) -> None:
     for grid_id, text in cur.fetchall():
         doc = json.loads(text) if isinstance(text, str | bytes) else text
         entries = [(doc.get("leader"), "leader")] + [(w, "worker") for w in doc.get("workers") or []]
-        for entry, role in entries:
+        for seq, (entry, role) in enumerate(entries):
             if not isinstance(entry, Mapping) or not entry.get("name"):
                 continue
             name, phone = str(entry["name"])[:MAX_NAME], str(entry.get("phone") or "")[:MAX_PHONE]
@@ -503,8 +504,8 @@ def _import_staff_docs(store: Store, cur) -> None:
             schedule = "" if entry.get("on_duty", True) else "off"
             cur.execute(
                 store.dialect.q(
-                    "INSERT INTO person_posts (person_id, level, grid_id, area_id, role, schedule) "
-                    "VALUES (?, 'grid', ?, NULL, ?, ?)"
+                    "INSERT INTO person_posts (person_id, level, grid_id, area_id, role, schedule, seq) "
+                    "VALUES (?, 'grid', ?, NULL, ?, ?, ?)"
                 ),
-                (pid, grid_id, role, schedule),
+                (pid, grid_id, role, schedule, seq),
             )
