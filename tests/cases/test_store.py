@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from gridgis.cases.lifecycle import Actor
-
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 
 from gridgis.cases import check_report, open_case_store, submit
+from gridgis.cases.lifecycle import Actor
 from gridgis.errors import ConflictError
 from gridgis.store import open_store
 from gridgis.store.base import hash_key
