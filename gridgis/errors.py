@@ -119,5 +119,9 @@ class RepairWarning(GridgisWarning):
     """Geometries were repaired (invalid polygons made valid)."""
 
 
+class FileWarning(GridgisWarning):
+    """A file was read or written with a documented change: a guessed encoding, shortened column names."""
+
+
 class CRSWarning(GridgisWarning):
     """Data were reprojected or a CRS was taken as equal to another."""

@@ -51,13 +51,19 @@ def import_layer(
     name_field: Annotated[str | None, Query(description="Column naming each area (default: name).")] = None,
     title: str | None = None,
     layer: Annotated[str | None, Query(description="Layer to import from a multi-layer GeoPackage.")] = None,
+    replace: Annotated[
+        bool, Query(description="Replace an existing layer of that name even by fewer areas.")
+    ] = False,
 ) -> dict:
-    """Import (or replace) a polygon layer from an uploaded file. 201; 401/403: no planner key; 413: too large;
-    422: unreadable file or not polygons."""
+    """Import (or replace) a polygon layer from an uploaded file. 201; 401/403: no planner key; 409: the layer
+    holds more areas than the file and replace is false (nothing changed); 413: too large; 422: unreadable file,
+    no areas, or not polygons."""
     info = with_upload(
         file,
         "layer.geojson",
-        lambda path: import_layer_file(service.store, path, name, layer=layer, name_field=name_field, title=title),
+        lambda path: import_layer_file(
+            service.store, path, name, layer=layer, name_field=name_field, title=title, replace=replace
+        ),
         cli="gridgis layer import PATH --name NAME",
     )
     service.refresh()

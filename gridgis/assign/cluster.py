@@ -22,7 +22,8 @@ from gridgis.assign.files import GRID_COLUMNS, AssignSummary, with_grid_columns
 from gridgis.assign.index import GridIndex
 from gridgis.assign.overlaps import grid_overlaps
 from gridgis.cluster import dask_client
-from gridgis.errors import FileFormatError, InputError
+from gridgis.errors import FileFormatError, GridgisError, InputError
+from gridgis.io.formats import unreadable
 
 __all__ = ["assign_parquet_dask"]
 
@@ -74,10 +75,15 @@ def assign_parquet_dask(
             f"The dask engine reads partitioned GeoParquet; {features} is not.",
             fix="convert it first (gridgis assign ... --engine local -o x.parquet), or use the local engine.",
         )
+    try:  # fail before a cluster starts: a damaged or non-Geo Parquet file is one clear error
+        frame = dask_geopandas.read_parquet(features)
+    except GridgisError:
+        raise
+    except Exception as exc:
+        raise unreadable(features, exc) from exc
     index = GridIndex(grids)
     columns = pd.DataFrame(grids[list(GRID_COLUMNS)])
     with dask_client(scheduler, n_workers=n_workers) as client:
-        frame = dask_geopandas.read_parquet(features)
         if frame.npartitions == 0 or not len(frame.columns):
             raise InputError(f"{features} has no features to assign.", fix="check the dataset.")
         # one copy per worker, not one per task (the lookup table is a few MiB)

@@ -98,6 +98,8 @@ def assign_file(
     chunk_size: int = DEFAULT_CHUNK,
     crs: CRSInput = None,
     encoding: str | None = None,
+    lon: str = "lon",
+    lat: str = "lat",
     limit: int = 20,
     progress: bool = False,
 ) -> AssignSummary:
@@ -116,7 +118,7 @@ def assign_file(
         The features' layer in a GeoPackage.
     chunk_size
         Features held in memory at a time.
-    crs, encoding
+    crs, encoding, lon, lat
         As for :func:`gridgis.io.read_layer`.
     limit
         How many outside/overlap features the summary lists (all are counted).
@@ -144,14 +146,18 @@ def assign_file(
         task = bar.add_task(f"assigning {features.name}", total=total)
 
         def assigned() -> Iterator[gpd.GeoDataFrame]:
-            for chunk in iter_features(features, layer, chunk_size=chunk_size, crs=crs, encoding=encoding):
+            chunks = iter_features(features, layer, chunk_size=chunk_size, crs=crs, encoding=encoding, lon=lon, lat=lat)
+            for chunk in chunks:
                 positions = assign(chunk, index)
                 _report_chunk(summary, chunk, positions, index, grid_ids, overlaps, id_column, limit)
                 bar.advance(task, len(chunk))
                 yield with_grid_columns(chunk, positions, grids)
 
         if write_chunks(assigned(), output, name) == 0:
-            raise InputError(f"{features} has no features to assign.", fix="check the file and the --layer.")
+            raise InputError(
+                f"{features} has no features to assign (none with a geometry); nothing was written to {output}.",
+                fix="check the file (gridgis inspect) and the --layer.",
+            )
     return summary
 
 

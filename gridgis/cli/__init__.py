@@ -19,6 +19,7 @@ COMMANDS = {
     "quality": "quality",
     "assign": "assign",
     "coverage": "coverage",
+    "export": "export",
     "plan": "plan",
     "layer": "layer",
     "serve": "serve",
@@ -50,12 +51,26 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GridgisError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(one_line(exc)) from exc
+
+
+#: characters of a message printed before its fix (messages quote bounded excerpts; this is the last guard)
+MESSAGE_LIMIT = 600
+
+
+def one_line(exc: GridgisError) -> str:
+    """The error as one line of at most about :data:`MESSAGE_LIMIT` characters, its ``Fix:`` always kept."""
+    message = " ".join(exc.message.split())
+    if len(message) > MESSAGE_LIMIT:
+        message = message[:MESSAGE_LIMIT] + "..."
+    return f"{message} Fix: {' '.join(exc.fix.split())}" if exc.fix else message
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, GridgisWarning):
-        click.secho(f"Warning: {message}", fg="yellow", err=True)
+        text = " ".join(str(message).split())
+        cut = "..." if len(text) > MESSAGE_LIMIT else ""
+        click.secho(f"Warning: {text[:MESSAGE_LIMIT]}{cut}", fg="yellow", err=True)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 

@@ -11,12 +11,10 @@ from rich.table import Table
 from gridgis.assign.files import DEFAULT_CHUNK, AssignSummary, assign_file, read_grids
 from gridgis.cli.options import (
     chunk_size_opt,
-    crs_opt,
-    encoding_opt,
     engine_opt,
     grids_layer_opt,
+    input_options,
     json_opt,
-    layer_opt,
     output_opt,
     scheduler_opt,
     show_opt,
@@ -59,27 +57,27 @@ def _print_summary(summary: AssignSummary, output: str) -> None:
 @click.argument("grids_path", metavar="GRIDS", type=click.Path(dir_okay=False))
 @click.argument("features_path", metavar="FEATURES", type=click.Path())
 @output_opt
-@layer_opt
+@input_options()
 @grids_layer_opt
 @chunk_size_opt(DEFAULT_CHUNK)
 @engine_opt("this process, in chunks", "a dask.distributed cluster over partitioned GeoParquet")
 @scheduler_opt
 @show_opt
-@crs_opt
-@encoding_opt
 @json_opt
 def cli(
     grids_path: str,
     features_path: str,
     output: str,
     layer: str | None,
+    lon: str,
+    lat: str,
+    crs: str | None,
+    encoding: str | None,
     grids_layer: str,
     chunk_size: int,
     engine: str,
     scheduler: str | None,
     show: int,
-    crs: str | None,
-    encoding: str | None,
     as_json: bool,
 ) -> None:
     """Add grid_id, grid_code, community_id and town_id to every feature of FEATURES (any layer,
@@ -106,6 +104,8 @@ def cli(
             chunk_size=chunk_size,
             crs=crs,
             encoding=encoding,
+            lon=lon,
+            lat=lat,
             limit=show,
             progress=not as_json,
         )

@@ -10,10 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from gridgis.assign.files import read_grids
-from gridgis.cli.options import chunk_size_opt, crs_opt, encoding_opt, grids_layer_opt, json_opt, show_opt
+from gridgis.cli.options import chunk_size_opt, grids_layer_opt, input_options, json_opt, show_opt
 from gridgis.coverage import COUNTED_LAYERS, CoverageReport, coverage
-from gridgis.errors import FileFormatError
+from gridgis.errors import FileFormatError, InputError
 from gridgis.io import DEFAULT_CHUNK, file_format, iter_features, list_layers
+from gridgis.io.formats import check_readable
+from gridgis.listing import listing
 
 #: layers of a plan/city GeoPackage that are not features to count
 _NOT_FEATURES = ("grids", "towns", "communities", "roads", "rivers")
@@ -27,7 +29,9 @@ def _feature_layers(path: str, layers: tuple[str, ...]) -> list[str | None]:
     names = list_layers(path)
     counted = [n for n in names if n in COUNTED_LAYERS] or [n for n in names if n not in _NOT_FEATURES]
     if not counted:
-        raise FileFormatError(f"{path} holds no feature layers to count; it has {names}.", fix="name one with --layer.")
+        raise FileFormatError(
+            f"{path} holds no feature layers to count; it has {listing(names)}.", fix="name one with --layer."
+        )
     return counted
 
 
@@ -61,29 +65,32 @@ def _print_report(report: CoverageReport, show: int) -> None:
 @click.command("coverage")
 @click.argument("grids_path", metavar="GRIDS", type=click.Path(dir_okay=False))
 @click.argument("features_path", metavar="FEATURES", type=click.Path(dir_okay=False))
-@click.option(
-    "--layer",
-    "layers",
-    multiple=True,
-    help="Feature layer(s) to count (repeatable); default: buildings, shops, facilities/units found in FEATURES.",
+@input_options(
+    layer=click.option(
+        "--layer",
+        "layer",
+        multiple=True,
+        help="Feature layer(s) to count (repeatable); default: buildings, shops, facilities/units found in FEATURES. "
+        "For a single-layer file, what it holds (buildings, shops, units).",
+    )
 )
 @grids_layer_opt
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the grid/community/town table here.")
 @chunk_size_opt(DEFAULT_CHUNK)
 @show_opt
-@crs_opt
-@encoding_opt
 @json_opt
 def cli(
     grids_path: str,
     features_path: str,
-    layers: tuple[str, ...],
+    layer: tuple[str, ...],
+    lon: str,
+    lat: str,
+    crs: str | None,
+    encoding: str | None,
     grids_layer: str,
     csv_path: str | None,
     chunk_size: int,
     show: int,
-    crs: str | None,
-    encoding: str | None,
     as_json: bool,
 ) -> None:
     """What the grids of GRIDS cover in FEATURES: per grid, community and town the number of
@@ -93,15 +100,27 @@ def cli(
     For a single-layer file, --layer names what it holds (buildings, shops, units).
     """
     grids = read_grids(grids_path, grids_layer)
-    chosen = _feature_layers(features_path, layers)
+    check_readable(features_path)
+    chosen = _feature_layers(features_path, layer)
     single = file_format(features_path) != "GeoPackage"
     streams = {
         (name or Path(features_path).stem): iter_features(
-            features_path, None if single else name, chunk_size=chunk_size, crs=crs, encoding=encoding
+            features_path,
+            None if single else name,
+            chunk_size=chunk_size,
+            crs=crs,
+            encoding=encoding,
+            lon=lon,
+            lat=lat,
         )
         for name in chosen
     }
     report = coverage(streams, grids)
+    if not report.totals["features"].sum():
+        raise InputError(
+            f"{features_path} has no features to count (none with a geometry in {listing(report.totals['layer'])}).",
+            fix="check the file (gridgis inspect) and the --layer.",
+        )
     if csv_path:
         report.to_csv(csv_path)
     if as_json:

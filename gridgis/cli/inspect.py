@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from gridgis.cli.options import crs_opt, encoding_opt, json_opt, lat_opt, layer_opt, lon_opt
+from gridgis.cli.options import input_options, json_opt
 from gridgis.io.describe import describe_file
 
 
@@ -52,13 +52,9 @@ def _print_table(info: dict) -> None:
 
 @click.command("inspect")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
-@layer_opt
-@encoding_opt
-@crs_opt
-@lon_opt
-@lat_opt
+@input_options()
 @json_opt
-def cli(path: str, layer: str | None, encoding: str | None, crs: str | None, lon: str, lat: str, as_json: bool) -> None:
+def cli(path: str, layer: str | None, lon: str, lat: str, crs: str | None, encoding: str | None, as_json: bool) -> None:
     """Show what FILE holds: every layer's features, geometry types, CRS, bounds,
     area, household and population totals, kinds, and schema problems.
 

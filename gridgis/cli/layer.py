@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gridgis.cli.options import db_opt, layer_opt
+from gridgis.cli.options import db_opt, input_options
 
 
 @click.group("layer")
@@ -17,16 +17,40 @@ def cli() -> None:
 @click.option("--name", required=True, help="Layer name, e.g. police_beats.")
 @click.option("--name-field", default=None, help="Column naming each area (default: 'name' when present).")
 @click.option("--title", default=None, help="Human title (default: the name).")
-@layer_opt
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace an existing layer NAME even with fewer areas (a warning says how many are lost).",
+)
+@input_options()
 @db_opt
-def import_(path: str, name: str, name_field: str | None, title: str | None, layer: str | None, db: str | None) -> None:
-    """Import the polygons of PATH as layer NAME (replacing a layer of that name)."""
+def import_(
+    path: str,
+    name: str,
+    name_field: str | None,
+    title: str | None,
+    replace: bool,
+    layer: str | None,
+    lon: str,
+    lat: str,
+    crs: str | None,
+    encoding: str | None,
+    db: str | None,
+) -> None:
+    """Import the polygons of PATH as layer NAME (replacing a layer of that name, never with fewer areas
+    unless --replace)."""
     from gridgis.store import open_store
     from gridgis.store.files import import_layer_file
 
     store = open_store(db)
-    info = import_layer_file(store, path, name, layer=layer, name_field=name_field, title=title)
-    click.echo(f"Imported layer {info.name!r}: {info.n_features} areas into {store.url}.")
+    try:
+        info = import_layer_file(
+            store, path, name, layer=layer, name_field=name_field, title=title, replace=replace,  # fmt: skip
+            crs=crs, encoding=encoding, lon=lon, lat=lat,
+        )
+        click.echo(f"Imported layer {info.name!r}: {info.n_features} areas into {store.url}.")
+    finally:
+        store.close()
 
 
 @cli.command("list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gridgis.cli.options import db_opt, output_opt
+from gridgis.cli.options import db_opt, input_options, output_opt
 
 lang_opt = click.option(
     "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the map's labels."
@@ -18,10 +18,11 @@ basemap_opt = click.option(
 key_opt = click.option("--tianditu-key", envvar="GRIDGIS_TIANDITU_KEY", default=None, help="Tianditu (天地图) key.")
 
 
-def _read_plan(path: str) -> dict:
+def _read_plan(path: str, crs: str | None = None, encoding: str | None = None) -> dict:
     from gridgis.io import read_layers
+    from gridgis.io.formats import check_geopackage
 
-    return read_layers(path)
+    return read_layers(check_geopackage(path, "a plan"), crs=crs, encoding=encoding)
 
 
 @click.group(name="map")
@@ -30,36 +31,49 @@ def cli() -> None:
 
 
 @cli.command("plan")
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+@click.argument("plan", type=click.Path(dir_okay=False))
 @output_opt
 @lang_opt
 @basemap_opt
 @key_opt
-def plan_cmd(plan: str, output: str, lang: str, basemap: str, tianditu_key: str | None) -> None:
+@input_options(plan=True)
+def plan_cmd(
+    plan: str, output: str, lang: str, basemap: str, tianditu_key: str | None, crs: str | None, encoding: str | None
+) -> None:
     """Map of a plan GeoPackage: grids by load deviation, borders, buildings, shops, roads, rivers."""
     from gridgis.maps import check_basemap, plan_map, render_page, write_page
 
     check_basemap(basemap, tianditu_key)
-    m = plan_map(_read_plan(plan), lang=lang, basemap=basemap, tianditu_key=tianditu_key, source=plan)
+    m = plan_map(_read_plan(plan, crs, encoding), lang=lang, basemap=basemap, tianditu_key=tianditu_key, source=plan)
     path = write_page(render_page(m), output)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 @cli.command("compare")
-@click.argument("old", type=click.Path(exists=True, dir_okay=False))
-@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
 @output_opt
 @lang_opt
 @basemap_opt
 @key_opt
-def compare_cmd(old: str, new: str, output: str, lang: str, basemap: str, tianditu_key: str | None) -> None:
+@input_options(plan=True)
+def compare_cmd(
+    old: str,
+    new: str,
+    output: str,
+    lang: str,
+    basemap: str,
+    tianditu_key: str | None,
+    crs: str | None,
+    encoding: str | None,
+) -> None:
     """Map of two plans: new grids, old grid outlines, buildings that change grid, a per-community table."""
     from gridgis.maps import check_basemap, compare_map, render_page, write_page
 
     check_basemap(basemap, tianditu_key)
     m = compare_map(
-        _read_plan(old),
-        _read_plan(new),
+        _read_plan(old, crs, encoding),
+        _read_plan(new, crs, encoding),
         lang=lang,
         basemap=basemap,
         tianditu_key=tianditu_key,

@@ -14,15 +14,41 @@ layer_opt = click.option(
     "holds (e.g. buildings), checked against the schema.",
 )
 encoding_opt = click.option(
-    "--encoding", default=None, help="Attribute encoding of a Shapefile/CSV (default: detected; UTF-8, GBK, GB18030)."
+    "--encoding",
+    default=None,
+    help="Attribute encoding of a Shapefile/CSV, always used when given (default: what the file declares in its "
+    ".cpg or .dbf code page, else detected with a warning; e.g. UTF-8, GBK, GB18030).",
 )
 crs_opt = click.option(
     "--crs",
     "crs",
     default=None,
-    help="CRS of the input when the file does not declare it, or GCJ-02/BD-09 input: "
-    "EPSG:4326, EPSG:4490, gcj02, bd09 or any EPSG code.",
+    help="CRS of the input coordinates; overrides what the file declares (with a warning): EPSG:4326, EPSG:4490, "
+    "gcj02 (Amap/Tencent/WeChat), bd09 (Baidu) or any EPSG code such as EPSG:4526 (Gauss-Krüger zone 38).",
 )
+lon_opt = click.option("--lon", default="lon", show_default=True, help="Longitude (or easting) column of a CSV file.")
+lat_opt = click.option("--lat", default="lat", show_default=True, help="Latitude (or northing) column of a CSV file.")
+#: the options of every command that reads features, in this order
+INPUT_OPTIONS = (layer_opt, lon_opt, lat_opt, crs_opt, encoding_opt)
+
+
+def input_options(*, layer: Callable | None = layer_opt, plan: bool = False) -> Callable:
+    """Decorator adding the input options ``--layer --lon --lat --crs --encoding`` to a command.
+
+    ``layer`` replaces ``--layer`` (e.g. a repeatable one); ``plan=True`` gives a command that reads
+    every layer of a GeoPackage (a plan, a city) only ``--crs --encoding``, the options that apply to it.
+    The command receives them as the keyword arguments ``layer, lon, lat, crs, encoding``.
+    """
+    chosen = (crs_opt, encoding_opt) if plan else (layer, lon_opt, lat_opt, crs_opt, encoding_opt)
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(chosen):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 output_opt = click.option(
     "-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Output file (written atomically)."
 )
@@ -35,8 +61,6 @@ db_opt = click.option(
     envvar="GRIDGIS_DATABASE_URL",
     help="Store URL: sqlite:///path.db (default data/gridgis.db) or postgresql://user@host/db.",
 )
-lon_opt = click.option("--lon", default="lon", show_default=True, help="Longitude column of a CSV file.")
-lat_opt = click.option("--lat", default="lat", show_default=True, help="Latitude column of a CSV file.")
 grids_layer_opt = click.option(
     "--grids-layer", default="grids", show_default=True, help="Layer of GRIDS holding the grids."
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gridgis.cli.options import engine_opt, json_opt, output_opt, scheduler_opt, seed_opt
+from gridgis.cli.options import engine_opt, input_options, json_opt, output_opt, scheduler_opt, seed_opt
 from gridgis.errors import PartitionError
 
 #: input layers copied into the plan when present
@@ -60,9 +60,10 @@ def _names(value: str | None) -> tuple[str, ...]:
               help="Quality report JSON (default: OUTPUT with .report.json).")  # fmt: skip
 @seed_opt
 @output_opt
+@input_options(plan=True)
 @json_opt
 def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path, jobs, engine, scheduler,
-        report_path, seed, output, as_json):  # fmt: skip
+        report_path, seed, output, crs, encoding, as_json):  # fmt: skip
     """Cut every community of INPUT into balanced, contiguous, compact grids with 15-digit codes.
 
     Writes OUTPUT (a GeoPackage with layers grids, buildings and copies of the
@@ -71,12 +72,13 @@ def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path
     building, count, codes) would be broken.
     """
     from gridgis.io import atomic, read_layer, read_layers, write_layers
+    from gridgis.io.formats import check_geopackage
     from gridgis.partition import partition
     from gridgis.partition.report import summary
     from gridgis.quality import QualityReport
 
-    layers = read_layers(input_path)
-    keep = read_layer(keep_path, "grids") if keep_path else None
+    layers = read_layers(check_geopackage(input_path, "the input of partition"), crs=crs, encoding=encoding)
+    keep = read_layer(check_geopackage(keep_path, "the --keep plan"), "grids") if keep_path else None
     result = partition(
         layers,
         n_grids=n_grids,

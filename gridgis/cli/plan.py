@@ -6,7 +6,7 @@ import json
 
 import click
 
-from gridgis.cli.options import db_opt, json_opt
+from gridgis.cli.options import db_opt, input_options, json_opt
 
 
 @click.group("plan")
@@ -18,21 +18,29 @@ def cli() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--name", required=True, help="Plan name, e.g. 2026-heshan.")
 @click.option("--publish", is_flag=True, help="Publish it right after the import.")
+@input_options(plan=True)
 @db_opt
-def import_(path: str, name: str, publish: bool, db: str | None) -> None:
-    """Import PATH, a plan GeoPackage written by `gridgis partition`, as a draft plan."""
+def import_(path: str, name: str, publish: bool, crs: str | None, encoding: str | None, db: str | None) -> None:
+    """Import PATH, a plan GeoPackage written by `gridgis partition`, as a draft plan.
+
+    Its layers grids (required), buildings, towns and communities are read and checked
+    before the store is touched; other layers (roads...) are ignored.
+    """
     from gridgis.store import open_store
     from gridgis.store.files import import_plan_file
 
     store = open_store(db)
-    info = import_plan_file(store, path, name)
-    counts = ", ".join(f"{n} {k}" for k, n in info.counts.items())
-    click.echo(f"Imported plan {info.name!r} ({counts}) into {store.url}.")
-    if publish:
-        info = store.publish_plan(name)
-        click.echo(f"Published {info.name!r} from {info.valid_from:%Y-%m-%d %H:%M:%S %Z}.")
-    else:
-        click.echo(f"Publish it with: gridgis plan publish {name}")
+    try:
+        info = import_plan_file(store, path, name, crs=crs, encoding=encoding)
+        counts = ", ".join(f"{n} {k}" for k, n in info.counts.items())
+        click.echo(f"Imported plan {info.name!r} ({counts}) into {store.url}.")
+        if publish:
+            info = store.publish_plan(name)
+            click.echo(f"Published {info.name!r} from {info.valid_from:%Y-%m-%d %H:%M:%S %Z}.")
+        else:
+            click.echo(f"Publish it with: gridgis plan publish {name}")
+    finally:
+        store.close()
 
 
 @cli.command("publish")

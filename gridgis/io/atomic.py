@@ -18,7 +18,7 @@ __all__ = ["SHAPEFILE_PARTS", "atomic_dir", "atomic_path"]
 # Side files SQLite (GeoPackage) may leave next to a temporary file.
 _SQLITE_SIDES = ("-journal", "-wal", "-shm")
 #: Files that make up one Shapefile (stale ones of an older version are removed).
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qmd", ".shp.xml")
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qmd", ".shp.xml", ".fields.csv")
 
 
 def _remove(path: Path) -> None:

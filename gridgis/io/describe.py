@@ -17,8 +17,8 @@ import pandas as pd
 
 from gridgis.crs import local_metric_crs
 from gridgis.errors import GridgisError, GridgisWarning
-from gridgis.io import prepare_layer
 from gridgis.io.formats import file_format, list_file_layers, read_frame
+from gridgis.io.read import prepare_layer
 from gridgis.model import POLYGONAL, layer_problems
 
 __all__ = ["describe_file"]
@@ -50,6 +50,10 @@ def _describe_layer(frame: gpd.GeoDataFrame, name: str, source: str, crs) -> dic
     info["warnings"] = [str(w.message) for w in caught if issubclass(w.category, GridgisWarning)]
     if gdf is None:
         return info
+    if len(frame) and not len(gdf):
+        info["problems"].append(
+            f"{source}: none of its {len(frame):,} features has a geometry. Fix: export it again with its shapes."
+        )
     info["problems"].extend(layer_problems(gdf, name))
     if len(gdf):
         info["bounds"] = [round(float(v), 6) for v in gdf.total_bounds]
@@ -101,10 +105,14 @@ def describe_file(
     names = layers or list_file_layers(path)
     out = []
     for name in names:
-        try:
-            frame, name = read_frame(path, name, encoding=encoding, lon=lon, lat=lat)
-        except GridgisError as exc:
-            out.append({"layer": name, "features": None, "problems": [str(exc)], "warnings": []})
-            continue
-        out.append(_describe_layer(frame, name, str(path), crs))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GridgisWarning)
+            try:
+                frame, name = read_frame(path, name, encoding=encoding, lon=lon, lat=lat)
+            except GridgisError as exc:
+                out.append({"layer": name, "features": None, "problems": [str(exc)], "warnings": []})
+                continue
+        info = _describe_layer(frame, name, str(path), crs)
+        info["warnings"][:0] = [str(w.message) for w in caught if issubclass(w.category, GridgisWarning)]
+        out.append(info)
     return {"path": str(path), "format": fmt, "layers": out}

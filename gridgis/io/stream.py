@@ -23,14 +23,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
-from pyogrio.errors import DataLayerError, DataSourceError
 
-from gridgis.errors import FileFormatError, InputError
-from gridgis.io import CRSInput, prepare_layer, read_layer
+from gridgis.errors import FileFormatError, GridgisError, InputError
 from gridgis.io.atomic import atomic_dir, atomic_path
-from gridgis.io.encoding import gdal_encoding
-from gridgis.io.formats import DRIVERS, check_readable, file_format, resolve_layer
-from gridgis.io.lonlat_csv import to_csv_frame
+from gridgis.io.encoding import decode_error, gdal_encoding
+from gridgis.io.formats import (
+    DRIVERS,
+    MULTI_LAYER,
+    check_readable,
+    file_format,
+    gdal_write_options,
+    read_frame,
+    resolve_layer,
+    unreadable,
+)
+from gridgis.io.lonlat_csv import iter_csv, to_csv_frame
+from gridgis.io.read import CRSInput, prepare_layer
+from gridgis.io.shapefile import restore_long_names, write_mapping
+from gridgis.io.write import shapefile_frame, write_layer
+from gridgis.listing import brief
 
 __all__ = ["DEFAULT_CHUNK", "count_features", "iter_features", "write_chunks"]
 
@@ -47,13 +58,21 @@ def count_features(path: str | Path, layer: str | None = None) -> int | None:
     >>> count_features(HESHAN_OUTLINE)
     1
     """
-    path = Path(path)
+    path = check_readable(path)
     fmt = file_format(path)
-    if fmt == "GeoParquet":
-        return pq.ParquetFile(path).metadata.num_rows
-    if fmt in DRIVERS:
-        n = pyogrio.read_info(path, layer=resolve_layer(path, layer) if fmt == "GeoPackage" else None)["features"]
-        return n if n >= 0 else None
+    try:
+        if fmt == "GeoParquet":
+            return pq.ParquetFile(path).metadata.num_rows
+        if fmt in DRIVERS:
+            name = resolve_layer(path, layer) if fmt in MULTI_LAYER else None
+            n = pyogrio.read_info(path, layer=name)["features"]
+            return n if n >= 0 else None
+    except GridgisError:
+        raise
+    except UnicodeDecodeError:  # column names the readers repair (or refuse) with a clearer message
+        return None
+    except Exception as exc:  # GDAL and pyarrow raise many kinds
+        raise unreadable(path, exc) from exc
     return None
 
 
@@ -64,12 +83,21 @@ def iter_features(
     chunk_size: int = DEFAULT_CHUNK,
     crs: CRSInput = None,
     encoding: str | None = None,
+    lon: str = "lon",
+    lat: str = "lat",
 ) -> Iterator[gpd.GeoDataFrame]:
     """Yield the features of a file in chunks of at most ``chunk_size`` rows.
 
     Each chunk is prepared as :func:`gridgis.io.read_layer` prepares a whole
-    layer (EPSG:4326, repaired; ``layer``, ``crs`` and ``encoding`` as there).
-    Row labels run on across chunks (0, 1, ... in file order).
+    layer (EPSG:4326, repaired; ``layer``, ``crs``, ``encoding``, ``lon`` and
+    ``lat`` as there). Row labels run on across chunks (0, 1, ... in file order).
+    Memory holds one chunk: CSV files are parsed in chunks too.
+
+    Raises
+    ------
+    FileFormatError
+        As :func:`gridgis.io.read_layer`; a library error met while streaming
+        is raised as one, naming the file.
 
     Examples
     --------
@@ -83,18 +111,33 @@ def iter_features(
     fmt = file_format(path)
     name = resolve_layer(path, layer)
     start = 0
-    for frame in _raw_chunks(path, fmt, name, chunk_size, encoding):
+    for frame in _guarded(path, _raw_chunks(path, fmt, name, chunk_size, encoding, lon, lat)):
         frame.index = pd.RangeIndex(start, start + len(frame))
         start += len(frame)
         yield prepare_layer(frame, name, source=str(path), crs=crs, validate=False)
 
 
-def _raw_chunks(path: Path, fmt: str, name: str, chunk_size: int, encoding) -> Iterator[gpd.GeoDataFrame]:
-    if fmt == "GeoParquet":
+def _guarded(path: Path, chunks: Iterator[gpd.GeoDataFrame]) -> Iterator[gpd.GeoDataFrame]:
+    """``chunks`` with any library error (GDAL, pyarrow, JSON...) raised as one FileFormatError naming ``path``."""
+    while True:
         try:
-            file = pq.ParquetFile(path)
-        except (pa.ArrowException, OSError) as exc:
-            raise FileFormatError(f"{path} cannot be read as Parquet: {exc}.", fix="check the file.") from exc
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except (GridgisError, MemoryError):
+            raise
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise decode_error(path, "the declared or detected encoding", exc) from exc
+        except Exception as exc:  # a reader fails in many ways on a damaged file
+            raise unreadable(path, exc) from exc
+        yield chunk
+
+
+def _raw_chunks(
+    path: Path, fmt: str, name: str, chunk_size: int, encoding, lon: str, lat: str
+) -> Iterator[gpd.GeoDataFrame]:
+    if fmt == "GeoParquet":
+        file = pq.ParquetFile(path)
         metadata = file.schema_arrow.metadata or {}
         if b"geo" not in metadata:
             raise FileFormatError(
@@ -109,22 +152,33 @@ def _raw_chunks(path: Path, fmt: str, name: str, chunk_size: int, encoding) -> I
             geometry = shapely.from_wkb(frame.pop(column).to_numpy())
             yield gpd.GeoDataFrame(frame, geometry=geometry, crs=crs)
     elif fmt in DRIVERS:
-        layer = name if fmt == "GeoPackage" else None
+        layer = name if fmt in MULTI_LAYER else None
         encoding = gdal_encoding(path, fmt, encoding)
+        started = False
         try:
             with pyogrio.open_arrow(path, layer=layer, batch_size=chunk_size, use_pyarrow=True, encoding=encoding) as (
                 meta,
                 reader,
             ):
+                if meta.get("geometry_type") is None:
+                    raise FileFormatError(
+                        f"{path}{f' layer {layer!r}' if layer else ''} has no geometry column.",
+                        fix="export it with its geometries (or as CSV with lon/lat columns).",
+                    )
                 for batch in reader:
+                    started = True
                     frame = gpd.GeoDataFrame.from_arrow(pa.Table.from_batches([batch]))
-                    yield frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
-        except (DataSourceError, DataLayerError) as exc:
-            raise FileFormatError(f"{path} cannot be read: {exc}.", fix="check the file (gridgis inspect).") from exc
-    else:  # CSV: read whole, handed on in chunks
-        frame = read_layer(path, name, encoding=encoding, validate=False)
-        for lo in range(0, len(frame), chunk_size):
-            yield frame.iloc[lo : lo + chunk_size].reset_index(drop=True)
+                    frame = frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
+                    yield restore_long_names(frame, path) if fmt == "Shapefile" else frame
+        except UnicodeDecodeError:
+            if started or fmt != "Shapefile":
+                raise
+            # column names cut inside a character: the whole-file reader repairs them (with a warning)
+            frame, _ = read_frame(path, layer, encoding=encoding, lon=lon, lat=lat)
+            for lo in range(0, len(frame), chunk_size):
+                yield frame.iloc[lo : lo + chunk_size].reset_index(drop=True)
+    else:  # CSV: parsed in chunks
+        yield from iter_csv(path, encoding, lon, lat, chunk_size)
 
 
 def _arrow(chunk: gpd.GeoDataFrame) -> pa.Table:
@@ -136,16 +190,27 @@ def write_chunks(chunks: Iterator[gpd.GeoDataFrame], path: str | Path, layer: st
 
     GeoPackage, GeoJSON and Shapefile are written by one streaming GDAL call
     (one spatial index build, not one per chunk), GeoParquet by row groups,
-    CSV by appends; only one chunk is held at a time. Nothing is written when
-    there is no chunk or any chunk fails.
+    CSV by appends; only one chunk is held at a time. KML and XLSX (files for
+    people, an XLSX sheet holds about a million rows) are gathered and written
+    whole. Nothing is written when there is no feature (0 is returned) or any
+    chunk fails.
     """
     path = Path(path)
-    fmt = file_format(path)
+    fmt = file_format(path, writing=True)
+    chunks = (chunk for chunk in chunks if len(chunk))
     first = next(chunks, None)
     if first is None:
         return 0
     stream = itertools.chain([first], chunks)
     count = 0
+    if fmt in ("KML", "XLSX"):
+        frames = list(stream)
+        write_layer(pd.concat(frames) if len(frames) > 1 else frames[0], path, layer)
+        return sum(map(len, frames))
+    names: dict[str, str] = {}
+    if fmt == "Shapefile":
+        first, names = shapefile_frame(first, path)
+        stream = itertools.chain([first], (chunk.rename(columns=names) for chunk in chunks))
 
     def counted(frames):
         nonlocal count
@@ -192,7 +257,7 @@ def write_chunks(chunks: Iterator[gpd.GeoDataFrame], path: str | Path, layer: st
         batches = pa.RecordBatchReader.from_batches(schema, batches_of(tables))
         try:
             with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*(truncated|Normalized/laundered).*")
+                warnings.filterwarnings("ignore", message=".*Normalized/laundered.*")
                 pyogrio.write_arrow(
                     batches,
                     tmp,
@@ -200,10 +265,15 @@ def write_chunks(chunks: Iterator[gpd.GeoDataFrame], path: str | Path, layer: st
                     driver=DRIVERS[fmt],
                     geometry_type=geometry_type,
                     crs=first.crs.to_wkt(),
-                    encoding="UTF-8" if fmt == "Shapefile" else None,
+                    **gdal_write_options(fmt, first),
                 )
-        except Exception:
+        except Exception as exc:
             if failure:
                 raise failure[0] from None
-            raise
+            raise FileFormatError(
+                f"Cannot write {path}: {brief(exc, 160)}. Nothing was written.",
+                fix="write a GeoPackage (.gpkg), which takes any columns and geometry types.",
+            ) from exc
+        if fmt == "Shapefile":
+            write_mapping(tmp, names, target=path)
     return count

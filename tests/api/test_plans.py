@@ -57,6 +57,12 @@ def test_import_errors(client, auth, tmp_path, toy_city):
     with nogrids.open("rb") as f:
         r = client.post("/v1/plans", params={"name": "x2"}, files={"file": ("n.gpkg", f)}, headers=auth["planner"])
     assert r.status_code == 422 and "no 'grids' layer" in r.json()["error"]["message"]
+    geojson = tmp_path / "grids.geojson"
+    write_layers({"towns": toy_city["towns"]}, geojson)
+    with geojson.open("rb") as f:
+        r = client.post("/v1/plans", params={"name": "x3"}, files={"file": ("g.geojson", f)}, headers=auth["planner"])
+    assert r.status_code == 422 and "GeoPackage" in r.json()["error"]["message"]
+    assert "no 'grids' layer" not in r.json()["error"]["message"]
     r = client.post("/v1/plans/does-not-exist/publish", headers=auth["planner"])
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     with nogrids.open("rb") as f:

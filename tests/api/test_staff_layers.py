@@ -151,3 +151,28 @@ def test_extra_layer_upload_of_a_multi_layer_geopackage_takes_layer(client, publ
         )
     assert r.status_code == 201, r.text
     assert r.json()["n_features"] == 1
+
+
+def test_extra_layer_upload_never_replaces_with_less_unless_asked(client, published, auth, beats, tmp_path):
+    both, one = tmp_path / "both.geojson", tmp_path / "one.geojson"
+    write_layer(beats, both)
+    write_layer(beats.iloc[:1], one)
+
+    def upload(path, **params):
+        with path.open("rb") as f:
+            return client.post(
+                "/v1/layers",
+                params={"name": "police_beats", **params},
+                files={"file": (path.name, f)},
+                headers=auth["planner"],
+            )
+
+    assert upload(both).status_code == 201
+    r = upload(one)
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert err["code"] == "conflict" and err["details"]["stored"] == 2 and err["details"]["imported"] == 1
+    assert "replace=true" in err["details"]["fix"]
+    assert client.get("/v1/layers/police_beats").json()["numberMatched"] == 2  # unchanged
+    r = upload(one, replace="true")
+    assert r.status_code == 201 and r.json()["n_features"] == 1

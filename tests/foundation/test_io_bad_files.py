@@ -71,9 +71,9 @@ def test_missing_file_unknown_suffix_missing_layer(tmp_path, toy_city):
     write_layers({"towns": toy_city["towns"], "roads": toy_city["roads"]}, path)
     with pytest.raises(FileFormatError, match=r"holds 2 layers \['towns', 'roads'\]; which one\?"):
         read_layer(path)
-    with pytest.raises(FileFormatError, match=r"has no layer 'grids'; it has \['towns', 'roads'\]"):
+    with pytest.raises(FileFormatError, match=r"has no layer 'grids'; it has towns, roads"):
         read_layer(path, "grids")
-    with pytest.raises(FileFormatError, match=r"no layer\(s\) \['grids'\]"):
+    with pytest.raises(FileFormatError, match=r"no layer\(s\) grids; it has towns, roads"):
         read_layers(path, ["grids"])
 
 
@@ -87,11 +87,11 @@ def test_wrong_columns(tmp_path, toy_city):
 def test_csv_without_coordinate_columns_or_with_bad_values(tmp_path):
     path = tmp_path / "shops.csv"
     path.write_text("shop_id,x,y\n1,112.9,22.7\n")
-    with pytest.raises(SchemaError, match=r"no 'lon'/'lat' columns.*it has \['shop_id', 'x', 'y'\]") as info:
+    with pytest.raises(SchemaError, match=r"no 'lon'/'lat' columns.*it has shop_id, x, y") as info:
         read_layer(path)
     assert "--lon" in info.value.fix
     path.write_text("shop_id,lon,lat\n1,112.9,22.7\n2,,22.7\n3,east,22.7\n")
-    with pytest.raises(SchemaError, match=r"not numbers at row\(s\) \[1, 2\]"):
+    with pytest.raises(SchemaError, match=r"not numbers at row\(s\) 1, 2 "):
         read_layer(path)
 
 
@@ -145,8 +145,6 @@ def test_failed_write_leaves_nothing_behind(tmp_path, toy_city):
     mixed = gpd.GeoDataFrame({"wait": [pd.Timedelta(1, "h")]}, geometry=[Point(112.9, 22.7)], crs="EPSG:4326")
     with pytest.raises(FileFormatError, match=r"plan\.gpkg: Cannot write layer 'broken'.*Nothing was written"):
         write_layers({"towns": towns, "broken": mixed}, tmp_path / "plan.gpkg")
-    with pytest.raises(SchemaError, match=r"Cannot write .*/towns\.shp: .*would clash"):
-        write_layer(towns.assign(community_a=1, community_b=2), tmp_path / "towns.shp")
     with pytest.raises(FileFormatError, match="holds one layer"):
         write_layers({"a": towns, "b": towns}, tmp_path / "two.geojson")
     assert _files(tmp_path) == []
@@ -181,7 +179,7 @@ def test_shapefile_without_its_dbf_or_shx(tmp_path, toy_city):
     path = tmp_path / "shops.shp"
     write_layer(toy_city["shops"], path)
     path.with_suffix(".shx").unlink()
-    with pytest.raises(FileFormatError, match=r"shops\.shp cannot be read"):
+    with pytest.raises(FileFormatError, match=r"shops\.shp has no \.shx index file"):
         read_layer(path)
     write_layer(toy_city["shops"], path)
     path.with_suffix(".dbf").unlink()

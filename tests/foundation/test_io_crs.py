@@ -80,25 +80,26 @@ def test_file_without_crs_needs_one_declared(tmp_path):
     path = tmp_path / "shops.shp"
     write_layer(_points(), path)
     path.with_suffix(".prj").unlink()
-    with pytest.raises(CRSError, match=r"shops\.shp declares no CRS") as info:
+    with pytest.raises(CRSError, match=r"shops\.shp has no \.prj file, so its CRS is unknown") as info:
         read_layer(path)
     assert "--crs" in info.value.fix
     assert read_layer(path, crs="EPSG:4326").crs.to_epsg() == 4326
 
 
-def test_declared_crs_contradicting_the_file_is_refused(tmp_path):
+def test_declared_crs_overrides_the_file_with_a_warning(tmp_path):
     path = tmp_path / "shops.gpkg"
     write_layer(_points().to_crs(4547), path, "shops")
-    with pytest.raises(CRSError, match="declares EPSG:4547 .*but EPSG:32649 .*was given"):
-        read_layer(path, "shops", crs="EPSG:32649")
-    with pytest.raises(CRSError, match="projected CRS"):
+    with pytest.warns(CRSWarning, match=r"declares EPSG:4547 .*; --crs EPSG:32649 .* is used instead"):
+        out = read_layer(path, "shops", crs="EPSG:32649")
+    assert out.crs.to_epsg() == 4326
+    with pytest.warns(CRSWarning, match="used instead"), pytest.raises(CRSError, match="not degrees"):
         read_layer(path, "shops", crs="gcj02")
 
 
 def test_degrees_labelled_as_a_gauss_kruger_zone_are_refused(tmp_path):
     path = tmp_path / "shops.gpkg"
     write_layer(_points().set_crs(4547, allow_override=True), path, "shops")
-    with pytest.raises(CRSError, match="outside the area of use of the declared CRS EPSG:4547.*look like lon/lat"):
+    with pytest.raises(CRSError, match="outside the area of use of EPSG:4547.*look like lon/lat"):
         read_layer(path, "shops")
 
 
