@@ -72,13 +72,7 @@ def put_staff(grid_id: str, body: StaffIn, snap: SnapshotDep, service: ServiceDe
     if rows:
         people.apply(rows)
     else:  # an empty body empties the grid
-        service.store.write(
-            lambda cur: cur.execute(
-                people._q("DELETE FROM person_posts WHERE level = 'grid' AND grid_id = ?"), (grid_id,)
-            )
-        )
-        people._cache = None
-        people.sync_staff_docs()
+        people.clear_unit("grid", grid_id)
     service.refresh()
     return _grid_staff(service, grid_id, phones=True)
 

@@ -64,7 +64,7 @@ ROLE_ALIASES = {
 }
 POST_LEVELS = ("grid", "community", "town", "county", "department")
 MAX_NAME, MAX_PHONE = 100, 40
-_PHONE = re.compile(r"^\+?[0-9][0-9 \-]{2,38}$")
+PHONE = re.compile(r"^\+?[0-9][0-9 \-]{2,38}$")
 
 _SQL = """
     CREATE TABLE people (person_id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, role TEXT NOT NULL,
@@ -402,6 +402,17 @@ class PeopleStore:
         self._cache = None
         self.sync_staff_docs()
         return {"people": len(people), "posts": len(posts), "units": len(units)}
+
+    def clear_unit(self, level: str, unit_id: str) -> None:
+        """Remove every post of one unit (a grid emptied of its staff)."""
+        col = "grid_id" if level == "grid" else "area_id"
+        self.store.write(
+            lambda cur: cur.execute(
+                self._q(f"DELETE FROM person_posts WHERE level = ? AND {col} = ?"), (level, unit_id)
+            )
+        )
+        self._cache = None
+        self.sync_staff_docs()
 
     def link_key(self, token_hash: str, person_id: str) -> None:
         """Record that the key with hash ``token_hash`` is held by ``person_id``."""

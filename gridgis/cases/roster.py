@@ -21,10 +21,10 @@ from typing import Any
 
 from gridgis.cases.config import CaseConfig
 from gridgis.cases.people import (
-    _PHONE,
     LEADER_TITLES_ZH,
     MAX_NAME,
     MAX_PHONE,
+    PHONE,
     ROLE_ALIASES,
     ROLE_NAMES_ZH,
     PeopleStore,
@@ -141,7 +141,7 @@ def read_roster(
             problem = (
                 f"unknown role {role_text!r} (use {', '.join(ROLE_NAMES_ZH.values())} or {', '.join(ROLE_NAMES_ZH)})"
             )
-        elif phone and (len(phone) > MAX_PHONE or not _PHONE.match(phone)):
+        elif phone and (len(phone) > MAX_PHONE or not PHONE.match(phone)):
             problem = f"phone {phone!r} is not a phone number"
         elif role == "desk" and not phone:
             problem = "a service desk (服务台) needs its phone number"

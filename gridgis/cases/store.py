@@ -80,6 +80,9 @@ CASE_COLUMNS = (
     "alerts",
     "alerted_at",
 )
+#: the columns intake sets; the others (the chain's) start empty
+NEW_CASE_COLUMNS = CASE_COLUMNS[: CASE_COLUMNS.index("result")]
+_EMPTY_CHAIN = tuple(0 if c == "alerts" else None for c in CASE_COLUMNS[len(NEW_CASE_COLUMNS) :])
 _TIME_COLUMNS = (
     "created_at",
     "updated_at",
@@ -314,7 +317,7 @@ class CaseStore:
         "contact, grid_id, community_id, town_id, assignee, assignee_kind, department, level, "
         "outside_coverage, submitted_by, submitter_id, created_at, updated_at, due_at) "
         "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        f"RETURNING {', '.join(CASE_COLUMNS)}"  # the new case as _get reads it, without a SELECT
+        f"RETURNING {', '.join(NEW_CASE_COLUMNS)}"  # the new case as _get reads it, without a SELECT
     )
     _EVENT_COLUMNS = "case_id, at, actor, from_status, to_status, assignee, note"
     _INSERT_EVENT = f"INSERT INTO case_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -359,7 +362,7 @@ class CaseStore:
         if self.dialect is POSTGIS:
             return self._insert_case_at_once(cur, report, route, who, now, due, idempotency_key)
         cur.execute(self._q(self._INSERT_CASE), self._case_row(report, route, who, now, due))
-        case = self._case(cur.fetchone())
+        case = self._new_case(cur.fetchone())
         events = [(case["id"], *e) for e in self._first_events(report, route, who, now)]
         cur.executemany(self._q(self._INSERT_EVENT), events)
         if idempotency_key:
@@ -382,13 +385,13 @@ class CaseStore:
             "SELECT c.id, v.at::timestamptz, v.actor, v.from_status, v.to_status, v.assignee, v.note "
             "FROM c, (VALUES (1, %s, %s, %s, %s, %s, %s), (2, %s, %s, %s, %s, %s, %s)) "
             f"AS v (ord, at, actor, from_status, to_status, assignee, note) ORDER BY v.ord){link} "
-            f"SELECT {', '.join(CASE_COLUMNS)} FROM c"
+            f"SELECT {', '.join(NEW_CASE_COLUMNS)} FROM c"
         )
         params = [*self._case_row(report, route, who, now, due), *events[0], *events[1]]
         if idempotency_key:
             params += [who[1], idempotency_key]
         cur.execute(sql, params)
-        return self._case(cur.fetchone())
+        return self._new_case(cur.fetchone())
 
     # --- reads -----------------------------------------------------------------------------
     def get(self, case_id: int) -> dict[str, Any]:
@@ -403,6 +406,10 @@ class CaseStore:
         if row is None:
             raise NotFoundError(f"No case {case_id}.", fix="check the case id.", details={"case_id": case_id})
         return self._case(row)
+
+    def _new_case(self, row: Sequence[Any]) -> dict[str, Any]:
+        """A case just inserted, from the columns intake sets (the chain's columns are still empty)."""
+        return self._case((*row, *_EMPTY_CHAIN))
 
     def _case(self, row: Sequence[Any]) -> dict[str, Any]:
         case = dict(zip(CASE_COLUMNS, row, strict=True))
@@ -505,6 +512,11 @@ class CaseStore:
         return lifecycle.Actor(
             name, frozenset(roles), person.person_id if person else caller.key_id, person.person_id if person else None
         )
+
+    def allowed_moves(self, case: dict[str, Any], caller) -> list[str]:
+        """The targets an API caller may move ``case`` to now (what a console offers):
+        :func:`gridgis.cases.lifecycle.allowed_moves` of :meth:`actor`."""
+        return lifecycle.allowed_moves(case, self.actor(caller, case))
 
     def assignment(self, assignee: str, case: dict[str, Any] | None = None) -> lifecycle.Assignment:
         """Check an assignee: ``person:ID`` of a known person (the level of its post nearest the case) or
