@@ -342,3 +342,53 @@ def test_ledger_for_excel(centre):
     header = [c.value for c in sheet[1]]
     values = dict(zip(header, [c.value for c in sheet[2]], strict=True))
     assert values["网格编码"] == G1 and isinstance(values["网格编码"], str) and values["状态"] == "已办结"
+
+
+def test_notes_and_photos_without_a_move_and_the_chain_table(centre):
+    k = centre.keys
+    cid = centre.post_case().json()["id"]
+    r = centre.client.post(
+        f"/v1/cases/{cid}/notes", json={"note": "已到场", "photos": ["upl_scene_1"]}, headers={"X-API-Key": k["王五"]}
+    )
+    assert r.status_code == 201 and r.json()["status"] == "assigned"
+    r = centre.client.post(
+        f"/v1/cases/{cid}/notes", json={"photos": ["javascript:alert(1)"]}, headers={"X-API-Key": k["王五"]}
+    )
+    assert r.status_code == 422 and "photo" in r.json()["error"]["message"]
+    assert centre.client.post(f"/v1/cases/{cid}/notes", json={}, headers={"X-API-Key": k["王五"]}).status_code == 422
+    assert (
+        centre.client.post(f"/v1/cases/{cid}/notes", json={"note": "x"}, headers={"X-API-Key": APP}).status_code == 403
+    )
+    detail = centre.get(f"/v1/cases/{cid}").json()
+    assert detail["photos"] == [
+        {
+            "ref": "upl_scene_1",
+            "stage": "assigned",
+            "at": detail["events"][-1]["at"],
+            "by": detail["events"][-1]["actor"],
+        }
+    ]
+    chain = {s["status"]: s for s in centre.client.get("/v1/cases/chain").json()["statuses"]}
+    assert chain["resolved"]["moves"] == {
+        "verified": ["dispatcher", "community"],
+        "reopened": ["dispatcher", "community"],
+    }
+    assert chain["closed"]["name"] == "已办结" and chain["closed"]["moves"] == {}
+
+
+def test_emptying_a_grid_and_schedules(centre):
+    from datetime import UTC, datetime
+
+    from gridgis.cases.people import on_duty_at, parse_schedule
+    from gridgis.errors import InputError
+
+    r = centre.client.put(f"/v1/grids/{G1}/staff", json={}, headers={"X-API-Key": DISPATCHER})
+    assert r.status_code == 200 and (r.json()["leader"], r.json()["workers"]) == (None, [])
+    assert centre.post_case().json()["assignee"] == f"grid:{G1}"
+    weekdays = parse_schedule("周一至周五 08:00-18:00")
+    monday_9 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+    assert on_duty_at(weekdays, monday_9) and not on_duty_at(weekdays, monday_9.replace(hour=11))  # 19:00
+    night = parse_schedule("sat 22:00-06:00")
+    assert on_duty_at(night, datetime(2026, 11, 28, 21, 0, tzinfo=UTC))  # Sunday 05:00 in Beijing
+    with pytest.raises(InputError, match="Unknown days"):
+        parse_schedule("someday 08:00-09:00")
