@@ -22,6 +22,10 @@ How a router uses them::
 - ``LocatorDep``: the plan's :class:`gridgis.assign.GridIndex`.
 - ``CallerDep``: the :class:`gridgis.access.Caller` (``.role``, ``.key_id``, ``.prefix`` to name it,
   ``.grids`` of a worker, ``.scope``); anonymous (role None) without a key, 401 for an unknown or revoked key.
+  A caller is identified by its API key (systems) or, without one, by the staff console's session cookie
+  (:data:`SESSION_COOKIE`, see :mod:`gridgis.console.sessions`); a request that changes data with the
+  cookie must carry the session's CSRF token (``X-CSRF-Token`` header or ``csrf`` form field) and, when
+  the browser sends an ``Origin``, come from this site: else 403 ``csrf``.
 - ``require(role)``: the caller, rejected with 401 without a key and 403 below ``role``
   (``require()``: any key). ``KeyDep``, ``StaffDep`` (worker and above), ``DispatcherDep`` are the
   usual ones as types. The rules themselves are :mod:`gridgis.access`.
@@ -29,6 +33,7 @@ How a router uses them::
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -38,6 +43,9 @@ from starlette.concurrency import run_in_threadpool
 from api.settings import Settings
 from gridgis.access import ANONYMOUS, Caller, require_role, unknown_key
 from gridgis.assign import GridIndex
+from gridgis.console.photos import PhotoStore
+from gridgis.console.sessions import SessionStore
+from gridgis.errors import ForbiddenError
 from gridgis.service import Service
 from gridgis.store import Store, open_store
 from gridgis.store.snapshot import Snapshot
@@ -134,11 +142,70 @@ async def caller_of(service: Service, token: str | None) -> Caller:
     return caller
 
 
+#: the staff console's session cookie (HttpOnly, SameSite=Strict, expiring; see api.routes.console)
+SESSION_COOKIE = "gridgis_session"
+#: methods that never change data (no CSRF token needed)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class Console:
+    """The console's components over the service's store: sessions and case photos (``upload_dir``)."""
+
+    def __init__(self, service: Service, upload_dir: str):
+        self.sessions = SessionStore(service.store)
+        self.photos = PhotoStore(service.store, upload_dir)
+        #: key id -> caller of the environment's keys (sessions name keys by id)
+        self.env_by_id = {c.key_id: c for c in service.env_callers.values()}
+
+
+async def get_console(request: Request) -> Console:
+    """What ``ConsoleDep`` injects: the console's sessions and photos, made in the app's lifespan."""
+    return request.app.state.console
+
+
+ConsoleDep = Annotated[Console, Depends(get_console)]
+
+
+def _csrf_refused(message: str) -> ForbiddenError:
+    err = ForbiddenError(message, fix="reload the console page and try again (sign in again if it persists).")
+    err.code = "csrf"
+    return err
+
+
+async def session_caller(request: Request) -> Caller:
+    """The caller of the request's session cookie (anonymous without a live session); for a changing request,
+    the CSRF token and the Origin are checked (403 ``csrf``)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return ANONYMOUS
+    console: Console = request.app.state.console
+    found = await run_in_threadpool(console.sessions.resolve, token, console.env_by_id)
+    if found is None:
+        return ANONYMOUS
+    caller, csrf = found
+    if request.method not in SAFE_METHODS:
+        origin = request.headers.get("origin")
+        if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
+            raise _csrf_refused(f"A console request from {origin!r} is refused: it is not this site.")
+        sent = request.headers.get("x-csrf-token")
+        if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            sent = (await request.form()).get("csrf")
+        if not isinstance(sent, str) or not secrets.compare_digest(sent, csrf):
+            raise _csrf_refused("This console request has no valid CSRF token.")
+    request.state.csrf = csrf
+    return caller
+
+
 async def get_caller(
     request: Request, service: ServiceDep, key: Annotated[str | None, Depends(_key_header)] = None
 ) -> Caller:  # ``key`` documents the header in OpenAPI; key_token reads it (or the Bearer token)
-    """What ``CallerDep`` injects (see :func:`caller_of`)."""
-    return await caller_of(service, key_token(request))
+    """What ``CallerDep`` injects (see :func:`caller_of`); without a key, the console session's caller."""
+    token = key_token(request)
+    if token is None and SESSION_COOKIE in request.cookies:
+        return await session_caller(request)
+    return await caller_of(service, token)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

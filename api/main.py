@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.deps import make_service
+from api.deps import Console, make_service
 from api.middleware import BodyLimit, Metrics
-from api.routes import cases, grids, health, keys, layers, locate, maps, ogc, open311, plans, staff
+from api.routes import cases, console, docs, grids, health, keys, layers, locate, maps, ogc, open311, plans, staff
 from api.settings import Settings
 from gridgis import __version__
 from gridgis.store import Store
@@ -33,6 +33,8 @@ ROUTERS = [
     cases.router,
     open311.router,
     maps.router,
+    console.router,
+    docs.router,
 ]
 
 
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     async def lifespan(app: FastAPI):
         service = make_service(settings, store)
         app.state.gridgis = service
+        app.state.console = Console(service, settings.upload_dir)
         service.start()
         # the start-up objects (libraries, the first snapshot) live as long as the worker: keep them out of
         # the garbage collector's full passes, which otherwise stall requests (p99)
@@ -61,6 +64,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         version=__version__,
         summary="Point-in-grid, grids, plans, staff, layers and OGC API - Features for grid management.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by api.routes.docs
+        redoc_url=None,
         # metrics go to Prometheus (/metrics); FastAPI's built-in OpenTelemetry hooks would cost every request
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     cached_plans: int = 4
     #: seconds between two runs of the case escalation job in each worker (0: off; cron runs `gridgis cases escalate`)
     cases_escalate_seconds: float = 60.0
+    #: directory of the photos staff upload to cases (created when missing)
+    upload_dir: str = "data/uploads"
+    #: console pages: mark the session cookie Secure (set it when serving over HTTPS)
+    cookie_secure: bool = False
 
     @field_validator("api_keys")
     @classmethod

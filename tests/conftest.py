@@ -165,3 +165,27 @@ def chromium_path() -> str:
             pytest.fail("chromium is not installed in CI: scripts/system-deps installs it.")
         pytest.skip("no chromium: run the suite through scripts/test (it installs Debian's chromium)")
     return path
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless Chromium for the whole session, shared by every area (Debian's, never a downloaded one;
+    Playwright's sync API runs one instance per process)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,4 +1,4 @@
-"""Fixtures of the map tests: a toy plan with loads, one headless Chromium per session, a local web server."""
+"""Fixtures of the map tests: a toy plan with loads, a local web server (the browser is tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,6 @@ import pytest
 
 from .helpers import assign_buildings, with_loads
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL_HOSTS = ("127.0.0.1",)
 
 
@@ -48,17 +38,6 @@ class PageReport:
     @property
     def outside(self) -> list[str]:
         return [u for u in self.requests if not u.startswith("data:") and urlsplit(u).hostname not in LOCAL_HOSTS]
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path):
-    """One headless Chromium for the whole session (Debian's, never a downloaded one)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session")

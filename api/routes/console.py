@@ -1,0 +1,439 @@
+"""The staff console (``/console``): sign-in, the dispatcher's case list and map, the grid worker's phone
+view, the monthly review; pages in Chinese (``?lang=en``: English), offline (Leaflet from /maps/assets).
+
+Who sees what is :mod:`gridgis.access`'s: a dispatcher (and above) every case, a worker its grids' cases.
+The pages identify the caller by the session cookie set at sign-in (HttpOnly, SameSite=Strict, 12 h),
+through the same dependency chain as the API (``api.deps``); their scripts call the JSON routes here and
+``POST /v1/cases/{id}/transitions`` with the session's CSRF token. The moves a page offers are the
+case's, as the server answers them (``allowed_moves``, else ``allowed_transitions``).
+
+JSON errors have the service's one shape; a page asked for without a session redirects to sign-in (303).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import SESSION_COOKIE, CallerDep, ConsoleDep, ServiceDep, SettingsDep, caller_of, require
+from api.routes.cases import CasesDep, ClockDep, case_json
+from api.routes.console_text import STATUS_COLOURS, text
+from gridgis.access import Caller, check_case
+from gridgis.cases import CATEGORIES, check_report
+from gridgis.cases.desk import submit_async
+from gridgis.cases.lifecycle import LEVELS, STATUSES
+from gridgis.console import query, review
+from gridgis.console.photos import MAX_PHOTO_BYTES
+from gridgis.console.sessions import SESSION_TTL
+from gridgis.crs import wgs84_to_gcj02
+from gridgis.errors import GridgisError, InputError
+from gridgis.times import shown
+
+router = APIRouter(prefix="/console", tags=["console"])
+HERE = Path(__file__).resolve().parent.parent / "console"
+templates = Jinja2Templates(directory=HERE / "templates")
+STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+LangQuery = Annotated[str, Query(pattern="^(zh|en)$", description="zh (default) or en.")]
+
+
+def _page(request: Request, name: str, caller: Caller | None, lang: str, **context: Any) -> HTMLResponse:
+    t = text(lang)
+    boot = {
+        "lang": lang,
+        "text": t,
+        "colours": STATUS_COLOURS,
+        "csrf": getattr(request.state, "csrf", ""),
+        "role": caller.role if caller else None,
+        "categories": {c.code: (c.name_zh if lang == "zh" else c.name) for c in CATEGORIES.values()},
+        "levels": list(LEVELS),
+        "max_photo_bytes": MAX_PHOTO_BYTES,
+        "statuses": list(STATUSES),
+    }
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "t": t,
+            "lang": lang,
+            "other_lang": "en" if lang == "zh" else "zh",
+            "caller": caller,
+            "colours": STATUS_COLOURS,
+            "statuses": [s for s in STATUSES],
+            "boot": json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
+            "csrf": boot["csrf"],
+            **context,
+        },
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": CSP},
+    )
+
+
+#: pages load only their own scripts, styles and images (the worker's navigate link opens the map app)
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _home(caller: Caller, lang: str) -> str:
+    return f"/console/{'cases' if caller.at_least('dispatcher') else 'worker'}?lang={lang}"
+
+
+def _sign_in_first(lang: str) -> RedirectResponse:
+    return RedirectResponse(f"/console?lang={lang}", status_code=303)
+
+
+# --- sign-in -------------------------------------------------------------------------------------
+@router.get("", response_class=HTMLResponse, summary="Sign-in page (or, signed in, to one's console)")
+def sign_in_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") -> Response:
+    """The sign-in form; a signed-in caller is sent on to its view (303)."""
+    if caller.role in ("worker",) or caller.at_least("dispatcher"):
+        return RedirectResponse(_home(caller, lang), status_code=303)
+    return _page(request, "sign_in.html", None, lang, error=None)
+
+
+@router.post("/sign-in", summary="Open a console session with a staff key (form: key)")
+async def sign_in(
+    request: Request,
+    service: ServiceDep,
+    console: ConsoleDep,
+    settings: SettingsDep,
+    key: Annotated[str, Form(max_length=500)],
+    lang: Annotated[str, Form(pattern="^(zh|en)$")] = "zh",
+) -> Response:
+    """Check the key, open a session, set its cookie and go to the caller's view (303). 401 (the form again,
+    with a message): unknown, revoked or non-staff key."""
+    origin = request.headers.get("origin")
+    if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
+        return _page(request, "sign_in.html", None, lang, error=text(lang)["bad_key"])
+    try:
+        caller = await caller_of(service, key.strip() or None)
+    except GridgisError:
+        caller = None
+    if caller is None or not (caller.role == "worker" or caller.at_least("dispatcher")):
+        page = _page(request, "sign_in.html", None, lang, error=text(lang)["bad_key"])
+        page.status_code = 401
+        return page
+    token, _ = await run_in_threadpool(console.sessions.open, caller)
+    out = RedirectResponse(_home(caller, lang), status_code=303)
+    out.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    return out
+
+
+@router.post("/sign-out", summary="End the console session (form: csrf)")
+async def sign_out(request: Request, console: ConsoleDep, caller: CallerDep, lang: LangQuery = "zh") -> Response:
+    """End the session (the CSRF token is checked by the caller dependency) and go to sign-in (303)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await run_in_threadpool(console.sessions.close, token)
+    out = _sign_in_first(lang)
+    out.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return out
+
+
+# --- pages ---------------------------------------------------------------------------------------
+@router.get("/cases", response_class=HTMLResponse, summary="Dispatcher console: case list, map, detail, actions")
+def cases_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") -> Response:
+    """The dispatcher's page (HTML); a worker is sent to its own view, no session to sign-in (303)."""
+    if not caller.at_least("dispatcher"):
+        return RedirectResponse(_home(caller, lang), 303) if caller.role == "worker" else _sign_in_first(lang)
+    return _page(request, "cases.html", caller, lang, sorts=list(query.SORTS))
+
+
+@router.get("/worker", response_class=HTMLResponse, summary="Grid worker's phone view: my cases by deadline")
+def worker_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") -> Response:
+    """The grid worker's page (HTML); without a session, sign-in (303)."""
+    if caller.role is None or not caller.at_least("worker"):
+        return _sign_in_first(lang)
+    return _page(request, "worker.html", caller, lang)
+
+
+@router.get("/review", response_class=HTMLResponse, summary="Monthly review (考核) figures")
+def review_page(
+    request: Request,
+    caller: CallerDep,
+    cases: CasesDep,
+    clock: ClockDep,
+    lang: LangQuery = "zh",
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    unit: Annotated[str, Query(pattern="^(grid|community|town)$")] = "grid",
+) -> Response:
+    """Counts, on-time rate and median time to close per unit for a month (HTML). No session: sign-in (303)."""
+    if caller.role is None or not caller.at_least("worker"):
+        return _sign_in_first(lang)
+    month = month or shown(clock()).strftime("%Y-%m")
+    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, now=clock())
+    return _page(request, "review.html", caller, lang, rows=rows, month=month, unit=unit)
+
+
+@router.get("/review.xlsx", summary="Monthly review as XLSX (staff)")
+def review_xlsx(
+    caller: Annotated[Caller, require("worker")],
+    cases: CasesDep,
+    clock: ClockDep,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
+    unit: Annotated[str, Query(pattern="^(grid|community|town)$")] = "grid",
+    lang: LangQuery = "zh",
+) -> Response:
+    """The review of ``month`` per ``unit`` as a workbook. 401/403: not staff; 422: bad month or unit."""
+    t = text(lang)
+    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, now=clock())
+    headers = [
+        t[unit],
+        t["cases_n"],
+        t["closed_n"],
+        t["open_n"],
+        t["overdue"],
+        t["escalated_n"],
+        t["on_time"],
+        t["median_hours"],
+    ]
+    body = review.review_xlsx(rows, headers, f"{month} {unit}")
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="review-{month}-{unit}.xlsx"'},
+    )
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static(name: str) -> FileResponse:
+    """The console's script and style sheet."""
+    if name not in STATIC:
+        raise InputError(f"No console file {name!r}.", fix=f"use one of {list(STATIC)}.")
+    return FileResponse(HERE / "static" / name, media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
+
+
+# --- JSON for the pages ---------------------------------------------------------------------------
+def selection(
+    caller: Annotated[Caller, require("worker")],
+    status: Annotated[list[str] | None, Query(description=f"Repeat or comma-separate: {list(STATUSES)}.")] = None,
+    level: Annotated[str | None, Query(description=f"One of {list(LEVELS)}.")] = None,
+    overdue: bool = False,
+    category: str | None = None,
+    town_id: str | None = None,
+    community_id: str | None = None,
+    grid_id: str | None = None,
+    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Case id or words of the description/assignee.")] = None,
+) -> query.Selection:
+    """The console's filter from the query, limited to the caller's grids. 401/403: not staff; 422: bad value."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InputError(f"{name} has no time zone.", fix=f"add one, e.g. {name}=2026-11-01T00:00+08:00.")
+    if category is not None and category not in CATEGORIES:
+        raise InputError(f"Unknown category {category!r}.", fix=f"use one of {list(CATEGORIES)}.")
+    return query.Selection(
+        status=tuple(s for item in status or () for s in item.split(",") if s),
+        level=level or None,
+        overdue=overdue,
+        category=category or None,
+        town_id=town_id or None,
+        community_id=community_id or None,
+        grid_id=grid_id or None,
+        assignee=assignee or None,
+        since=since,
+        until=until,
+        search=q or None,
+        grid_ids=caller.scope,
+    )
+
+
+SelectionDep = Annotated[query.Selection, Depends(selection)]
+
+
+def nav_url(lon: float, lat: float, name: str) -> str:
+    """A link opening Amap (高德) at a WGS 84 point, converted to GCJ-02 as Amap expects."""
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    return (
+        f"https://uri.amap.com/marker?position={float(glon):.6f},{float(glat):.6f}"
+        f"&name={name}&coordinate=gaode&callnative=1"
+    )
+
+
+def _listed(case: dict[str, Any], now: datetime) -> dict[str, Any]:
+    out = case_json(case, now, contact=True)
+    out["due_shown"] = shown(case["due_at"]).strftime("%m-%d %H:%M")
+    out["created_shown"] = shown(case["created_at"]).strftime("%m-%d %H:%M")
+    out["nav_url"] = nav_url(case["lon"], case["lat"], f"case {case['id']}")
+    return out
+
+
+@router.get("/api/cases", summary="A page of the console's selection and its map points (staff)")
+def list_cases(
+    cases: CasesDep,
+    s: SelectionDep,
+    clock: ClockDep,
+    sort: str = "newest",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    map: bool = True,  # noqa: A002 - the query parameter's name
+) -> JSONResponse:
+    """``{"cases", "total", "points": [[id, lon, lat, status, overdue]...], "points_capped", "stamp"}``.
+    401/403: not staff; 422: bad filter, sort or page."""
+    now = clock()
+    stamp = query.stamp(cases)
+    rows, total = query.page(cases, s, sort=sort, limit=limit, offset=offset, now=now)
+    out: dict[str, Any] = {
+        "cases": [_listed(c, now) for c in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "stamp": stamp,
+    }
+    if map:
+        pts = query.points(cases, s, now=now)
+        out["points"] = pts
+        out["points_capped"] = len(pts) < total
+    return JSONResponse(out)
+
+
+@router.get("/api/stamp", summary="A value that changes when any case changes (the pages poll it)")
+def stamp(cases: CasesDep, caller: Annotated[Caller, require("worker")]) -> dict:
+    """``{"stamp": str}``. 401/403: not staff."""
+    return {"stamp": query.stamp(cases)}
+
+
+@router.get("/api/cases/{case_id}", summary="One case for the console: history, photos, moves (staff)")
+def case_detail(
+    case_id: int, cases: CasesDep, console: ConsoleDep, caller: Annotated[Caller, require("worker")], clock: ClockDep
+) -> JSONResponse:
+    """The case (as /v1/cases/{id}) with ``events``, ``photos`` and ``moves`` (the server's allowed moves
+    for this caller; empty when it may not act). 401/403: not staff or another grid's case; 404: no case."""
+    case = cases.get(case_id)
+    check_case(caller, case)
+    now = clock()
+    out = _listed(case, now)
+    out["events"] = [
+        {**e, "at": e["at"].isoformat(), "at_shown": shown(e["at"]).strftime("%m-%d %H:%M")}
+        for e in cases.events(case_id)
+    ]
+    out["photos"] = [
+        {"id": p["id"], "url": f"/console/photos/{p['id']}", "name": p["name"], "uploaded_by": p["uploaded_by"]}
+        for p in console.photos.list(case_id)
+    ]
+    may = caller.at_least("dispatcher") or case["grid_id"] in caller.grids
+    out["moves"] = list(out.get("allowed_moves") or out["allowed_transitions"]) if may else []
+    return JSONResponse(out)
+
+
+class AssignIn(BaseModel):
+    """A bulk assignment: case ids, the assignee and a note."""
+
+    model_config = ConfigDict(extra="forbid")
+    ids: list[int] = Field(min_length=1, max_length=500)
+    assignee: str = Field(min_length=1, max_length=200)
+    note: str = Field("", max_length=4000)
+
+
+@router.post("/api/assign", summary="Assign several cases to one assignee (dispatcher)")
+def bulk_assign(
+    body: AssignIn, cases: CasesDep, caller: Annotated[Caller, require("dispatcher")], clock: ClockDep
+) -> dict:
+    """Each case moved to ``assigned`` on its own: ``{"assigned": [ids], "failed": [{"id", "code", "message"}]}``.
+    401/403: no dispatcher; 422: bad body."""
+    done, failed = [], []
+    for case_id in dict.fromkeys(body.ids):
+        try:
+            cases.transition(
+                case_id, "assigned", actor=caller.actor, note=body.note, assignee=body.assignee.strip(), now=clock()
+            )
+            done.append(case_id)
+        except GridgisError as exc:
+            failed.append({"id": case_id, "code": exc.code, "message": str(exc)})
+    return {"assigned": done, "failed": failed}
+
+
+@router.post("/api/cases/{case_id}/photos", status_code=201, summary="Add a photo to a case (staff; JPEG/PNG/WebP)")
+async def add_photo(
+    case_id: int,
+    cases: CasesDep,
+    console: ConsoleDep,
+    caller: Annotated[Caller, require("worker")],
+    photo: Annotated[UploadFile, File(description=f"JPEG, PNG or WebP, at most {MAX_PHOTO_BYTES // 2**20} MiB.")],
+) -> JSONResponse:
+    """Keep the photo with the case: ``{"id", "url", "name", ...}``. 401/403: not staff or another grid's case;
+    404: no case; 422: empty, too large (over the limit) or not an image."""
+    case = await run_in_threadpool(cases.get, case_id)
+    check_case(caller, case, act=True)
+    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    row = await run_in_threadpool(console.photos.add, case_id, data, photo.filename or "photo", actor=caller.actor)
+    return JSONResponse(
+        {"id": row["id"], "url": f"/console/photos/{row['id']}", "name": row["name"], "size_bytes": row["size_bytes"]},
+        status_code=201,
+    )
+
+
+@router.get("/photos/{photo_id}", summary="A case photo (staff who may read the case)")
+def photo_file(photo_id: int, cases: CasesDep, console: ConsoleDep, caller: CallerDep) -> FileResponse:
+    """The photo file. 401/403: may not read its case; 404: no photo."""
+    photo = console.photos.get(photo_id)
+    check_case(caller, cases.get(photo["case_id"]))
+    return FileResponse(
+        console.photos.path(photo),
+        media_type=photo["media_type"],
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+class PatrolIn(BaseModel):
+    """A case found on patrol: category, description and the phone's WGS 84 location."""
+
+    model_config = ConfigDict(extra="forbid")
+    category: str
+    description: str = Field(min_length=1, max_length=4000)
+    lon: float
+    lat: float
+
+
+@router.post("/api/patrol", status_code=201, summary="Report a case found on patrol (staff)")
+async def patrol(
+    body: PatrolIn,
+    service: ServiceDep,
+    cases: CasesDep,
+    caller: Annotated[Caller, require("worker")],
+    clock: ClockDep,
+) -> JSONResponse:
+    """Submit a case (channel ``patrol``) at the phone's location, routed as any report. 401/403: not staff;
+    404: no plan published; 422: bad field or location."""
+    report = check_report(
+        category=body.category, description=body.description, lon=body.lon, lat=body.lat, crs="wgs84", channel="patrol"
+    )
+    snapshot = service.snapshot or await run_in_threadpool(service.current, None)
+    now = clock()
+    case, _ = await submit_async(cases, snapshot, report, client=caller.prefix, client_id=caller.key_id, now=now)
+    return JSONResponse(_listed(case, now), status_code=201)
+
+
+@router.get("/api/grids.geojson", summary="The published plan's grid outlines for the console map")
+def grids_geojson(service: ServiceDep, caller: Annotated[Caller, require("worker")]) -> Response:
+    """GeoJSON of the grids (grid_id only), simplified to about 5 m. 401/403: not staff; 404: no plan."""
+    snap = service.current(None)
+    cached = _GRIDS.get("key")
+    if cached is None or cached[0] != (snap.plan.plan_id, snap.revision):
+        grids = snap.grids[["grid_id", "geometry"]].copy()
+        grids["geometry"] = grids.geometry.simplify(0.00005)
+        cached = ((snap.plan.plan_id, snap.revision), grids.to_json(drop_id=True))
+        _GRIDS["key"] = cached
+    return Response(cached[1], media_type="application/geo+json")
+
+
+#: the grids' GeoJSON of the last snapshot asked for: (plan id, revision) -> text
+_GRIDS: dict[str, tuple] = {}
