@@ -519,9 +519,21 @@ class CaseStore:
         return lifecycle.allowed_moves(case, self.actor(caller, case))
 
     def assignment(self, assignee: str, case: dict[str, Any] | None = None) -> lifecycle.Assignment:
-        """Check an assignee: ``person:ID`` of a known person (the level of its post nearest the case) or
-        ``department:NAME`` of a configured department; :class:`InputError` naming what exists otherwise."""
+        """Check an assignee: ``person:ID`` of a known person (the level of its post nearest the case; a plain
+        name is the one person of that name) or ``department:NAME`` of a configured department;
+        :class:`InputError` naming what exists otherwise."""
         kind, _, ref = assignee.partition(":")
+        if not ref:  # a plain name: the one person of that name
+            d = self.people.directory()
+            named = [p.person_id for p in d.people.values() if p.name == assignee.strip()]
+            if len(named) == 1:
+                kind, ref, assignee = "person", named[0], f"person:{named[0]}"
+            elif named:
+                raise InputError(
+                    f"{len(named)} people are named {assignee!r}.",
+                    fix=f"assign to one of {[f'person:{n}' for n in named]}.",
+                    details={"field": "assignee"},
+                )
         if kind == "person":
             d = self.people.directory()
             if ref not in d.people:
