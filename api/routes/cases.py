@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
@@ -146,10 +146,17 @@ class CaseIn(BaseModel):
     channel: str = Field("app", description="app, hotline, patrol or wechat.")
     photo_urls: list[str] = Field(default_factory=list, description="Up to 10 http(s) URLs.")
     contact: dict[str, str | None] | None = Field(None, description="Reporter's name, phone, email (all optional).")
+    address: str | None = Field(
+        None,
+        max_length=200,
+        description="Where, as text (a hotline ticket): placed by the address layers when "
+        "lon/lat are absent; one that matches nothing is answered 202 and waits for a dispatcher.",
+    )
 
 
 @router.post("", status_code=201, summary="Submit a case (any API key); routed to the grid's worker on duty")
 async def create_case(
+    request: Request,
     service: ServiceDep,
     cases: CasesDep,
     client: KeyDep,
@@ -167,10 +174,19 @@ async def create_case(
     ] = None,
 ) -> JSONResponse:
     """Submit a case (any key); routed to the grid's worker on duty. 201 (``Idempotent-Replayed: true`` on a
-    retry); 401: no or bad key; 404: no plan published; 409: Idempotency-Key reused for another report; 422: bad
+    retry); 202: an address that matches no address layer, queued for a dispatcher; 401: no or bad key; 404: no
+    plan published; 409: Idempotency-Key reused for another report; 422: bad
     field."""
     config = cases.config()
-    report = check_report(**body.model_dump(), categories=config.categories)
+    fields = body.model_dump()
+    address, placement = fields.pop("address"), None
+    if address and fields["lon"] is None and fields["lat"] is None:  # the offline geocoder
+        from api.routes import addresses  # (imports this module)
+
+        placement = await addresses.place_report(request, fields, address, client)
+        if isinstance(placement, JSONResponse):
+            return placement  # 202: queued for a dispatcher to place by hand
+    report = check_report(**fields, categories=config.categories)
     now = clock()
     snapshot = service.snapshot or await run_in_threadpool(service.current, None)
     case, replayed = await submit_async(
@@ -179,7 +195,13 @@ async def create_case(
     headers = {"Location": f"/v1/cases/{case['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(case_json(case, now, contact=True, config=config), status_code=201, headers=headers)
+    out = case_json(case, now, contact=True, config=config)
+    if address:
+        from api.routes import addresses
+
+        await addresses.keep_address(request, case["id"], address, placement)
+        out.update(address=address, address_placement=placement)
+    return JSONResponse(out, status_code=201, headers=headers)
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -389,10 +411,10 @@ def escalate(cases: CasesDep, caller: DispatcherDep, clock: ClockDep) -> dict:
 
 # --- one case ----------------------------------------------------------------------------------
 @router.get("/{case_id}", summary="One case with its audit log, photos and the caller's allowed moves")
-def get_case(case_id: int, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
+def get_case(case_id: int, request: Request, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
     """One case with its audit log, ``photos`` (the reporter's and those of each move or note, as
-    ``{"ref", "stage", "at", "by"}``) and ``allowed_moves``; the reporter's contact for staff. 401: no key;
-    403: another grid's or app's case; 404: no such case."""
+    ``{"ref", "stage", "at", "by"}``), ``allowed_moves`` and a kept address; the reporter's contact for staff.
+    401: no key; 403: another grid's or app's case; 404: no such case."""
     case = cases.get(case_id)
     _check(cases, caller, case)
     out = _view(cases, caller, case, clock())
@@ -407,6 +429,11 @@ def get_case(case_id: int, cases: CasesDep, caller: CallerDep, clock: ClockDep) 
         for e in events
         for ref in e["photos"]
     ]
+    from api.routes.open311 import geocoder_of  # (imports this module)
+
+    kept = geocoder_of(request).address_of(case_id)
+    if kept:
+        out.update(address=kept["address"], address_placement=kept["placement"])
     return JSONResponse(out)
 
 
