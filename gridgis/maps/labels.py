@@ -67,6 +67,10 @@ TEXT: dict[str, dict[str, str]] = {
         "resolved": "已处置",
         "closed": "已销号",
         "escalated": "已上报升级",
+        "accepted": "已受理",
+        "verified": "已核查",
+        "returned": "已退回",
+        "reopened": "核查未通过",
         "rejected": "不予受理",
     },
     "en": {
@@ -129,6 +133,10 @@ TEXT: dict[str, dict[str, str]] = {
         "resolved": "Resolved",
         "closed": "Closed",
         "escalated": "Escalated",
+        "accepted": "Accepted",
+        "verified": "Verified",
+        "returned": "Returned",
+        "reopened": "Reopened",
         "rejected": "Rejected",
     },
 }
