@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import httpx
@@ -140,7 +141,9 @@ def test_publish_during_load_no_error_no_mixed_answer(server, store, toy_layers,
             await asyncio.gather(*tasks)
             return published_at
 
-    published_at = asyncio.run(run())
+    # in a thread of its own: the session's Playwright (sync API) keeps an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        published_at = pool.submit(asyncio.run, run()).result()
     assert len(answers) > 200
     assert all(status == 200 for _, status, _, _ in answers), {s for _, s, _, _ in answers}
     for _, _, plan, grid in answers:
