@@ -264,18 +264,7 @@ def stats(cases: CasesDep, f: FilterDep, clock: ClockDep) -> dict:
 @router.get("/categories", summary="Categories with their deadlines and warning times (public)")
 def categories(cases: CasesDep, lang: LangQuery = "zh") -> list[dict]:
     """The case categories with their deadlines; ``name`` in ``lang`` (Chinese by default). 422: bad lang."""
-    lang = check_lang(lang)
-    return [
-        {
-            "code": c.code,
-            "name": c.label(lang),
-            "name_zh": c.name_zh,
-            "name_en": c.name,
-            "deadline_hours": c.deadline_hours,
-            "yellow_hours": c.yellow.total_seconds() / 3600,
-        }
-        for c in cases.config().categories.values()
-    ]
+    return cases.config().as_dict(check_lang(lang))["categories"]
 
 
 @router.get("/chain", summary="The chain: statuses (with Chinese names) and who may make each move (public)")

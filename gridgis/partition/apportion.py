@@ -57,7 +57,7 @@ def apportion(loads, total: int, minimum=None, maximum=None) -> np.ndarray:
         return lo
     if loads.sum() <= 0:
         loads = np.ones(n)
-    seats = _highest_averages(loads, lo.copy(), hi, total)
+    seats = highest_averages(loads, lo.copy(), hi, total)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(seats > 0, loads / np.maximum(seats, 1), np.where(loads > 0, np.inf, 0.0))
     worst = float(mean.max())
@@ -70,23 +70,20 @@ def apportion(loads, total: int, minimum=None, maximum=None) -> np.ndarray:
     return _leftovers(loads, need, hi, total)
 
 
-def _highest_averages(loads: np.ndarray, seats: np.ndarray, hi: np.ndarray, total: int) -> np.ndarray:
-    """Seats one at a time to the largest mean ``load / seats`` (a unit with no seat and some load first)."""
-    heap = [(-_mean(loads[i], seats[i]), i) for i in range(len(loads)) if seats[i] < hi[i]]
-    heapq.heapify(heap)
-    left = total - int(seats.sum())
-    while left > 0 and heap:
-        _, i = heapq.heappop(heap)
-        seats[i] += 1
-        left -= 1
-        if seats[i] < hi[i]:
-            heapq.heappush(heap, (-_mean(loads[i], seats[i]), i))
-    return seats
+def highest_averages(loads: np.ndarray, seats: np.ndarray, hi: np.ndarray, total: int) -> np.ndarray:
+    """Seats one at a time to the largest mean ``load / seats`` (a unit with no seat and some load first),
+    until ``total``; ``seats`` (changed in place) and ``hi`` are per unit. Returns ``seats``."""
+    return _one_at_a_time(loads, seats, hi, total, lambda i: _mean(loads[i], seats[i]))
 
 
 def _leftovers(loads: np.ndarray, seats: np.ndarray, hi: np.ndarray, total: int) -> np.ndarray:
     """Seats one at a time to the unit whose mean after taking one, ``load / (seats + 1)``, is largest."""
-    heap = [(-loads[i] / (seats[i] + 1), i) for i in range(len(loads)) if seats[i] < hi[i]]
+    return _one_at_a_time(loads, seats, hi, total, lambda i: loads[i] / (seats[i] + 1))
+
+
+def _one_at_a_time(loads, seats: np.ndarray, hi: np.ndarray, total: int, priority) -> np.ndarray:
+    """Give ``total - seats.sum()`` seats one by one to the unit of highest ``priority(i)`` below its ``hi``."""
+    heap = [(-priority(i), i) for i in range(len(loads)) if seats[i] < hi[i]]
     heapq.heapify(heap)
     left = total - int(seats.sum())
     while left > 0 and heap:
@@ -94,7 +91,7 @@ def _leftovers(loads: np.ndarray, seats: np.ndarray, hi: np.ndarray, total: int)
         seats[i] += 1
         left -= 1
         if seats[i] < hi[i]:
-            heapq.heappush(heap, (-loads[i] / (seats[i] + 1), i))
+            heapq.heappush(heap, (-priority(i), i))
     return seats
 
 

@@ -18,7 +18,7 @@ from gridgis.cluster import check_engine, dask_client
 from gridgis.codes import check_community_id, grid_codes
 from gridgis.errors import InputError, PartitionError, SchemaError
 from gridgis.model import LAYERS, STORAGE_CRS, validate_layer
-from gridgis.partition.apportion import apportion, range_count
+from gridgis.partition.apportion import apportion, highest_averages, range_count
 from gridgis.partition.community import CommunityResult, CommunityTask, attach_loose, partition_community
 from gridgis.partition.inputs import PartitionInput
 
@@ -378,19 +378,15 @@ def _to_total(counts: np.ndarray, n_grids: int, loads: np.ndarray, fixed: np.nda
     community with the largest load per basic grid, a grid less comes from the one with the smallest (the
     apportionment's rule, :mod:`gridgis.partition.apportion`), so every other community keeps its count."""
     counts = counts.copy()
-    while counts.sum() != n_grids:
+    if counts.sum() < n_grids:
+        return fixed + highest_averages(loads, counts - fixed, hi - fixed, n_grids - int(fixed.sum()))
+    while counts.sum() > n_grids:
         basic = np.maximum(counts - fixed, 0)
         per = np.where(basic > 0, loads / np.maximum(basic, 1), np.where(loads > 0, np.inf, 0.0))
-        if counts.sum() < n_grids:
-            open_ = counts < hi
-            if not open_.any():
-                break
-            counts[int(np.argmax(np.where(open_, per, -np.inf)))] += 1
-        else:
-            open_ = counts > lo
-            if not open_.any():
-                break
-            counts[int(np.argmin(np.where(open_, per, np.inf)))] -= 1
+        open_ = counts > lo
+        if not open_.any():
+            break
+        counts[int(np.argmin(np.where(open_, per, np.inf)))] -= 1
     return counts
 
 
