@@ -625,3 +625,68 @@ def figures(grids: gpd.GeoDataFrame, column: str = "households") -> dict:
                  for lo, hi, c in zip(DISTRIBUTION_BINS[:-1], DISTRIBUTION_BINS[1:], counts, strict=True)],
         "per_community": {c: {"grids": int(r["count"]), "mean": round(float(r["mean"]), 2)} for c, r in per.iterrows()},
     }  # fmt: skip
+
+
+#: columns of a names table: grid_id (required), then name and/or note
+TABLE_COLUMNS = ("grid_id", "name", "note")
+#: most rows a names table may hold (a county has hundreds of grids)
+MAX_TABLE_ROWS = 100_000
+
+
+def edits_from_table(path: str | Path, *, encoding: str | None = None) -> list[dict]:
+    """Rename and note operations from a CSV or XLSX table with columns ``grid_id`` and ``name`` and/or ``note``.
+
+    An empty cell leaves that field as it is. CSV is read in ``encoding`` (default: declared or detected,
+    see :func:`gridgis.io.encoding.resolve_encoding`); XLSX from its first sheet.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, no ``grid_id`` column, neither ``name`` nor ``note``, a duplicate or empty
+        ``grid_id``, over-long text: naming the file and the row (as a spreadsheet numbers it).
+    """
+    path = Path(path)
+    fix = "give a .csv or .xlsx table with columns grid_id, name and/or note."
+    try:
+        if path.suffix.lower() == ".xlsx":
+            frame = pd.read_excel(path, dtype=str, engine="openpyxl", nrows=MAX_TABLE_ROWS + 1)
+        elif path.suffix.lower() == ".csv":
+            from gridgis.io.encoding import resolve_encoding
+
+            enc = resolve_encoding(path, encoding)
+            frame = pd.read_csv(path, dtype=str, encoding=enc, keep_default_na=False, nrows=MAX_TABLE_ROWS + 1)
+        else:
+            raise InputError(f"{path}: a names table is .csv or .xlsx, not {path.suffix or 'no extension'}.", fix=fix)
+    except InputError:
+        raise
+    except (OSError, ValueError, UnicodeDecodeError, KeyError) as exc:
+        raise InputError(f"{path}: cannot read the table ({str(exc)[:200]}).", fix=fix) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) > MAX_TABLE_ROWS:
+        raise InputError(f"{path}: more than {MAX_TABLE_ROWS} rows.", fix="split the table.")
+    if "grid_id" not in frame or not ({"name", "note"} & set(frame.columns)):
+        raise InputError(f"{path}: columns {list(frame.columns)[:10]} lack grid_id and name or note.", fix=fix)
+    unknown = [c for c in frame.columns if c not in TABLE_COLUMNS]
+    if unknown:
+        raise InputError(f"{path}: unknown column(s) {unknown[:10]}; they would be dropped.",
+                         fix="keep only grid_id, name and note.")  # fmt: skip
+    frame = frame.fillna("")
+    seen: dict[str, int] = {}
+    ops: list[dict] = []
+    for k, rec in enumerate(frame.to_dict("records")):
+        line = k + 2  # the header is row 1
+        gid = str(rec["grid_id"]).strip()
+        if not gid:
+            raise InputError(f"{path} row {line}: empty grid_id.", fix="fill in the grid_id or delete the row.")
+        if gid in seen:
+            raise InputError(f"{path} row {line}: grid {gid} already named on row {seen[gid]}.",
+                             fix="keep one row per grid.")  # fmt: skip
+        seen[gid] = line
+        if str(rec.get("name", "")).strip():
+            ops.append({"op": "rename", "grid": gid, "name": str(rec["name"]).strip()})
+        if str(rec.get("note", "")).strip():
+            ops.append({"op": "note", "grid": gid, "text": str(rec["note"]).strip()})
+    try:
+        return check_edits(ops, source=str(path))
+    except InputError as exc:
+        raise InputError(exc.message.replace("operation", "table operation"), fix=exc.fix) from exc
