@@ -43,7 +43,7 @@ import pyproj
 import shapely
 
 from gridgis.crs import to_local_metric
-from gridgis.errors import EditRefused, InputError, NotFoundError
+from gridgis.errors import EditRefused, InputError
 from gridgis.model import STORAGE_CRS
 from gridgis.quality import project
 
@@ -86,9 +86,11 @@ class Plan:
 
 @dataclass
 class EditResult:
-    """The edited plan, the grid ids each kind of change touched, and the figures (see :func:`figures`)."""
+    """The edited plan (None when not assembled), its grids, the grid ids each kind of change touched,
+    and the county-wide figures (see :func:`figures`)."""
 
-    plan: Plan
+    plan: Plan | None
+    grids: gpd.GeoDataFrame
     changed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -244,7 +246,7 @@ class _State:
     def grid(self, gid: Any, i: int, op: str) -> int:
         p = self.pos.get(str(gid))
         if p is None or not self.alive[p]:
-            raise NotFoundError(f"operation {i} ({op}): no grid {str(gid)[:40]!r} in the plan.",
+            raise InputError(f"operation {i} ({op}): no grid {str(gid)[:40]!r} in the plan.",
                                 fix="use a grid_id of the plan's grids layer.")  # fmt: skip
         return p
 
@@ -256,7 +258,7 @@ class _State:
                                  fix="move buildings by id, or write the plan with its street blocks.")  # fmt: skip
             hit = blocks.loc[blocks["block_id"].astype(str) == str(op["block"])]
             if hit.empty:
-                raise NotFoundError(f"operation {i} (move): no block {str(op['block'])[:40]!r}.",
+                raise InputError(f"operation {i} (move): no block {str(op['block'])[:40]!r}.",
                                     fix="use a block_id of the plan's blocks layer.")  # fmt: skip
             area = project(np.asarray(hit.geometry.values, dtype=object), self.fwd)
             pts = shapely.points(self.b_xy)
@@ -268,7 +270,7 @@ class _State:
             k = self._b_index.get(str(v))
             (unknown if k is None else pos).append(v if k is None else k)
         if unknown:
-            raise NotFoundError(f"operation {i} (move): no building(s) {unknown[:5]} in the plan.",
+            raise InputError(f"operation {i} (move): no building(s) {unknown[:5]} in the plan.",
                                 fix="use building_id values of the plan's buildings layer.")  # fmt: skip
         return np.unique(np.array(pos, dtype=np.int64))
 
@@ -348,7 +350,7 @@ class _State:
             self.dirty[p] = True
 
     # -- output ----------------------------------------------------------------------------------
-    def result(self, original_ids: set[str]) -> EditResult:
+    def result(self, original_ids: set[str], *, layers: bool = True) -> EditResult:
         dirty = np.flatnonzero(self.dirty & self.alive)
         if len(dirty):
             back = self.back
@@ -359,17 +361,19 @@ class _State:
         keep = np.flatnonzero(self.alive)
         grids = gpd.GeoDataFrame(self.table.iloc[keep].reset_index(drop=True),
                                  geometry=list(self.geom_ll[keep]), crs=STORAGE_CRS)  # fmt: skip
-        layers = dict(self.plan.layers)
-        layers["grids"] = grids
-        if self.plan.buildings is not None:
-            b = self.plan.buildings.copy()
-            ids = self.table["grid_id"].to_numpy()
-            b["grid_id"] = pd.array([ids[p] if p >= 0 else None for p in self.b_grid], dtype="string")
-            layers["buildings"] = b
-        out = Plan(layers)
+        out = None
+        if layers:
+            frames = dict(self.plan.layers)
+            frames["grids"] = grids
+            if self.plan.buildings is not None:
+                b = self.plan.buildings.copy()
+                ids = self.table["grid_id"].to_numpy()
+                b["grid_id"] = pd.array([ids[p] if p >= 0 else None for p in self.b_grid], dtype="string")
+                frames["buildings"] = b
+            out = Plan(frames)
         now = set(grids["grid_id"])
         changed = sorted(set(self.table["grid_id"].to_numpy()[dirty]) & original_ids)
-        return EditResult(out, changed, sorted(now - original_ids), sorted(original_ids - now), figures(grids))
+        return EditResult(out, grids, changed, sorted(now - original_ids), sorted(original_ids - now), figures(grids))
 
     def _figures(self, ps: np.ndarray) -> None:
         if not len(ps):
@@ -431,18 +435,35 @@ def apply_edits(plan: Plan, edits: list[dict], *, weights: dict[str, float] | No
     ------
     InputError
         A malformed operation (index and field named).
-    NotFoundError
         A grid, building, community or block that is not in the plan.
     EditRefused
         An operation that would break a hard rule or change a locked grid; nothing is changed.
     """
-    edits = check_edits(edits)
-    start = _State(plan, weights)
-    state = start.copy()
-    original = set(state.table["grid_id"])
-    for i, op in enumerate(edits):
-        _HANDLERS[op["op"]](state, op, i)
-    return state.result(original)
+    return Editor(plan, weights=weights).apply(edits)
+
+
+class Editor:
+    """A plan prepared once (projected, buildings indexed) to apply many edit lists to; each
+    :meth:`apply` starts from the plan as given (the workbench sends its whole list on every change).
+
+    Examples
+    --------
+    >>> # editor = Editor(read_plan("plan.gpkg")); editor.apply([{"op": "lock", "grids": ["440784101001001"]}])
+    """
+
+    def __init__(self, plan: Plan, *, weights: dict[str, float] | None = None):
+        self.plan = plan
+        self._start = _State(plan, weights)
+        self._ids = set(self._start.table["grid_id"])
+
+    def apply(self, edits: list[dict], *, layers: bool = True) -> EditResult:
+        """:func:`apply_edits`; ``layers=False`` skips assembling the new layers (``result.plan`` is None,
+        ``result.grids`` holds the grids) for a quick answer."""
+        edits = check_edits(edits)
+        state = self._start.copy()
+        for i, op in enumerate(edits):
+            _HANDLERS[op["op"]](state, op, i)
+        return state.result(self._ids, layers=layers)
 
 
 def _move(st: _State, op: dict, i: int) -> None:
@@ -491,7 +512,7 @@ def _rebalance(st: _State, op: dict, i: int) -> None:
     cid = str(op["community"])
     mine = np.flatnonzero(st.alive & (st.table["community_id"].astype(str).to_numpy() == cid))
     if not len(mine):
-        raise NotFoundError(f"operation {i} (rebalance): no grid of community {cid[:40]!r} in the plan.",
+        raise InputError(f"operation {i} (rebalance): no grid of community {cid[:40]!r} in the plan.",
                             fix="use a community_id of the plan's grids.")  # fmt: skip
     ps = [int(p) for p in mine if not st.table["locked"].iat[p]]
     if len(ps) < 2:

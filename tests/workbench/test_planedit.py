@@ -8,7 +8,7 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from gridgis.errors import EditRefused, InputError, NotFoundError
+from gridgis.errors import EditRefused, InputError
 from gridgis.planedit import Plan, apply_edits, check_edits, figures
 from gridgis.quality import check_plan
 from tests.workbench.conftest import COMMUNITY, EAST, WEST
@@ -160,10 +160,10 @@ def test_malformed_edits(edits, words):
     assert words in err.value.message and err.value.fix
 
 
-def test_unknown_ids_are_not_found(plan):
-    with pytest.raises(NotFoundError, match="operation 1 \\(move\\): no grid '9'"):
+def test_unknown_ids_are_refused_as_input(plan):
+    with pytest.raises(InputError, match="operation 1 \\(move\\): no grid '9'"):
         apply_edits(plan, [{"op": "lock", "grids": [WEST]}, {"op": "move", "buildings": [1], "to": "9"}])
-    with pytest.raises(NotFoundError, match="no building\\(s\\) \\[999\\]"):
+    with pytest.raises(InputError, match="no building\\(s\\) \\[999\\]"):
         apply_edits(plan, [{"op": "move", "buildings": [999], "to": WEST}])
 
 
