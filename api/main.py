@@ -15,7 +15,22 @@ from fastapi import FastAPI
 from api import errors
 from api.deps import Console, make_service
 from api.middleware import BodyLimit, Metrics
-from api.routes import cases, console, docs, grids, health, keys, layers, locate, maps, ogc, open311, plans, staff
+from api.routes import (
+    cases,
+    console,
+    docs,
+    grids,
+    health,
+    keys,
+    layers,
+    locate,
+    maps,
+    ogc,
+    open311,
+    plans,
+    staff,
+    workbench,
+)
 from api.settings import Settings
 from gridgis import __version__
 from gridgis.store import Store
@@ -27,6 +42,7 @@ ROUTERS = [
     grids.router,
     staff.router,
     plans.router,
+    workbench.router,
     layers.router,
     keys.router,
     ogc.router,

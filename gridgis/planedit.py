@@ -95,6 +95,8 @@ class EditResult:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     report: dict = field(default_factory=dict)
+    #: building_id -> grid_id of every building whose grid the edits changed
+    moved: dict = field(default_factory=dict)
 
 
 def read_plan(path: str | Path, *, crs=None, encoding: str | None = None) -> Plan:
@@ -463,7 +465,15 @@ class Editor:
         state = self._start.copy()
         for i, op in enumerate(edits):
             _HANDLERS[op["op"]](state, op, i)
-        return state.result(self._ids, layers=layers)
+        result = state.result(self._ids, layers=layers)
+        diff = np.flatnonzero(state.b_grid != self._start.b_grid)
+        ids, grid_ids = state.buildings["building_id"].to_numpy(), state.table["grid_id"].to_numpy()
+        result.moved = {_plain(ids[k]): grid_ids[state.b_grid[k]] for k in diff if state.b_grid[k] >= 0}
+        return result
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _move(st: _State, op: dict, i: int) -> None:

@@ -35,3 +35,7 @@ def partitioned() -> Plan:
     result = partition(city, n_grids=12)
     return Plan({"grids": result.grids, "buildings": result.buildings, "communities": city["communities"],
                  "towns": city["towns"]})  # fmt: skip
+
+
+# the API fixtures (both stores: SQLite and PostGIS) of tests/api
+from tests.api.conftest import auth, client, settings, store, store_url  # noqa: E402, F401
