@@ -43,6 +43,7 @@ ROUTERS = [
     staff.router,
     plans.router,
     workbench.router,
+    workbench.page_router,
     layers.router,
     keys.router,
     ogc.router,

@@ -10,17 +10,21 @@ per worker (projected, buildings indexed) and kept for the next request.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import StoreDep, require
+from api.deps import CallerDep, StoreDep, require
 from api.geojson import dumps, feature_collection, features_json, parse_bbox
+from api.routes.console import LangQuery, _page
+from gridgis.access import require_role
 from gridgis.errors import InputError, NotFoundError
 from gridgis.planedit import MAX_OPS, Editor, Plan, figures
 from gridgis.store import PLAN_LAYERS, Store
@@ -169,3 +173,52 @@ def edit_plan(name: str, body: EditsIn, store: StoreDep):
     features = ",".join(features_json(list(shown["grid_id"]), grid_rows(shown), shown.geometry.values))
     text = dumps(out)[:-1] + ',"grids":{"type":"FeatureCollection","features":[' + features + "]}}"
     return Response(text.encode(), status_code=status, media_type="application/json")
+
+
+# --- the workbench page ------------------------------------------------------------------------------
+page_router = APIRouter(prefix="/console", tags=["console"])
+STATIC_DIR = Path(__file__).resolve().parent.parent / "console" / "static"
+WORDS = {
+    "zh": {
+        "workbench": "规划工作台", "distribution": "全县网格户数分布", "mean": "全县均值", "grid": "网格",
+        "households": "户数", "buildings": "楼栋", "locked": "已锁定", "lock": "锁定", "unlock": "解锁",
+        "rebalance": "重新平衡本社区", "merge": "合并到", "split": "一分为二", "rename": "改名", "note": "备注",
+        "save_note": "保存备注", "move": "移动所选楼栋到", "undo": "撤销", "redo": "重做", "save_as": "另存为草案",
+        "compare": "与已发布方案比较", "published": "已发布", "draft": "本草案", "publish": "发布",
+        "selected": "已选楼栋", "none": "点击地图上的网格或楼栋", "saved": "已保存为草案", "edits": "步编辑",
+        "band": "相对均值", "refused": "不允许", "community": "社区", "publish_confirm": "发布该草案？",
+    },
+    "en": {
+        "workbench": "Planner workbench", "distribution": "County-wide households per grid", "mean": "county mean",
+        "grid": "Grid", "households": "Households", "buildings": "Buildings", "locked": "locked", "lock": "Lock",
+        "unlock": "Unlock", "rebalance": "Rebalance community", "merge": "Merge into", "split": "Split in two",
+        "rename": "Rename", "note": "Note", "save_note": "Save note", "move": "Move selected buildings to",
+        "undo": "Undo", "redo": "Redo", "save_as": "Save as draft", "compare": "Compare with the published plan",
+        "published": "published", "draft": "this draft", "publish": "Publish", "selected": "Selected buildings",
+        "none": "Click a grid or buildings on the map", "saved": "Saved as draft", "edits": "edits",
+        "band": "of the mean", "refused": "Refused", "community": "Community", "publish_confirm": "Publish this draft?",
+    },
+}  # fmt: skip
+
+
+@page_router.get("/plans/{name}", response_class=HTMLResponse, summary="The planners' workbench page for plan NAME")
+def workbench_page(request: Request, name: str, caller: CallerDep, store: StoreDep, lang: LangQuery = "zh"):
+    """The workbench (a planner's session): the plan on the map coloured by households against the county mean,
+    the county-wide distribution, moves, locks, rebalance, merge/split, names and notes, undo/redo, save as a
+    new draft, compare with and publish. Without a session: to sign-in (303); 403: not a planner; 404: no plan."""
+    if caller.role is None:
+        return RedirectResponse(f"/console?lang={lang}", status_code=303)
+    require_role(caller, "planner", f"GET {request.url.path}")
+    info = store.get_plan(name)
+    boot = {"plan": info.as_dict(), "words": WORDS[lang]}
+    return _page(request, "workbench.html", caller, lang, w=WORDS[lang], plan=info,
+                 wb_boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"))  # fmt: skip
+
+
+@page_router.get("/workbench/{asset}", include_in_schema=False)
+def workbench_asset(asset: str) -> FileResponse:
+    """The workbench page's script and style sheet."""
+    types = {"workbench.js": "text/javascript", "workbench.css": "text/css"}
+    if asset not in types:
+        raise NotFoundError(f"No console asset {asset!r}.", fix=f"one of {sorted(types)}.")
+    return FileResponse(STATIC_DIR / asset, media_type=types[asset], headers={"Cache-Control": "no-cache"})
