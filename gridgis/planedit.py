@@ -233,7 +233,8 @@ class _State:
         for col, w in self.weights.items():
             load += w * (1.0 if col == "buildings" else self.buildings[col].to_numpy(dtype=float))
         self.b_load = load
-        self._b_index: dict | None = None
+        #: building_id (as text) -> position, shared by every copy
+        self.b_index = {str(v): k for k, v in enumerate(self.buildings["building_id"])}
 
     def copy(self) -> _State:
         new = copy.copy(self)
@@ -265,11 +266,9 @@ class _State:
             area = project(np.asarray(hit.geometry.values, dtype=object), self.fwd)
             pts = shapely.points(self.b_xy)
             return np.unique(shapely.STRtree(pts).query(shapely.union_all(area), predicate="intersects"))
-        if self._b_index is None:
-            self._b_index = {str(v): k for k, v in enumerate(self.buildings["building_id"])}
         pos, unknown = [], []
         for v in op["buildings"]:
-            k = self._b_index.get(str(v))
+            k = self.b_index.get(str(v))
             (unknown if k is None else pos).append(v if k is None else k)
         if unknown:
             raise InputError(f"operation {i} (move): no building(s) {unknown[:5]} in the plan.",
