@@ -196,6 +196,41 @@ def check_edits(edits: Any, *, source: str = "edits") -> list[dict]:
     return out
 
 
+# --- the partition's functions used here, in one place (gridgis.partition draws grids; edits reuse it) ---
+def _tessellate(area: shapely.Geometry, xy: np.ndarray):
+    """Voronoi regions of the sites ``xy`` in ``area`` (metric): :func:`gridgis.partition.tessellate.tessellate`."""
+    from gridgis.partition.tessellate import tessellate
+
+    return tessellate(area, xy)
+
+
+def _dissolve(pieces: np.ndarray, label: np.ndarray, k: int) -> np.ndarray:
+    from gridgis.partition.tessellate import dissolve
+
+    return dissolve(pieces, label, k)
+
+
+def _cut(cid: str, area, xy: np.ndarray, w: np.ndarray, k: int, initial: np.ndarray | None = None):
+    """(grid 0..k-1 of each site, grids made): the partition of one community's ``area`` into ``k`` balanced
+    grids, from ``initial`` labels when given (:func:`gridgis.partition.community.partition_community`)."""
+    from gridgis.partition.community import CommunityTask, partition_community
+
+    res = partition_community(CommunityTask(cid, area, xy, w, k, initial=initial))
+    return res.site_grid, len(res.geoms)
+
+
+def _match_previous(old: np.ndarray, new: np.ndarray, n: int) -> np.ndarray:
+    from gridgis.partition.report import match_previous
+
+    return match_previous(old, new, n)
+
+
+def _polsby_popper(geoms: np.ndarray) -> np.ndarray:
+    from gridgis.partition.report import polsby_popper
+
+    return polsby_popper(geoms)
+
+
 class _State:
     """A plan in a metric CRS, with the grid (position) of every building; edited in place, on a copy."""
 
@@ -294,8 +329,6 @@ class _State:
 
     def redraw(self, ps: list[int], i: int, op: str, moved: np.ndarray | None = None, to: int | None = None) -> None:
         """Retile the union of grids ``ps`` by the current grid of their buildings; refuse broken grids."""
-        from gridgis.partition.tessellate import dissolve, tessellate
-
         area = shapely.union_all(self.geom_m[ps])
         members = self.members(ps)
         xy, first, inv = np.unique(self.b_xy[members], axis=0, return_index=True, return_inverse=True)
@@ -308,14 +341,14 @@ class _State:
             raise EditRefused(f"operation {i} ({op}): building(s) {ids} share one point with a building of "
                               "another grid; a point belongs to one grid.", fix="move them together.",
                               details={"op": i, "rule": "building"})  # fmt: skip
-        tess = tessellate(area, xy)
+        tess = _tessellate(area, xy)
         piece_label = np.where(tess.site >= 0, site_label[np.maximum(tess.site, 0)], -1)
         loose = np.flatnonzero(piece_label < 0)
         if len(loose):  # regions without a building (islands): back to the grid that held them
             reps = shapely.point_on_surface(tess.pieces[loose])
             pi, gi = shapely.STRtree(self.geom_m[ps]).query(reps, predicate="intersects")
             piece_label[loose[pi[::-1]]] = gi[::-1]
-        geoms = dissolve(tess.pieces, piece_label, len(ps))
+        geoms = _dissolve(tess.pieces, piece_label, len(ps))
         self.check_pieces(ps, geoms, xy, site_label, i, op, moved, to)
         self.set_geoms(ps, geoms)
 
@@ -401,9 +434,7 @@ class _State:
         if "area_m2" in self.table:
             self.table.loc[ps, "area_m2"] = shapely.area(self.geom_m[ps])
         if "polsby_popper" in self.table:
-            from gridgis.partition.report import polsby_popper
-
-            self.table.loc[ps, "polsby_popper"] = polsby_popper(self.geom_m[ps])
+            self.table.loc[ps, "polsby_popper"] = _polsby_popper(self.geom_m[ps])
         load = np.bincount(bg, weights=self.b_load[inside], minlength=n)
         if "load" in self.table:
             self.table.loc[ps, "load"] = load[ps]
@@ -515,9 +546,6 @@ def _unlock(st: _State, op: dict, i: int) -> None:
 
 
 def _rebalance(st: _State, op: dict, i: int) -> None:
-    from gridgis.partition.community import CommunityTask, partition_community
-    from gridgis.partition.report import match_previous
-
     cid = str(op["community"])
     mine = np.flatnonzero(st.alive & (st.table["community_id"].astype(str).to_numpy() == cid))
     if not len(mine):
@@ -532,15 +560,14 @@ def _rebalance(st: _State, op: dict, i: int) -> None:
     local = {p: k for k, p in enumerate(ps)}
     initial = np.array([local[p] for p in st.b_grid[members][first]], dtype=np.int64)
     w = np.bincount(inv, weights=st.b_load[members], minlength=len(xy))
-    task = CommunityTask(cid, shapely.union_all(st.geom_m[ps]), xy, w, len(ps), initial=initial)
-    res = partition_community(task)
-    if len(res.geoms) != len(ps):
+    site_grid, n = _cut(cid, shapely.union_all(st.geom_m[ps]), xy, w, len(ps), initial)
+    if n != len(ps):
         raise EditRefused(f"operation {i} (rebalance): the unlocked grids of {cid} are not one connected area.",
                           fix="unlock the grids between them.", details={"op": i, "rule": "contiguity"})  # fmt: skip
-    match = match_previous(initial, res.site_grid, len(ps))
+    match = _match_previous(initial, site_grid, len(ps))
     free = iter(sorted(set(range(len(ps))) - set(match[match >= 0].tolist())))
     match = np.array([m if m >= 0 else next(free) for m in match], dtype=np.int64)
-    st.b_grid[members] = np.asarray(ps, dtype=np.int64)[match[res.site_grid][inv]]
+    st.b_grid[members] = np.asarray(ps, dtype=np.int64)[match[site_grid][inv]]
     st.redraw(ps, i, "rebalance")
 
 
@@ -568,8 +595,6 @@ def _merge(st: _State, op: dict, i: int) -> None:
 
 
 def _split(st: _State, op: dict, i: int) -> None:
-    from gridgis.partition.community import CommunityTask, partition_community
-
     p = st.grid(op["grid"], i, "split")
     st.refuse_locked([p], i, "split")
     members = st.members([p])
@@ -579,11 +604,11 @@ def _split(st: _State, op: dict, i: int) -> None:
         raise EditRefused(f"operation {i} (split): grid {st.gid(p)} has fewer than 2 building sites.",
                           fix="split a grid with more buildings.", details={"op": i, "rule": "empty"})  # fmt: skip
     w = np.bincount(inv, weights=st.b_load[members], minlength=len(xy))
-    res = partition_community(CommunityTask(st.community(p), st.geom_m[p], xy, w, 2))
-    if len(res.geoms) != 2:
+    site_grid, n = _cut(st.community(p), st.geom_m[p], xy, w, 2)
+    if n != 2:
         raise EditRefused(f"operation {i} (split): grid {st.gid(p)} cannot be cut into 2 connected grids.",
                           fix="move buildings instead.", details={"op": i, "rule": "contiguity"})  # fmt: skip
-    big = int(np.argmax(np.bincount(res.site_grid, weights=w, minlength=2)))
+    big = int(np.argmax(np.bincount(site_grid, weights=w, minlength=2)))
     row = st.table.iloc[[p]].copy()
     code = _next_code(st, st.community(p))
     row["grid_id"], row["grid_code"], row["locked"] = code, code, False
@@ -596,7 +621,7 @@ def _split(st: _State, op: dict, i: int) -> None:
     st.alive = np.append(st.alive, True)
     st.dirty = np.append(st.dirty, True)
     st.pos[code] = q
-    new = np.where(res.site_grid == big, p, q)
+    new = np.where(site_grid == big, p, q)
     st.b_grid[members] = new[inv]
     st.redraw([p, q], i, "split")
 
