@@ -10,12 +10,15 @@ from __future__ import annotations
 import gc
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors
+from api import errors, openapi
 from api.deps import Console, make_service
+from api.inputs import check_request
 from api.middleware import BodyLimit, Metrics
 from api.routes import (
+    addresses,
     cases,
     console,
     docs,
@@ -49,6 +52,8 @@ ROUTERS = [
     ogc.router,
     cases.router,
     open311.router,
+    open311.discovery_router,
+    addresses.router,
     maps.router,
     console.router,
     docs.router,
@@ -81,6 +86,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         version=__version__,
         summary="Point-in-grid, grids, plans, staff, layers and OGC API - Features for grid management.",
         lifespan=lifespan,
+        dependencies=[Depends(check_request)],
         docs_url=None,  # served offline by api.routes.docs
         redoc_url=None,
         # metrics go to Prometheus (/metrics); FastAPI's built-in OpenTelemetry hooks would cost every request
@@ -88,10 +94,22 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    origins = settings.cors_origin_list()
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Location", "Idempotent-Replayed", "Content-Crs"],
+            max_age=600,
+        )
     app.add_middleware(Metrics)
+    app.add_middleware(errors.CatchAll)  # outermost: nothing escapes as a dropped connection
     return app
 
 

@@ -107,6 +107,13 @@ class LocateBatchOut(BaseModel):
     count: int
     located: int
     grid_id: list[str | None] = Field(description="Grid of each point, in input order (null outside every grid).")
+    errors: list[dict[str, Any] | None] = Field(
+        description="Per point, in input order: null when located, else {code, message}; code is outside_coverage, "
+        "missing, swapped, projected or outside (China); outside_coverage adds nearest_grid_id and distance_m."
+    )
+    properties: list[dict[str, Any] | None] | None = Field(
+        None, description="A FeatureCollection's feature properties, echoed in input order."
+    )
     grids: dict[str, dict[str, Any]] = Field(description="The answer (grid, community, town, staff) of each grid hit.")
 
 

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     cached_plans: int = 4
     #: seconds between two runs of the case escalation job in each worker (0: off; cron runs `gridgis cases escalate`)
     cases_escalate_seconds: float = 60.0
+    #: the Open311 jurisdiction_id this service answers for (empty: any id is taken and kept)
+    open311_jurisdiction: str = ""
+    #: the contact named by Open311 discovery
+    open311_contact: str = "网格化服务管理中心 (grid management centre)"
+    #: browser origins allowed to call the API (CORS), comma-separated, e.g. "https://h5.example.cn"; "*" any
+    cors_origins: str = ""
     #: directory of the photos staff upload to cases (created when missing)
     upload_dir: str = "data/uploads"
     #: console pages: mark the session cookie Secure (set it when serving over HTTPS)
@@ -43,6 +49,10 @@ class Settings(BaseSettings):
                     "(worker keys carry grids: create them with gridgis key create --role worker --grid ID)"
                 )
         return value
+
+    def cors_origin_list(self) -> list[str]:
+        """:attr:`cors_origins` as a list (empty: no CORS headers, browsers on other origins are refused)."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     def env_keys(self) -> dict[str, str]:
         """token -> role from :attr:`api_keys`."""

@@ -21,7 +21,9 @@ def with_upload(file: UploadFile, default_name: str, use: Callable[[Path], T], *
     Errors quote the uploaded name, not the temporary path. A fix naming a reading option the upload
     route does not take (``--crs``, ``--encoding``...) gets a pointer to ``cli``, the command that takes it.
     """
-    name = Path(file.filename or default_name).name or default_name
+    name = Path(file.filename or default_name).name
+    if name in ("", ".", "..") or len(name.encode()) > 200:  # not a file name this machine can hold
+        name = default_name
     with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as tmp:
         path = Path(tmp) / name
         with path.open("wb") as out:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -87,10 +87,17 @@ class CaseIn(BaseModel):
     channel: str = Field("app", description="app, hotline, patrol or wechat.")
     photo_urls: list[str] = Field(default_factory=list, description="Up to 10 http(s) URLs.")
     contact: dict[str, str | None] | None = Field(None, description="Reporter's name, phone, email (all optional).")
+    address: str | None = Field(
+        None,
+        max_length=200,
+        description="Where, as text (a hotline ticket): placed by the address layers when "
+        "lon/lat are absent; one that matches nothing is answered 202 and waits for a dispatcher.",
+    )
 
 
 @router.post("", status_code=201, summary="Submit a case (any API key); routed to the grid's worker on duty")
 async def create_case(
+    request: Request,
     service: ServiceDep,
     cases: CasesDep,
     client: KeyDep,
@@ -108,9 +115,18 @@ async def create_case(
     ] = None,
 ) -> JSONResponse:
     """Submit a case (any key); routed to the grid's worker on duty. 201 (``Idempotent-Replayed: true`` on a
-    retry); 401: no or bad key; 404: no plan published; 409: Idempotency-Key reused for another report; 422: bad
+    retry); 202: an address that matches no address layer, queued for a dispatcher; 401: no or bad key; 404: no
+    plan published; 409: Idempotency-Key reused for another report; 422: bad
     field."""
-    report = check_report(**body.model_dump())
+    fields = body.model_dump()
+    address, placement = fields.pop("address"), None
+    if address and fields["lon"] is None and fields["lat"] is None:  # the offline geocoder
+        from api.routes import addresses  # (imports this module)
+
+        placement = await addresses.place_report(request, fields, address, client)
+        if isinstance(placement, JSONResponse):
+            return placement  # 202: queued for a dispatcher to place by hand
+    report = check_report(**fields)
     now = clock()
     snapshot = service.snapshot or await run_in_threadpool(service.current, None)
     case, replayed = await submit_async(
@@ -119,7 +135,13 @@ async def create_case(
     headers = {"Location": f"/v1/cases/{case['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(case_json(case, now, contact=True), status_code=201, headers=headers)
+    out = case_json(case, now, contact=True)
+    if address:
+        from api.routes import addresses
+
+        await addresses.keep_address(request, case["id"], address, placement)
+        out.update(address=address, address_placement=placement)
+    return JSONResponse(out, status_code=201, headers=headers)
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -247,13 +269,18 @@ def escalate(cases: CasesDep, caller: DispatcherDep, clock: ClockDep) -> dict:
 
 # --- one case ----------------------------------------------------------------------------------
 @router.get("/{case_id}", summary="One case with its audit log")
-def get_case(case_id: int, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
+def get_case(case_id: int, request: Request, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
     """One case with its audit log; the reporter's contact for staff. 401: no key; 403: another grid's or app's
     case; 404: no such case."""
     case = cases.get(case_id)
     check_case(caller, case)
     out = case_json(case, clock(), contact=caller.at_least("worker"))
     out["events"] = [{**e, "at": e["at"].isoformat()} for e in cases.events(case_id)]
+    from api.routes.open311 import geocoder_of  # (imports this module)
+
+    kept = geocoder_of(request).address_of(case_id)
+    if kept:
+        out.update(address=kept["address"], address_placement=kept["placement"])
     return JSONResponse(out)
 
 

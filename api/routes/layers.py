@@ -51,9 +51,7 @@ def import_layer(
     name_field: Annotated[str | None, Query(description="Column naming each area (default: name).")] = None,
     title: str | None = None,
     layer: Annotated[str | None, Query(description="Layer to import from a multi-layer GeoPackage.")] = None,
-    replace: Annotated[
-        bool, Query(description="Replace an existing layer of that name even by fewer areas.")
-    ] = False,
+    replace: Annotated[bool, Query(description="Replace an existing layer of that name even by fewer areas.")] = False,
 ) -> dict:
     """Import (or replace) a polygon layer from an uploaded file. 201; 401/403: no planner key; 409: the layer
     holds more areas than the file and replace is false (nothing changed); 413: too large; 422: unreadable file,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pydantic_core
@@ -14,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from api.deps import service_of, settings_of
 from api.errors import APIError, error_response
 from api.schemas import FeatureCollectionIn, LocateArraysIn, LocateBatchIn, LocateBatchOut, LocateOut
-from gridgis.crs import LONLAT_CRS, check_lonlat, point_to_wgs84, to_wgs84
+from gridgis.crs import CHINA_BOUNDS, LONLAT_CRS, LONLAT_FIXES, point_to_wgs84, to_wgs84
 from gridgis.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["locate"])
@@ -25,11 +26,6 @@ OUTSIDE = {
     },
     422: {"description": "Missing, non-numeric, NaN, out-of-range or swapped lon/lat; unknown crs."},
 }
-
-
-def _to_wgs84(lon: np.ndarray, lat: np.ndarray, crs: str, source: str) -> tuple[np.ndarray, np.ndarray]:
-    check_lonlat(lon, lat, source=source, audience="api")
-    return to_wgs84(lon, lat, crs)
 
 
 GET_PARAMETERS = [
@@ -139,7 +135,11 @@ BATCH_BODY = {
 @router.post(
     "/locate",
     response_model=LocateBatchOut,
-    responses={413: {"description": "More points than the batch limit (10,000)."}, **OUTSIDE},
+    responses={
+        404: {"description": "No plan published, or no plan named ``plan``."},
+        413: {"description": "More points than the batch limit (10,000)."},
+        422: {"description": "A malformed body, or lon and lat of different lengths."},
+    },
     summary="Locate up to 10,000 points in one call (arrays or GeoJSON)",
     openapi_extra={"requestBody": BATCH_BODY, "parameters": GET_PARAMETERS[3:]},
 )
@@ -176,16 +176,65 @@ async def locate_batch(request: Request) -> Response:
             fix=f"split it into calls of at most {limit:,} points.",
             details={"limit": limit, "count": int(lon.size)},
         )
-    x, y = _to_wgs84(lon, lat, body.crs, source="request body")
-    pos = snap.locate(x, y)
+    problems = point_problems(lon, lat)
+    ok = np.array([p is None for p in problems], dtype=bool)
+    x, y = np.full(lon.shape, np.nan), np.full(lat.shape, np.nan)
+    if ok.any():
+        x[ok], y[ok] = to_wgs84(lon[ok], lat[ok], body.crs)
+    pos = np.full(lon.shape, -1, dtype=np.int64)
+    if ok.any():
+        pos[ok] = snap.locate(x[ok], y[ok])
     ids = snap.grid_ids
     hit = pos >= 0
     grid_id = np.full(pos.size, None, dtype=object)
     grid_id[hit] = ids[pos[hit]]
+    missed = np.flatnonzero(ok & ~hit)
+    if missed.size:
+        nearest, metres = snap.locator.nearest(x[missed], y[missed])
+        for i, near, dist in zip(missed.tolist(), nearest.tolist(), metres.tolist(), strict=True):
+            gid = snap.answers[int(near)]["grid"]["grid_id"]
+            problems[i] = {
+                "code": "outside_coverage",
+                "message": f"In no grid of plan {snap.plan.name!r}; the nearest grid is {gid} at {dist:,.0f} m.",
+                "nearest_grid_id": gid,
+                "distance_m": round(float(dist), 1),
+            }
     grids = {}
     for p in np.unique(pos[hit]).tolist():
         answer = snap.answers[p]
         grids[str(ids[p])] = {k: answer[k] for k in ("grid", "community", "town", "staff")}
     out = {"plan": snap.plan.name, "count": int(pos.size), "located": int(hit.sum()), "grid_id": grid_id.tolist()}
+    out["errors"] = problems
+    if isinstance(body, FeatureCollectionIn):
+        out["properties"] = [f.properties for f in body.features]
     out["grids"] = grids
     return Response(pydantic_core.to_json(out), media_type="application/json")
+
+
+def point_problems(lon: np.ndarray, lat: np.ndarray) -> list[dict[str, Any] | None]:
+    """Per point, why it cannot be located (None when it can): the reasons of
+    :func:`gridgis.crs.check_lonlat` (``missing``, ``swapped``, ``projected``, ``outside``), point by point.
+
+    >>> point_problems(np.array([112.9, 22.7, np.nan]), np.array([22.7, 112.9, 1.0]))[1]["code"]
+    'swapped'
+    """
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    with np.errstate(invalid="ignore"):
+        inside = finite & (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+        swapped = finite & (lat >= x0) & (lat <= x1) & (lon >= y0) & (lon <= y1)
+        degrees = (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    fixes = LONLAT_FIXES["api"]
+    out: list[dict[str, Any] | None] = [None] * lon.size
+    for i in np.flatnonzero(~inside).tolist():
+        kind = "missing" if not finite[i] else "swapped" if swapped[i] else "outside" if degrees[i] else "projected"
+        out[i] = {"code": kind, "message": f"{_REASONS[kind]} Fix: {fixes[kind]}"}
+    return out
+
+
+_REASONS = {
+    "missing": "Missing or non-numeric coordinates.",
+    "swapped": "lon/lat look swapped.",
+    "projected": "Not degrees: looks like projected metres.",
+    "outside": f"Outside China {CHINA_BOUNDS}.",
+}

@@ -155,8 +155,12 @@ def _check_photos(photo_urls: Any) -> tuple[str, ...]:
             details={"field": "photo_urls", "max": MAX_PHOTOS},
         )
     for url in urls:
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
+        try:
+            parts = urlsplit(url) if isinstance(url, str) else None
+            host = parts and parts.hostname  # raises ValueError on a bad host such as "http://["
+        except ValueError:
+            parts = host = None
+        if parts is None or not host or parts.scheme not in ("http", "https") or len(url) > MAX_URL:
             raise InputError(
                 f"Bad photo URL {url!r}.",
                 fix=f"send absolute http:// or https:// URLs of at most {MAX_URL} characters "

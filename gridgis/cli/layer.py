@@ -22,6 +22,12 @@ def cli() -> None:
     is_flag=True,
     help="Replace an existing layer NAME even with fewer areas (a warning says how many are lost).",
 )
+@click.option(
+    "--address-field",
+    default=None,
+    help="An address layer: door plates or POIs (points) with their address in this column; it places "
+    "address-only reports (the offline geocoder).",
+)
 @input_options()
 @db_opt
 def import_(
@@ -30,6 +36,7 @@ def import_(
     name_field: str | None,
     title: str | None,
     replace: bool,
+    address_field: str | None,
     layer: str | None,
     lon: str,
     lat: str,
@@ -38,15 +45,32 @@ def import_(
     db: str | None,
 ) -> None:
     """Import the polygons of PATH as layer NAME (replacing a layer of that name, never with fewer areas
-    unless --replace)."""
+    unless --replace), or with --address-field its address points into the geocoder."""
     from gridgis.store import open_store
     from gridgis.store.files import import_layer_file
 
     store = open_store(db)
     try:
+        if address_field:
+            from gridgis.geocode import Geocoder
+
+            count = Geocoder(store).import_file(
+                path, name, address_field, layer=layer, replace=replace, crs=crs, encoding=encoding, lon=lon, lat=lat
+            )
+            click.echo(f"Imported address layer {name!r}: {count} addresses into {store.url} (the geocoder uses them).")
+            return
         info = import_layer_file(
-            store, path, name, layer=layer, name_field=name_field, title=title, replace=replace,  # fmt: skip
-            crs=crs, encoding=encoding, lon=lon, lat=lat,
+            store,
+            path,
+            name,
+            layer=layer,
+            name_field=name_field,
+            title=title,
+            replace=replace,  # fmt: skip
+            crs=crs,
+            encoding=encoding,
+            lon=lon,
+            lat=lat,
         )
         click.echo(f"Imported layer {info.name!r}: {info.n_features} areas into {store.url}.")
     finally:

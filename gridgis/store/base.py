@@ -162,12 +162,13 @@ def check_key_grids(role: str, grids: Sequence[str]) -> tuple[str, ...]:
 
 
 def check_name(name: str, what: str) -> str:
-    """Plan and layer names: 1-64 characters of letters, digits, '-', '_' or '.'."""
-    ok = 0 < len(name) <= 64 and all(c.isalnum() or c in "-_." for c in name) and name.isascii()
+    """Plan and layer names: 1-64 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit
+    (so never ``.`` or ``..``)."""
+    ok = 0 < len(name) <= 64 and name.isascii() and name[0].isalnum() and all(c.isalnum() or c in "-_." for c in name)
     if not ok:
         raise InputError(
             f"Bad {what} name {name!r}.",
-            fix="use 1-64 ASCII letters, digits, '-', '_' or '.' (e.g. 2026-heshan).",
+            fix="use 1-64 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit (e.g. 2026-heshan).",
         )
     return name
 

