@@ -114,7 +114,7 @@ def workbench(name: str, store: StoreDep):
 def workbench_buildings(
     name: str,
     store: StoreDep,
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in WGS84 degrees")] = None,
+    bbox: Annotated[str | None, Query(max_length=200, description="minx,miny,maxx,maxy in WGS84 degrees")] = None,
 ):
     """Buildings (id, grid_id, households) intersecting ``bbox``; 422 when more than 20,000 match (zoom in).
     401/403: no planner key or session; 404: no such plan."""

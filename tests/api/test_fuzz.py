@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -86,8 +87,8 @@ def test_no_operation_answers_500(client, published, auth):
                 try:
                     kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=key)
                     r = _send(client, kwargs)
-                except UnicodeEncodeError:  # a lone surrogate in the URL or a header: no client can send it
-                    return
+                except (UnicodeEncodeError, httpx.InvalidURL):  # a lone surrogate in the URL or a header, or a
+                    return  # query longer than httpx's limit (65,536 characters): no client can send it
                 statuses[r.status_code // 100 * 100] += 1
                 if r.status_code >= 500:
                     failures.append(f"{kwargs['method']} {r.url} -> {r.status_code} {r.text[:200]}")
