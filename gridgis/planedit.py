@@ -231,6 +231,27 @@ def _polsby_popper(geoms: np.ndarray) -> np.ndarray:
     return polsby_popper(geoms)
 
 
+def _join_strays(geoms: np.ndarray, pts: np.ndarray, site_label: np.ndarray) -> np.ndarray:
+    """Give every piece of a grid that holds none of its sites to the grid sharing the longest edge with it
+    (as :func:`gridgis.partition.community.attach_loose` does): grids stay one polygon each."""
+    geoms = geoms.copy()
+    for k in range(len(geoms)):
+        parts = shapely.get_parts(geoms[k])
+        if len(parts) < 2:
+            continue
+        mine = pts[site_label == k]
+        held = np.zeros(len(parts), dtype=bool)
+        held[np.unique(shapely.STRtree(parts).query(mine, predicate="intersects")[1])] = True
+        if not held.any():
+            continue
+        geoms[k] = shapely.union_all(parts[held])
+        for piece in parts[~held]:
+            shared = shapely.length(shapely.intersection(shapely.boundary(geoms), shapely.boundary(piece)))
+            j = int(np.argmax(shared))
+            geoms[j] = shapely.union(geoms[j], piece)
+    return shapely.set_precision(geoms, _PRECISION_M)
+
+
 class _State:
     """A plan in a metric CRS, with the grid (position) of every building; edited in place, on a copy."""
 
@@ -348,7 +369,7 @@ class _State:
             reps = shapely.point_on_surface(tess.pieces[loose])
             pi, gi = shapely.STRtree(self.geom_m[ps]).query(reps, predicate="intersects")
             piece_label[loose[pi[::-1]]] = gi[::-1]
-        geoms = _dissolve(tess.pieces, piece_label, len(ps))
+        geoms = _join_strays(_dissolve(tess.pieces, piece_label, len(ps)), shapely.points(xy), site_label)
         self.check_pieces(ps, geoms, xy, site_label, i, op, moved, to)
         self.set_geoms(ps, geoms)
 
