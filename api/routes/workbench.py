@@ -187,6 +187,7 @@ WORDS = {
         "compare": "与已发布方案比较", "published": "已发布", "draft": "本草案", "publish": "发布",
         "selected": "已选楼栋", "none": "点击地图上的网格或楼栋", "saved": "已保存为草案", "edits": "步编辑",
         "band": "相对均值", "refused": "不允许", "community": "社区", "publish_confirm": "发布该草案？",
+        "plan": "方案", "status": "状态", "created": "创建时间",
     },
     "en": {
         "workbench": "Planner workbench", "distribution": "County-wide households per grid", "mean": "county mean",
@@ -197,8 +198,19 @@ WORDS = {
         "published": "published", "draft": "this draft", "publish": "Publish", "selected": "Selected buildings",
         "none": "Click a grid or buildings on the map", "saved": "Saved as draft", "edits": "edits",
         "band": "of the mean", "refused": "Refused", "community": "Community", "publish_confirm": "Publish this draft?",
+        "plan": "Plan", "status": "Status", "created": "Created",
     },
 }  # fmt: skip
+
+
+@page_router.get("/plans", response_class=HTMLResponse, summary="The plans a planner can open in the workbench")
+def plans_page(request: Request, caller: CallerDep, store: StoreDep, lang: LangQuery = "zh"):
+    """Every plan with its status and counts, each a link to its workbench. Without a session: to sign-in (303);
+    403: not a planner."""
+    if caller.role is None:
+        return RedirectResponse(f"/console?lang={lang}", status_code=303)
+    require_role(caller, "planner", f"GET {request.url.path}")
+    return _page(request, "plans.html", caller, lang, w=WORDS[lang], plans=store.list_plans())
 
 
 @page_router.get("/plans/{name}", response_class=HTMLResponse, summary="The planners' workbench page for plan NAME")

@@ -86,3 +86,15 @@ def test_body_shape_is_checked(client, auth, plan_name):
     assert r.status_code == 422
     r = client.post("/v1/plans/nope/edits", json={"edits": []}, headers=auth["planner"])
     assert r.status_code == 404
+
+
+def test_pages_are_for_planners(client, auth, plan_name):
+    for url in ("/console/plans", f"/console/plans/{plan_name}"):
+        r = client.get(url, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/console?lang=zh"
+        assert client.get(url, headers=auth["dispatcher"]).status_code == 403
+        r = client.get(url, params={"lang": "en"}, headers=auth["planner"])
+        assert r.status_code == 200 and plan_name in r.text and "Planner workbench" in r.text
+    assert client.get("/console/plans/nope", headers=auth["planner"]).status_code == 404
+    assert client.get("/console/workbench/workbench.js").headers["content-type"].startswith("text/javascript")
+    assert client.get("/console/workbench/other.js").status_code == 404

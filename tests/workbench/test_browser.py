@@ -62,7 +62,8 @@ def test_workbench_in_the_browser(browser, live, world, partitioned, shots):  # 
     far = others.iloc[int(np.argmax(shapely.distance(others.geometry.values, grids.loc[g1].geometry)))]["building_id"]
 
     _, page, watch = signed_in(browser, live, PLANNER)
-    page.goto(f"{live}/console/plans/draft?lang=en")
+    page.goto(f"{live}/console/plans?lang=en")
+    page.click("#wb-plans a:text-is('draft')")
     page.wait_for_function("document.body.getAttribute('data-wb-ready') === '1'")
     assert page.locator("path[data-grid]").count() == 12 and page.locator("path[data-building]").count() == 144
     assert "72" in page.locator("#wb-compare").inner_text()  # the published plan's mean, beside the draft's
