@@ -37,6 +37,7 @@ class PersonOut(BaseModel):
 class StaffOut(BaseModel):
     leader: PersonOut | None = None
     workers: list[PersonOut] = []
+    desk_phone: str | None = Field(None, description="The grid's service desk number (personal phones are not public).")
 
 
 class AreaOut(BaseModel):
@@ -141,6 +142,7 @@ class StaffFullOut(BaseModel):
     grid_id: str
     leader: dict[str, Any] | None = None
     workers: list[dict[str, Any]] = []
+    desk_phone: str | None = Field(None, description="The grid's service desk number.")
 
 
 class PlanOut(BaseModel):

@@ -21,9 +21,18 @@ so their balance and shape are what they give when asked for k regions. Each pee
 is a separate process killed after --timeout seconds; a peer that times out is skipped
 on the larger instances. Not part of the test suite.
 
+Real footprints (``--real``): pyrosm's ``test.osm.pbf`` (a Finnish town centre from OpenStreetMap,
+its streets and 1,410 buildings inside the area they enclose) and momepy's Bubeneč (Prague, perimeter
+blocks), put into the data model by tests/partition/real_cases.py; every method gets the same
+footprint tessellation with street blocks, and is measured also by
+
+- on streets: share of the inner grid edges (cut cell edges) lying on a street,
+- fp inside: share of the footprints no street crosses lying wholly inside their grid's polygon.
+
 Run::
 
     .venv/bin/python benchmarks/partition.py                 # all, about 10-15 minutes
+    .venv/bin/python benchmarks/partition.py --real-only --peers gridgis,kd,pymetis,gerrychain
     .venv/bin/python benchmarks/partition.py --sizes 500,2000 --peers gridgis,kd,pymetis
     .venv/bin/python benchmarks/partition.py --heshan-only   # the Heshan demo into 379 grids
     .venv/bin/python benchmarks/partition.py --peers gridgis --no-heshan --seed 1   # other instances
@@ -48,6 +57,8 @@ from gridgis.partition.report import polsby_popper
 from gridgis.partition.tessellate import Tessellation, dissolve, tessellate
 
 INSTANCES = ((500, 4), (2000, 8), (10000, 30), (50000, 120))
+#: real extracts and their grid counts (the issue's 10 and 40; Bubenec's 1,925 households in 5 and 10)
+REAL = (("kouvola", 10), ("kouvola", 40), ("bubenec", 5), ("bubenec", 10))
 PEERS = ("gridgis", "kd", "pymetis", "pymetis-contig", "gerrychain", "skater", "ward", "regionkmeans", "azp", "maxp")
 
 
@@ -60,6 +71,8 @@ class Instance:
     w: np.ndarray
     tess: Tessellation
     graph: sparse.csr_matrix
+    barriers: shapely.Geometry | None = None
+    shapes: np.ndarray | None = None
 
 
 def make_instance(n: int, k: int, seed: int = 0) -> Instance:
@@ -81,6 +94,27 @@ def make_instance(n: int, k: int, seed: int = 0) -> Instance:
     return Instance(len(xy), k, area, xy, w, tess, tess.graph(len(xy)))
 
 
+def real_instance(name: str, k: int) -> Instance:
+    """One real extract (see tests/partition/real_cases.py) as an instance: its sites, footprints and streets."""
+    import sys
+    from pathlib import Path
+
+    from gridgis.partition.inputs import PartitionInput
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests/partition
+    from tests.partition import real_cases
+
+    layers = getattr(real_cases, name)()
+    inp = PartitionInput.build(layers, {"households": 1.0}, ("roads",))
+    sites = inp.sites[0]
+    area = inp.areas[0]
+    barriers = shapely.intersection(inp.barriers, area)
+    tess = tessellate(area, sites.xy, barriers, sites.shapes)
+    return Instance(
+        len(sites.xy), k, area, sites.xy, sites.load, tess, tess.graph(len(sites.xy)), barriers, sites.shapes
+    )
+
+
 def evaluate(inst: Instance, labels: np.ndarray, geoms: np.ndarray | None = None) -> dict:
     """Balance, contiguity and compactness of a labelling (``geoms``: the method's own polygons, if it draws any)."""
     labels = np.asarray(labels)
@@ -97,13 +131,24 @@ def evaluate(inst: Instance, labels: np.ndarray, geoms: np.ndarray | None = None
     if geoms is not None:  # the polygons must still hold every building of theirs, one piece each
         ok = shapely.covers(geoms[labels], shapely.points(inst.xy)).all()
         contiguous = contiguous and ok and (shapely.get_num_geometries(geoms) == 1).all()
-    return {
+    out = {
         "regions": parts,
         "max_dev": float(np.abs(load - target).max() / target),
         "contiguous": bool(contiguous),
         "pp": float(polsby_popper(cells if geoms is None else geoms).mean()),
         "pp_cells": float(polsby_popper(cells).mean()),
     }
+    if inst.barriers is not None:
+        cut = labels[inst.tess.edges[:, 0]] != labels[inst.tess.edges[:, 1]]
+        total = inst.tess.length[cut].sum()
+        out["on_streets"] = float(inst.tess.barrier[cut].sum() / total) if total else None
+        polys = geoms if geoms is not None else cells
+        has = np.flatnonzero(~(shapely.is_missing(inst.shapes) | shapely.is_empty(inst.shapes)))
+        has = has[~shapely.intersects(inst.shapes[has], inst.barriers)]
+        has = has[shapely.covers(shapely.buffer(inst.area, 0.001), inst.shapes[has])]
+        inside = shapely.covers(shapely.buffer(polys[labels[has]], 0.001), inst.shapes[has])
+        out["fp_inside"] = float(inside.mean()) if len(has) else 1.0
+    return out
 
 
 # ---------------------------------------------------------------- methods (each returns labels)
@@ -111,7 +156,8 @@ def evaluate(inst: Instance, labels: np.ndarray, geoms: np.ndarray | None = None
 
 def run_gridgis(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
     # from the raw points, as in a real run: tessellation, bisection, repair, balance, smoothed polygons
-    res = partition_community(CommunityTask("440784101001", inst.area, inst.xy, inst.w, inst.k))
+    task = CommunityTask("440784101001", inst.area, inst.xy, inst.w, inst.k, inst.barriers, shapes=inst.shapes)
+    res = partition_community(task)
     return res.site_grid, np.array(res.geoms, dtype=object)
 
 
@@ -242,13 +288,33 @@ def run(name: str, inst: Instance, timeout: float) -> dict:
     return {"status": "ok", "seconds": seconds, **evaluate(inst, labels, geoms)}
 
 
-def fmt(name: str, r: dict) -> str:
+def fmt(name: str, r: dict, real: bool = False) -> str:
+    extra = f" {'-':>10} {'-':>9}" if real else ""
     if r["status"] != "ok":
-        return f"  {name:<15} {'-':>7} {'-':>9} {'-':>10} {'-':>6} {'-':>8} {'-':>9}  {r['note']}"
+        return f"  {name:<15} {'-':>7} {'-':>9} {'-':>10} {'-':>6} {'-':>8}{extra} {'-':>9}  {r['note']}"
+    if real:
+        streets = "-" if r.get("on_streets") is None else f"{r['on_streets']:.1%}"
+        extra = f" {streets:>10} {r['fp_inside']:>9.1%}"
     return (
         f"  {name:<15} {r['regions']:>7} {r['max_dev']:>9.1%} {'yes' if r['contiguous'] else 'NO':>10} "
-        f"{r['pp']:>6.2f} {r['pp_cells']:>8.2f} {r['seconds']:>9.3f}"
+        f"{r['pp']:>6.2f} {r['pp_cells']:>8.2f}{extra} {r['seconds']:>9.3f}"
     )
+
+
+def real(peers: list[str], timeout: float) -> None:
+    for name, k in REAL:
+        inst = real_instance(name, k)
+        target = inst.w.sum() / k
+        print(
+            f"\n{name}: {inst.n:,} sites (real footprints), {len(np.unique(inst.tess.site_block))} street blocks, "
+            f"k={k} grids, target {target:,.0f} households, heaviest building {inst.w.max() / target:.0%} of it"
+        )
+        print(
+            f"  {'method':<15} {'regions':>7} {'max dev':>9} {'contiguous':>10} {'PP':>6} {'PP cells':>8} "
+            f"{'on streets':>10} {'fp inside':>9} {'seconds':>9}"
+        )
+        for peer in peers:
+            print(fmt(peer, run(peer, inst, timeout), real=True), flush=True)
 
 
 def heshan(jobs: int) -> None:
@@ -263,15 +329,21 @@ def heshan(jobs: int) -> None:
     seconds = time.perf_counter() - start
     r, b = result.report, result.report["balance"]
     basic = result.grids[result.grids["kind"] == "basic"]
+    county, a, blocks = r["county"], r["apportionment"], r["street_blocks"]
     print(
         f"\nHeshan demo ({len(layers['buildings']):,} buildings, {len(layers['communities'])} communities) "
         f"into 379 grids, --jobs {jobs}: {seconds:.1f} s (demo build {built:.1f} s, not counted); "
-        f"hard rules {'OK' if r['quality']['ok'] else 'BROKEN'}; max deviation {b['max_deviation']:.1%}, "
-        f"mean {b['mean_deviation']:.2%}, grids within 1 %: {(basic['deviation'].abs() <= 0.01).mean():.0%}; "
+        f"hard rules {'OK' if r['quality']['ok'] else 'BROKEN'}; in community: max deviation "
+        f"{b['max_deviation']:.1%}, mean {b['mean_deviation']:.2%}, within the {b['tolerance']:.0%} tolerance "
+        f"{b['within_tolerance']:.1%}, within 1 %: {(basic['deviation'].abs() <= 0.01).mean():.0%}; county: grids "
+        f"hold {county['min']:,.0f}-{county['max']:,.0f} households-load (std {county['std']:,.0f}), "
+        f"{county['outside_range']} outside the mean +-10 %; largest community mean {a['largest_community_mean']:,.1f} "
+        f"= {a['largest_community_mean'] / a['bound']:.3f} x the bound {a['bound']:,.1f}; "
         f"mean Polsby-Popper {r['compactness']['mean_polsby_popper']:.2f} (the communities themselves "
         f"{r['compactness']['communities_mean_polsby_popper']:.2f}); "
         f"footprints inside their grid {r['footprints_inside_grid']['share_inside']:.2%}; "
-        f"edges on barriers {r['barriers']['share_on_barriers']:.0%}"
+        f"edges on barriers {r['barriers']['share_on_barriers']:.1%}; "
+        f"{blocks['whole_block_grids']} of {blocks['grids']} grids whole street blocks"
     )
 
 
@@ -284,10 +356,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the instances (layout and loads)")
     parser.add_argument("--heshan-only", action="store_true")
     parser.add_argument("--no-heshan", action="store_true")
+    parser.add_argument("--real-only", action="store_true", help="only the real footprints (and Heshan)")
+    parser.add_argument("--no-real", action="store_true")
     args = parser.parse_args()
-    if not args.heshan_only:
+    peers = [p for p in args.peers.split(",") if p]
+    if not args.heshan_only and not args.no_real:
+        real([p for p in peers if p in ("gridgis", "kd", "pymetis", "pymetis-contig", "gerrychain")], args.timeout)
+    if not args.heshan_only and not args.real_only:
         sizes = {int(s) for s in args.sizes.split(",")}
-        peers = [p for p in args.peers.split(",") if p]
         gave_up: dict[str, int] = {}
         for n, k in INSTANCES:
             if n not in sizes:

@@ -68,7 +68,15 @@ class QualityReport:
         m = self.metrics
         if "max_deviation" in m:
             lines.append(
-                f"  balance     max |load-target|/target {m['max_deviation']:.2%}, mean {m['mean_deviation']:.2%}"
+                f"  balance     in community: max |load-mean|/mean {m['max_deviation']:.2%}, "
+                f"mean {m['mean_deviation']:.2%}"
+            )
+        county = m.get("county")
+        if county:
+            lines.append(
+                f"  county      grids hold {county['min']:,.0f}-{county['max']:,.0f} (mean {county['mean']:,.0f}, "
+                f"std {county['std']:,.0f}); {county['outside_range']} outside "
+                f"{county['range'][0]:,.0f}-{county['range'][1]:,.0f}"
             )
         if "mean_polsby_popper" in m:
             lines.append(
@@ -97,6 +105,7 @@ def check_plan(
     *,
     n_grids: int | None = None,
     tol_m: float = TOL_M,
+    tolerance: float = 0.10,
 ) -> QualityReport:
     """Check ``grids`` against every hard rule that the given layers allow.
 
@@ -113,6 +122,9 @@ def check_plan(
     tol_m
         Gaps, overlaps and overflow of a community may total the area of a
         band this wide (metres) along its boundary.
+    tolerance
+        The county-wide range of the metrics: basic grids further than this
+        share from the county mean load are counted as outside it.
 
     Returns
     -------
@@ -154,7 +166,7 @@ def check_plan(
     report.checks["contiguity"], islands = _check_contiguity(grids, g_m, b_pts, communities, com_m)
     if n_grids is not None:
         report.checks["count"] = _check(len(grids) == n_grids, f"{len(grids)} grids, {n_grids} asked for", None)
-    report.metrics = _metrics(grids, g_m)
+    report.metrics = _metrics(grids, g_m, tolerance)
     report.metrics["island_grids"] = islands
     return report
 
@@ -298,17 +310,22 @@ def _check_contiguity(grids, g_m, b_pts, communities, com_m) -> tuple[dict, list
     return _check(True, f"every grid is one polygon{note}"), islands
 
 
-def _metrics(grids, g_m) -> dict:
+def _metrics(grids, g_m, tolerance: float) -> dict:
+    """Compactness; with a ``load`` column, balance against each community's mean and the county's."""
+    from gridgis.partition.report import county_distribution
+
     perimeter = shapely.length(g_m)
     pp = np.where(perimeter > 0, 4 * np.pi * shapely.area(g_m) / np.maximum(perimeter, 1e-12) ** 2, 0.0)
     out = {"grids": len(grids), "mean_polsby_popper": float(pp.mean()), "min_polsby_popper": float(pp.min())}
-    if {"load", "target"} <= set(grids.columns):
-        basic = grids["target"].to_numpy(dtype=float) > 0
+    if "load" in grids.columns:
+        basic = np.isfinite(grids["load"].to_numpy(dtype=float))
         if "kind" in grids.columns:
             basic &= (grids["kind"] == "basic").to_numpy()
         if basic.any():
-            load = grids["load"].to_numpy(dtype=float)[basic]
-            target = grids["target"].to_numpy(dtype=float)[basic]
-            dev = np.abs(load - target) / target
+            frame = grids.loc[basic, ["community_id", "load"]].astype({"load": float})
+            mean = frame.groupby("community_id")["load"].transform("mean").to_numpy()
+            load = frame["load"].to_numpy()
+            dev = np.where(mean > 0, np.abs(load - mean) / np.where(mean > 0, mean, 1.0), 0.0)
             out.update(max_deviation=float(dev.max()), mean_deviation=float(dev.mean()))
+            out["county"] = county_distribution(grids.loc[basic].assign(kind="basic"), tolerance)
     return out

@@ -3,7 +3,11 @@
 Survey and web-map files often hold self-intersecting polygons. gridgis does
 not reject them: :func:`repair_geometries` runs ``shapely.make_valid`` on the
 invalid ones and keeps their polygonal parts, and :func:`drop_empty` removes
-rows without a geometry; both warn with the count and the rows.
+rows without a geometry; both warn with the count and the rows. A polygon
+that collapses (no area left: a ring with too few distinct points, all its
+points on a line) becomes a point in layers that take points (buildings keep
+their households) and an empty geometry elsewhere, which :func:`drop_empty`
+then drops naming the rows.
 """
 
 from __future__ import annotations
@@ -34,34 +38,41 @@ def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
     >>> g = GeometryCollection([box(0, 0, 1, 1), LineString([(1, 1), (2, 2)])])
     >>> polygonal_parts(np.array([g]))[0].wkt
     'POLYGON ((1 0, 1 1, 0 1, 0 0, 1 0))'
+    >>> [p.geom_type for p in polygonal_parts(np.array([LineString([(0, 0), (1, 1)]), g]))]
+    ['Polygon', 'Polygon']
     """
     geoms = np.asarray(geoms, dtype=object)
     parts, owner = shapely.get_parts(geoms, return_index=True)
     # MultiPolygons inside collections need a second flattening.
     parts, sub = shapely.get_parts(parts, return_index=True)
     owner = owner[sub]
-    keep = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    keep = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & (shapely.area(parts) > 0)
     parts, owner = parts[keep], owner[keep]
     counts = np.bincount(owner, minlength=len(geoms))
     out = np.array([shapely.Polygon()] * len(geoms), dtype=object)
     if parts.size:
-        multi = shapely.multipolygons(parts, indices=owner, out=None)
-        has = np.flatnonzero(counts > 0)
-        out[has] = multi
+        # geometries without a polygonal part leave gaps in ``owner``: number the others 0..m-1
+        has, dense = np.unique(owner, return_inverse=True)
+        out[has] = shapely.multipolygons(parts, indices=dense)
         single = counts == 1
         out[single] = shapely.get_geometry(out[single], 0)
     return out
 
 
 def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str) -> gpd.GeoDataFrame:
-    """Make invalid polygons valid, keeping their polygonal parts; warn with the count.
+    """Make invalid polygons valid, keeping their polygonal parts; warn with the count and the rows.
+
+    A polygon with no area left once valid (collapsed: a line, a point)
+    becomes its centroid when ``layer`` takes points (``buildings``, see
+    :data:`gridgis.model.LAYERS`), else an empty geometry (:func:`drop_empty`
+    drops it); the warning names those rows apart.
 
     Parameters
     ----------
     gdf
         Any layer; only invalid Polygon/MultiPolygon rows are touched.
     layer, source
-        Names quoted in the warning.
+        Names quoted in the warning; ``layer`` also says whether points are allowed.
 
     Returns
     -------
@@ -89,14 +100,22 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str) -> gpd.
     invalid = polygonal & ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     if not invalid.any():
         return gdf
-    fixed = polygonal_parts(shapely.make_valid(geoms[invalid]))
+    valid = shapely.make_valid(geoms[invalid])
+    fixed = polygonal_parts(valid)
+    collapsed = shapely.is_empty(fixed)
+    to_point = _takes_points(layer) and collapsed.any()
+    if to_point:
+        fixed[collapsed] = shapely.centroid(valid[collapsed])
     out = gdf.copy()
     new = np.array(geoms, dtype=object)
     new[invalid] = fixed
     out[out.geometry.name] = gpd.GeoSeries(new, index=out.index, crs=gdf.crs)
     rows = out.index[invalid]
-    lost = int(shapely.is_empty(fixed).sum())
-    note = f"; {lost} of them had no polygonal part left (empty)" if lost else ""
+    lost = rows[collapsed]
+    note = ""
+    if len(lost):
+        became = "became points (their centroid)" if to_point else "were left empty (dropped next)"
+        note = f"; {len(lost)} of them had no polygonal part left and {became}: row(s) {listing(lost)}"
     warnings.warn(
         f"{source}: repaired {int(invalid.sum())} invalid polygon(s) in layer {layer!r} at row(s) {listing(rows)} "
         f"with make_valid, keeping their polygonal parts{note}.",
@@ -104,6 +123,13 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str) -> gpd.
         stacklevel=2,
     )
     return out
+
+
+def _takes_points(layer: str) -> bool:
+    from gridgis.model import LAYERS, PUNTAL
+
+    schema = LAYERS.get(layer)
+    return schema is not None and set(PUNTAL) <= set(schema.geometry_types)
 
 
 def drop_empty(gdf: gpd.GeoDataFrame, *, layer: str, source: str) -> gpd.GeoDataFrame:

@@ -1,17 +1,22 @@
-"""Cases over HTTP: intake, queries, the ledger, transitions, the routing table, per-grid figures.
+"""Cases over HTTP: intake, queries, the ledger, the chain's moves, notes, the call-back, the configuration,
+the routing table, per-grid figures.
 
-Who may do what (keys from ``X-API-Key`` or ``Authorization: Bearer``; the rules are :mod:`gridgis.access`):
+Who may do what (keys from ``X-API-Key`` or ``Authorization: Bearer``; the rules are :mod:`gridgis.access`
+for reading and :data:`gridgis.cases.lifecycle.MOVES` for moving):
 
-- no key: nothing here (Open311's read-only GETs stay public); 401 ``key_required``;
+- no key: nothing here (Open311's read-only GETs and the categories stay public); 401 ``key_required``;
 - a ``reader`` key (an app's): submit cases and read back the cases it submitted;
-- a ``worker`` key (a grid worker's, created with the grids it covers:
-  ``gridgis key create --role worker --grid ID``): submit, and list, read, export, count and move
-  the cases of its own grids only. Another grid's case answers 403 ``forbidden`` (its grid named in
-  the message), a case id that does not exist 404 ``not_found``; lists, the CSV ledger and the
-  stats silently keep the worker's grids;
-- ``dispatcher`` and above: every case, the routing table, escalation runs.
+- a ``worker`` key (a grid worker's, created with the grids it covers): submit, and list, read, export,
+  count the cases of its own grids, and make the handler's moves on them (accept, return, start,
+  resolve); a key held by a person posted to the case's community also verifies, reopens and closes
+  (someone other than the resolver). Another grid's case answers 403 ``forbidden``, a case id that
+  does not exist 404 ``not_found``; lists, the ledger and the stats silently keep the worker's grids;
+- ``dispatcher`` and above: every case and move, reassignment, the call-back, the configuration,
+  the routing table, escalation runs.
 
-Errors have the service's one JSON shape: ``{"error": {"code", "message", "details": {"fix", ...}}}``.
+The audit log names the person holding the key (``王五 [worker:ggk_yMbX06]``). Every case answer carries
+``allowed_moves``: the targets the caller may move it to now. Errors have the service's one JSON shape:
+``{"error": {"code", "message", "details": {"fix", ...}}}``.
 
 The case tables and the escalation job (every ``GRIDGIS_CASES_ESCALATE_SECONDS`` seconds, default 60;
 0 turns it off) belong to the worker's :class:`gridgis.service.Service`.
@@ -19,21 +24,35 @@ The case tables and the escalation job (every ``GRIDGIS_CASES_ESCALATE_SECONDS``
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CallerDep, DispatcherDep, KeyDep, ServiceDep, StaffDep
-from gridgis.access import check_case
+from gridgis.access import Caller, check_case, may_read
 from gridgis.cases import CATEGORIES, CaseFilter, CaseStore, RouteRule, check_report
+from gridgis.cases.categories import check_lang, get_category
+from gridgis.cases.config import LEVELS, CaseConfig
 from gridgis.cases.desk import submit_async
-from gridgis.cases.ledger import grid_stats, ledger_chunks
-from gridgis.cases.lifecycle import LEVELS, OPEN_STATUSES, STATUSES, allowed_transitions
+from gridgis.cases.intake import check_photo_refs
+from gridgis.cases.ledger import grid_stats, ledger_chunks, unit_names, write_xlsx
+from gridgis.cases.lifecycle import (
+    MOVES,
+    OPEN_STATUSES,
+    STATUS_NAMES_ZH,
+    STATUSES,
+    Actor,
+    allowed_moves,
+    allowed_transitions,
+    warning,
+)
 from gridgis.errors import InputError
 from gridgis.times import utc_now
 
@@ -56,22 +75,62 @@ async def get_clock() -> Callable[[], datetime]:
 
 
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
+LangQuery = Annotated[str, Query(description="zh (default) or en: the language of names.")]
 
 
-def case_json(case: dict[str, Any], now: datetime, *, contact: bool = False) -> dict[str, Any]:
-    """A case as JSON (times ISO 8601 UTC); the reporter's contact only for staff."""
+def case_json(
+    case: dict[str, Any],
+    now: datetime,
+    *,
+    contact: bool = False,
+    config: CaseConfig | None = None,
+    actor: Actor | None = None,
+    names: Callable[[str], str | None] | None = None,
+) -> dict[str, Any]:
+    """A case as JSON (times ISO 8601 UTC); the reporter's contact only for staff. With ``actor``,
+    ``allowed_moves`` lists the targets it may move the case to now; ``names`` gives a person's name."""
     out = {
         k: (v.isoformat() if isinstance(v, datetime) else v)
         for k, v in case.items()
-        if k not in ("contact", "submitter_id")
+        if k not in ("contact", "submitter_id", "resolved_by")
     }
     out["level"] = LEVELS[case["level"]]
     out["overdue"] = case["status"] in OPEN_STATUSES and case["due_at"] < now
-    out["category_name"] = CATEGORIES[case["category"]].name
+    out["status_name"] = STATUS_NAMES_ZH[case["status"]]
+    if config is not None:
+        out["warning"] = warning(case, now, config)
+        category = config.categories.get(case["category"])
+        out["category_name"] = category.name_zh if category else case["category"]
+        out["category_name_en"] = category.name if category else case["category"]
     out["allowed_transitions"] = list(allowed_transitions(case["status"]))
+    if actor is not None:
+        out["allowed_moves"] = allowed_moves(case, actor)
+    if names is not None:
+        out["assignee_name"] = names(case["assignee"])
     if contact:
         out["contact"] = case["contact"]
     return out
+
+
+def _view(cases: CaseStore, caller: Caller, case: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A case as the caller sees it, with the moves open to it."""
+    return case_json(
+        case,
+        now,
+        contact=caller.at_least("worker"),
+        config=cases.config(),
+        actor=cases.actor(caller, case),
+        names=cases.people.directory().name_of,
+    )
+
+
+def _check(cases: CaseStore, caller: Caller, case: dict[str, Any], *, act: bool = False) -> Actor:
+    """The caller's actor on ``case``, once it may read (``act``: move) it: by the access rules or because its
+    person holds the case; else 401/403 as :func:`gridgis.access.check_case` says."""
+    actor = cases.actor(caller, case)
+    if not actor.roles and not (not act and caller.role is not None and may_read(caller, case)):
+        check_case(caller, case, act=act)
+    return actor
 
 
 # --- intake ----------------------------------------------------------------------------------
@@ -79,7 +138,7 @@ class CaseIn(BaseModel):
     """A report. Location: lon/lat in ``crs`` (gcj02 for Amap/Tencent/WeChat points, bd09 for Baidu)."""
 
     model_config = ConfigDict(extra="forbid")
-    category: str = Field(description=f"One of {list(CATEGORIES)}.")
+    category: str = Field(description=f"A configured category, by default one of {list(CATEGORIES)}.")
     description: str = Field(description="What is wrong, 1 to 4,000 characters.")
     lon: float | None = None
     lat: float | None = None
@@ -118,6 +177,7 @@ async def create_case(
     retry); 202: an address that matches no address layer, queued for a dispatcher; 401: no or bad key; 404: no
     plan published; 409: Idempotency-Key reused for another report; 422: bad
     field."""
+    config = cases.config()
     fields = body.model_dump()
     address, placement = fields.pop("address"), None
     if address and fields["lon"] is None and fields["lat"] is None:  # the offline geocoder
@@ -126,7 +186,7 @@ async def create_case(
         placement = await addresses.place_report(request, fields, address, client)
         if isinstance(placement, JSONResponse):
             return placement  # 202: queued for a dispatcher to place by hand
-    report = check_report(**fields)
+    report = check_report(**fields, categories=config.categories)
     now = clock()
     snapshot = service.snapshot or await run_in_threadpool(service.current, None)
     case, replayed = await submit_async(
@@ -135,7 +195,7 @@ async def create_case(
     headers = {"Location": f"/v1/cases/{case['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    out = case_json(case, now, contact=True)
+    out = case_json(case, now, contact=True, config=config)
     if address:
         from api.routes import addresses
 
@@ -145,8 +205,9 @@ async def create_case(
 
 
 # --- queries -----------------------------------------------------------------------------------
-def case_filter(
+async def case_filter(
     caller: StaffDep,
+    cases: CasesDep,
     grid_id: str | None = None,
     community_id: str | None = None,
     town_id: str | None = None,
@@ -158,6 +219,8 @@ def case_filter(
     """The case filter of the query, limited to the caller's grids. 401: no key; 403: an app's key; 422: bad
     status, category or a time without zone."""
     statuses = tuple(s for item in status or () for s in item.split(",") if s)
+    if category is not None:
+        get_category(category, cases.config().categories)
     return CaseFilter(
         grid_id=grid_id,
         community_id=community_id,
@@ -186,16 +249,18 @@ FilterDep = Annotated[CaseFilter, Depends(case_filter)]
 def list_cases(
     cases: CasesDep,
     f: FilterDep,
+    caller: StaffDep,
     clock: ClockDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JSONResponse:
-    """A page of matching cases, newest first. 401/403: not staff; 422: bad filter or page."""
+    """A page of matching cases, newest first, each with the caller's ``allowed_moves``. 401/403: not staff;
+    422: bad filter or page."""
     rows, total = cases.list(f, limit=limit, offset=offset)
     now = clock()
     return JSONResponse(
         {
-            "cases": [case_json(c, now, contact=True) for c in rows],
+            "cases": [_view(cases, caller, c, now) for c in rows],
             "total": total,
             "limit": limit,
             "offset": offset,
@@ -204,13 +269,54 @@ def list_cases(
     )
 
 
-@router.get(".csv", summary="The ledger (台账) of the matching cases as CSV (staff)", response_class=StreamingResponse)
-def ledger(cases: CasesDep, f: FilterDep, clock: ClockDep) -> StreamingResponse:
-    """The matching cases as CSV, oldest first, streamed. 401/403: not staff."""
+def _ledger_options(service, cases: CaseStore, lang: str) -> dict[str, Any]:
+    return {
+        "config": cases.config(),
+        "names": unit_names(service.snapshot),
+        "handler_name": cases.people.directory().name_of,
+        "lang": check_lang(lang),
+    }
+
+
+@router.get(
+    ".csv", summary="The ledger (台账) of the matching cases as CSV for Excel (staff)", response_class=StreamingResponse
+)
+def ledger(
+    cases: CasesDep, service: ServiceDep, f: FilterDep, clock: ClockDep, lang: LangQuery = "zh"
+) -> StreamingResponse:
+    """The matching cases as CSV, oldest first, streamed: Chinese headers and statuses (``lang=en``: English),
+    Beijing time, codes as text, unit names, handler, result, check, call-back. 401/403: not staff."""
+    options = _ledger_options(service, cases, lang)
     return StreamingResponse(
-        ledger_chunks(cases.iter_cases(f), clock()),
+        ledger_chunks(cases.iter_cases(f), clock(), **options),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="cases.csv"'},
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    ".xlsx",
+    summary="The ledger (台账) as an Excel workbook (staff)",
+    response_class=FileResponse,
+    responses={200: {"content": {XLSX: {}}}},
+)
+def ledger_xlsx(
+    cases: CasesDep, service: ServiceDep, f: FilterDep, clock: ClockDep, lang: LangQuery = "zh"
+) -> FileResponse:
+    """The ledger of :func:`ledger` as XLSX (codes as text cells); written whole, then sent. 401/403: not staff."""
+    options = _ledger_options(service, cases, lang)
+    tmp = tempfile.NamedTemporaryFile(prefix="gridgis-ledger-", suffix=".xlsx", delete=False)  # noqa: SIM115
+    try:
+        write_xlsx(cases.iter_cases(f), tmp, clock(), **options)
+    finally:
+        tmp.close()
+    import os
+
+    return FileResponse(
+        tmp.name, media_type=XLSX, filename="cases.xlsx", background=BackgroundTask(os.unlink, tmp.name)
     )
 
 
@@ -221,16 +327,52 @@ def stats(cases: CasesDep, f: FilterDep, clock: ClockDep) -> dict:
     return {"generated_at": now.isoformat(), "grids": grid_stats(cases, f, now)}
 
 
-@router.get("/categories", summary="Categories with their deadlines")
-def categories() -> list[dict]:
-    """The case categories with their deadlines (public)."""
+@router.get("/categories", summary="Categories with their deadlines and warning times (public)")
+def categories(cases: CasesDep, lang: LangQuery = "zh") -> list[dict]:
+    """The case categories with their deadlines; ``name`` in ``lang`` (Chinese by default). 422: bad lang."""
+    lang = check_lang(lang)
     return [
-        {"code": c.code, "name": c.name, "name_zh": c.name_zh, "deadline_hours": c.deadline_hours}
-        for c in CATEGORIES.values()
+        {
+            "code": c.code,
+            "name": c.label(lang),
+            "name_zh": c.name_zh,
+            "name_en": c.name,
+            "deadline_hours": c.deadline_hours,
+            "yellow_hours": c.yellow.total_seconds() / 3600,
+        }
+        for c in cases.config().categories.values()
     ]
 
 
-# --- routing table and escalation ------------------------------------------------------------------
+@router.get("/chain", summary="The chain: statuses (with Chinese names) and who may make each move (public)")
+def chain() -> dict:
+    """The one table of the chain: for each status its Chinese name and, per target, the chain roles
+    (dispatcher, handler, community, system) that may make the move."""
+    return {
+        "statuses": [
+            {"status": s, "name": STATUS_NAMES_ZH[s], "moves": {t: list(r) for t, r in MOVES[s].items()}}
+            for s in STATUSES
+        ]
+    }
+
+
+# --- configuration, routing table and escalation ------------------------------------------------------
+@router.get("/config", summary="The configuration: categories, deadlines, warnings, departments, escalation")
+def get_config(cases: CasesDep, caller: KeyDep, lang: LangQuery = "zh") -> dict:
+    """The configuration document (names in ``lang``) with the routing table. 401: no key."""
+    doc = cases.config().as_dict(check_lang(lang))
+    doc["routes"] = [rule.as_dict() for rule in cases.rules().values()]
+    return doc
+
+
+@router.put("/config", summary="Replace the configuration (dispatcher)")
+def put_config(body: Annotated[dict[str, Any], Body()], cases: CasesDep, caller: DispatcherDep) -> dict:
+    """Check and store the configuration; ``routes``, when given, replace the routing table. 401/403: no
+    dispatcher key; 404: a route's layer does not exist; 422: bad document (the field named)."""
+    cases.set_config(body, actor=caller.actor, source="PUT /v1/cases/config")
+    return get_config(cases, caller)
+
+
 class RuleIn(BaseModel):
     """A routing rule's body: the department layer and the department's name."""
 
@@ -249,7 +391,7 @@ def list_rules(cases: CasesDep, caller: KeyDep) -> list[dict]:
 @router.put("/routes/{category}", summary="Send a category to a department layer (dispatcher)")
 def put_rule(category: str, body: RuleIn, cases: CasesDep, service: ServiceDep, caller: DispatcherDep) -> dict:
     """Send a category to a department layer. 401/403: no dispatcher key; 404: no such layer; 422: bad category."""
-    rule = RouteRule(category, body.layer, body.department, body.max_distance_m)
+    rule = RouteRule(category, body.layer, body.department, body.max_distance_m, categories=cases.config().categories)
     service.store.get_layer(body.layer)  # NotFoundError listing the layers
     return cases.set_rule(rule, actor=caller.actor).as_dict()
 
@@ -262,20 +404,31 @@ def delete_rule(category: str, cases: CasesDep, caller: DispatcherDep) -> None:
 
 @router.post("/escalations", summary="Escalate every overdue case now (dispatcher; the job does it on a timer)")
 def escalate(cases: CasesDep, caller: DispatcherDep, clock: ClockDep) -> dict:
-    """Escalate every overdue case now; the ids escalated. 401/403: no dispatcher key."""
+    """Escalate every overdue case now (an alert for those at the top); the ids. 401/403: no dispatcher key."""
     now = clock()
     return {"at": now.isoformat(), "escalated": cases.escalate_overdue(now)}
 
 
 # --- one case ----------------------------------------------------------------------------------
-@router.get("/{case_id}", summary="One case with its audit log")
+@router.get("/{case_id}", summary="One case with its audit log, photos and the caller's allowed moves")
 def get_case(case_id: int, request: Request, cases: CasesDep, caller: CallerDep, clock: ClockDep) -> JSONResponse:
-    """One case with its audit log; the reporter's contact for staff. 401: no key; 403: another grid's or app's
-    case; 404: no such case."""
+    """One case with its audit log, ``photos`` (the reporter's and those of each move or note, as
+    ``{"ref", "stage", "at", "by"}``), ``allowed_moves`` and a kept address; the reporter's contact for staff.
+    401: no key; 403: another grid's or app's case; 404: no such case."""
     case = cases.get(case_id)
-    check_case(caller, case)
-    out = case_json(case, clock(), contact=caller.at_least("worker"))
-    out["events"] = [{**e, "at": e["at"].isoformat()} for e in cases.events(case_id)]
+    _check(cases, caller, case)
+    out = _view(cases, caller, case, clock())
+    events = cases.events(case_id)
+    out["events"] = [{**e, "at": e["at"].isoformat()} for e in events]
+    created = case["created_at"].isoformat()
+    out["photos"] = [
+        {"ref": u, "stage": "reported", "at": created, "by": case["submitted_by"]} for u in case["photo_urls"]
+    ]
+    out["photos"] += [
+        {"ref": ref, "stage": e["to_status"], "at": e["at"].isoformat(), "by": e["actor"]}
+        for e in events
+        for ref in e["photos"]
+    ]
     from api.routes.open311 import geocoder_of  # (imports this module)
 
     kept = geocoder_of(request).address_of(case_id)
@@ -285,20 +438,69 @@ def get_case(case_id: int, request: Request, cases: CasesDep, caller: CallerDep,
 
 
 class TransitionIn(BaseModel):
-    """A move: the target status, a note and, when assigning, the assignee."""
+    """A move: the target status, a note (the reason or the result when required), photo references and,
+    when assigning, the assignee."""
 
     model_config = ConfigDict(extra="forbid")
     to: str = Field(description=f"One of {list(STATUSES)}.")
     note: str = Field("", max_length=4000)
-    assignee: str | None = Field(None, max_length=200, description="Only when moving to 'assigned'.")
+    assignee: str | None = Field(
+        None, max_length=200, description='Only when moving to "assigned": "person:ID" or "department:NAME".'
+    )
+    photos: list[str] = Field(default_factory=list, max_length=10, description="Photo URLs or upload ids.")
 
 
-@router.post("/{case_id}/transitions", summary="Move a case (staff); 409 lists the allowed moves")
-def transition(case_id: int, body: TransitionIn, cases: CasesDep, caller: StaffDep, clock: ClockDep) -> JSONResponse:
+@router.post("/{case_id}/transitions", summary="Move a case; 409 lists the allowed moves, 403 says who may")
+def transition(case_id: int, body: TransitionIn, cases: CasesDep, caller: KeyDep, clock: ClockDep) -> JSONResponse:
+    """Move a case. 401: no key; 403: another grid's case, or the move needs another chain role (or someone
+    other than the resolver); 404: no such case; 409: move not allowed from this status (the allowed moves
+    listed); 422: bad body, missing reason or result, unknown assignee."""
     # checked before the move's transaction: a case keeps the grid it was routed to for life
-    """Move a case. 401/403: not staff, or another grid's case; 404: no such case; 409: move not allowed (the
-    allowed moves listed); 422: bad body."""
-    check_case(caller, cases.get(case_id), act=True)
+    actor = _check(cases, caller, cases.get(case_id), act=True)
     now = clock()
-    case = cases.transition(case_id, body.to, actor=caller.actor, note=body.note, assignee=body.assignee, now=now)
-    return JSONResponse(case_json(case, now, contact=True))
+    case = cases.transition(
+        case_id,
+        body.to,
+        actor=actor,
+        note=body.note,
+        assignee=body.assignee,
+        photos=check_photo_refs(body.photos),
+        now=now,
+    )
+    return JSONResponse(_view(cases, caller, case, now))
+
+
+class NoteIn(BaseModel):
+    """A note and/or photo references added to a case without moving it."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field("", max_length=4000)
+    photos: list[str] = Field(default_factory=list, max_length=10, description="Photo URLs or upload ids.")
+
+
+@router.post("/{case_id}/notes", status_code=201, summary="Add a note and/or photos to a case (who may move it)")
+def add_note(case_id: int, body: NoteIn, cases: CasesDep, caller: KeyDep, clock: ClockDep) -> JSONResponse:
+    """Add a note and/or photos (an audit event, the status unchanged). 201; 401/403: may not move this case;
+    404: no such case; 422: empty note without photos, bad photo reference."""
+    actor = _check(cases, caller, cases.get(case_id), act=True)
+    now = clock()
+    case = cases.note(case_id, body.note, check_photo_refs(body.photos), actor=actor, now=now)
+    return JSONResponse(_view(cases, caller, case, now), status_code=201)
+
+
+class FeedbackIn(BaseModel):
+    """The call-back to the reporter (回访) and their rating."""
+
+    model_config = ConfigDict(extra="forbid")
+    callback: str = Field(min_length=1, max_length=4000, description="What the reporter said on the call-back.")
+    rating: int | None = Field(None, ge=1, le=5, description="The reporter's rating, 1 (very unhappy) to 5.")
+
+
+@router.post("/{case_id}/feedback", summary="Record the call-back (回访) and the reporter's rating (dispatcher)")
+def feedback(case_id: int, body: FeedbackIn, cases: CasesDep, caller: DispatcherDep, clock: ClockDep) -> JSONResponse:
+    """Record the call-back and rating on a resolved, verified or closed case. 401/403: no dispatcher key;
+    404: no such case; 409: not resolved yet; 422: bad body."""
+    actor = cases.actor(caller, cases.get(case_id))
+    now = clock()
+    case = cases.feedback(case_id, callback=body.callback, rating=body.rating, actor=actor, now=now)
+    return JSONResponse(_view(cases, caller, case, now))

@@ -281,6 +281,7 @@ def list_cases(
     cases: CasesDep,
     s: SelectionDep,
     clock: ClockDep,
+    caller: Annotated[Caller, require("worker")],
     sort: str = "newest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -292,7 +293,7 @@ def list_cases(
     stamp = query.stamp(cases)
     rows, total = query.page(cases, s, sort=sort, limit=limit, offset=offset, now=now)
     out: dict[str, Any] = {
-        "cases": [_listed(c, now) for c in rows],
+        "cases": [{**_listed(c, now), "allowed_moves": cases.allowed_moves(c, caller)} for c in rows],
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -329,8 +330,7 @@ def case_detail(
         {"id": p["id"], "url": f"/console/photos/{p['id']}", "name": p["name"], "uploaded_by": p["uploaded_by"]}
         for p in console.photos.list(case_id)
     ]
-    may = caller.at_least("dispatcher") or case["grid_id"] in caller.grids
-    out["moves"] = list(out.get("allowed_moves") or out["allowed_transitions"]) if may else []
+    out["moves"] = cases.allowed_moves(case, caller)  # the chain's one table, for this caller
     return JSONResponse(out)
 
 
@@ -352,8 +352,9 @@ def bulk_assign(
     done, failed = [], []
     for case_id in dict.fromkeys(body.ids):
         try:
+            actor = cases.actor(caller, cases.get(case_id))
             cases.transition(
-                case_id, "assigned", actor=caller.actor, note=body.note, assignee=body.assignee.strip(), now=clock()
+                case_id, "assigned", actor=actor, note=body.note, assignee=body.assignee.strip(), now=clock()
             )
             done.append(case_id)
         except GridgisError as exc:

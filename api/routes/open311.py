@@ -168,12 +168,12 @@ def discovery(fmt: str, request: Request, settings: SettingsDep) -> Response:
 
 
 @router.get("/services.{fmt}", summary="The services (one per case category)", responses=ERRORS)
-def services(fmt: str, settings: SettingsDep, jurisdiction_id: Jurisdiction = None) -> Response:
+def services(fmt: str, settings: SettingsDep, cases: CasesDep, jurisdiction_id: Jurisdiction = None) -> Response:
     """The Open311 services, one per case category; each has the attributes of ``services/{code}``."""
 
     def make() -> list[dict[str, Any]]:
         _jurisdiction(settings, jurisdiction_id)
-        return [{**s, "metadata": True} for s in doc.service_list()]
+        return [{**s, "metadata": True} for s in doc.service_list(cases.config())]
 
     return _answer(fmt, "services", make)
 
@@ -382,7 +382,7 @@ def _requests(cases, rows: list[dict[str, Any]], georeport: GeoReportStore, staf
     kept = georeport.load([int(c["id"]) for c in rows])
     out = []
     for case in rows:
-        item = doc.service_request(case)
+        item = doc.service_request(case, cases.config())
         extra = kept.get(int(case["id"]))
         if extra:
             item["address"] = extra["address_string"]

@@ -59,7 +59,15 @@ class CaseRouter:
         pos = self._grid_pos.get(grid_id)  # the first row of that id, as a scan would find
         return self.snapshot.answers[pos]["staff"] if pos is not None else None
 
-    def route(self, report: Report, rules: dict) -> Route:
+    def route(self, report: Report, rules: dict, cases: CaseStore | None = None, now: datetime | None = None) -> Route:
+        """Route ``report`` with the routing table ``rules`` and, given ``cases``, its people (the worker on
+        duty at ``now``) and configured county."""
+        handler_of, county = None, None
+        if cases is not None:
+            directory, when = cases.people.directory(), now or utc_now()
+            handler_of = lambda grid_id: directory.handler_of(grid_id, when)  # noqa: E731
+            towns = self.territory.town_ids
+            county = cases.config().county_of(str(towns[0]) if len(towns) else None)
         rule = rules.get(report.category)
         departments = {}
         if rule is not None:
@@ -74,6 +82,8 @@ class CaseRouter:
             rules=rules,
             departments=departments,
             staff_of=self.staff_of,
+            handler_of=handler_of,
+            county=county,
         )
 
 
@@ -135,7 +145,8 @@ def submit(
     """
     if snapshot is None:
         raise _no_plan()
-    route = router_for(snapshot, cases.store).route(report, cases.rules())
+    now = now or utc_now()
+    route = router_for(snapshot, cases.store).route(report, cases.rules(), cases, now)
     return cases.create(report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now)
 
 
@@ -147,7 +158,7 @@ async def submit_async(cases: CaseStore, snapshot, report: Report, **submitter: 
     router = _ready_router(snapshot)
     if router is None:
         router = await asyncio.to_thread(router_for, snapshot, cases.store)
-    return await cases.acreate(report, router.route(report, cases.rules()), **submitter)
+    return await cases.acreate(report, router.route(report, cases.rules(), cases, submitter.get("now")), **submitter)
 
 
 def run_escalation(

@@ -46,6 +46,7 @@ def check_report(
     channel: str | None = "app",
     photo_urls: Any = (),
     contact: dict[str, Any] | None = None,
+    categories: Any = None,
 ) -> Report:
     """Validate one report; raise :class:`~gridgis.errors.InputError` naming the field, the value and the fix.
 
@@ -65,6 +66,8 @@ def check_report(
         Up to 10 absolute http(s) URLs.
     contact
         Optional ``name``, ``phone``, ``email`` of the reporter.
+    categories
+        The category table (:attr:`gridgis.cases.config.CaseConfig.categories`); default the built-in one.
 
     Examples
     --------
@@ -72,7 +75,7 @@ def check_report(
     >>> r.category, r.lon, r.lat
     ('fire', 112.95, 22.71)
     """
-    get_category(category)
+    get_category(category, categories)
     text = _check_description(description)
     lon84, lat84, crs_name = _check_location(lon, lat, crs)
     if channel is None:
@@ -190,3 +193,25 @@ def _check_contact(contact: dict[str, Any]) -> dict[str, str]:
             )
         out[key] = value
     return out
+
+
+#: a photo reference the console gives after an upload: an id (letters, digits, ``_.:-``) or an http(s) URL
+_PHOTO_ID = __import__("re").compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+def check_photo_refs(refs: Any) -> tuple[str, ...]:
+    """Photo references of a move or note: up to 10 http(s) URLs or upload ids; :class:`InputError` otherwise.
+
+    >>> check_photo_refs(["upl_3f2a", "https://img.example.cn/b.jpg"])
+    ('upl_3f2a', 'https://img.example.cn/b.jpg')
+    """
+    refs = list(refs or [])
+    urls = [r for r in refs if not (isinstance(r, str) and _PHOTO_ID.match(r))]
+    _check_photos(urls)
+    if len(refs) > MAX_PHOTOS:
+        raise InputError(
+            f"{len(refs)} photos sent; at most {MAX_PHOTOS} are accepted.",
+            fix="send fewer.",
+            details={"field": "photos", "max": MAX_PHOTOS},
+        )
+    return tuple(refs)

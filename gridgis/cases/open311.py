@@ -1,7 +1,9 @@
 """Open311 GeoReport v2 documents: services, service requests and errors, as JSON-ready lists or XML.
 
-The lifecycle maps to Open311's two statuses: ``closed`` for closed and rejected
-cases, ``open`` for the others, with ``status_notes`` saying where the case is.
+The chain maps to Open311's two statuses: ``closed`` for closed and rejected cases, ``open`` for the
+others. ``status_notes`` is what the reporter reads: the handler's note (the result) once the case is
+resolved, the reason when it is rejected, returned or reopened, else where the case stands, in Chinese.
+Service names are the categories' Chinese names (``lang="en"``: English), from the configuration.
 """
 
 from __future__ import annotations
@@ -10,39 +12,52 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
 
-from gridgis.cases.categories import CATEGORIES
-from gridgis.cases.lifecycle import FINAL_STATUSES
+from gridgis.cases.config import DEFAULT, CaseConfig
+from gridgis.cases.lifecycle import FINAL_STATUSES, OPEN_STATUSES
 
 #: Open311 status -> our statuses
 OPEN311_STATUSES = {
-    "open": ("reported", "assigned", "in_progress", "resolved", "escalated"),
+    "open": tuple(s for s in (*OPEN_STATUSES, "resolved", "verified") if s not in FINAL_STATUSES),
     "closed": FINAL_STATUSES,
 }
 _NOTES = {
-    "reported": "Reported; being routed.",
-    "assigned": "Assigned to {who}.",
-    "in_progress": "Being handled by {who}.",
-    "resolved": "Resolved by {who}; awaiting the reporter's feedback before closing.",
-    "closed": "Closed after feedback.",
-    "escalated": "Not handled in time: escalated to {who}.",
-    "rejected": "Rejected by the grid (not within its remit or a duplicate).",
+    "reported": "已受理上报，正在派遣。",
+    "assigned": "已派遣给{who}。",
+    "accepted": "{who}已受理。",
+    "in_progress": "{who}正在处置。",
+    "resolved": "已处置：{result}",
+    "verified": "已处置并核查通过：{result}",
+    "closed": "已办结：{result}",
+    "returned": "已退回指挥中心重新派遣：{reason}",
+    "rejected": "不予受理：{reason}",
+    "reopened": "核查未通过，重新处置：{reason}",
+    "escalated": "未在时限内处置，已上报{who}。",
 }
-_WHO = {"worker": "the grid worker", "leader": "the grid leader", "grid": "the grid's desk"}
+_WHO = {
+    "grid": "网格",
+    "community": "社区",
+    "town": "镇街",
+    "county": "县级指挥中心",
+    "department": "部门",
+    "person": "网格",
+    "desk": "指挥中心",
+}
 
 
-def service_list() -> list[dict[str, Any]]:
-    """``GET services``: one service per case category."""
+def service_list(config: CaseConfig = DEFAULT, lang: str = "zh") -> list[dict[str, Any]]:
+    """``GET services``: one service per case category, named in ``lang`` (Chinese by default)."""
     return [
         {
             "service_code": c.code,
-            "service_name": c.name,
-            "description": f"{c.name_zh}: {c.description} Handled within {c.deadline_hours:g} h.",
+            "service_name": c.label(lang),
+            "description": f"{c.name_zh}: {c.description} 时限 {c.deadline_hours:g} 小时 (handled within "
+            f"{c.deadline_hours:g} h).",
             "metadata": False,
             "type": "realtime",
-            "keywords": c.name_zh,
+            "keywords": f"{c.name_zh},{c.name}",
             "group": "grid",
         }
-        for c in CATEGORIES.values()
+        for c in config.categories.values()
     ]
 
 
@@ -52,35 +67,46 @@ def service_definition(code: str) -> dict[str, Any]:
 
 
 def _who(case: dict[str, Any]) -> str:
+    """Who holds the case, as the public may read it: a unit, never a person's name or phone."""
     kind, _, rest = case["assignee"].partition(":")
-    if kind in _WHO:
-        return f"{_WHO[kind]} of grid {case['grid_id']}"
-    if kind == "community":
-        return f"community {rest}"
-    if kind == "town":
-        return f"the desk of town {rest}"
-    if kind == "dept":
-        return case["department"] or rest
-    return case["assignee"]
+    if kind in ("person", "grid"):
+        return f"网格 {case['grid_id']}" if case["grid_id"] else "县级指挥中心"
+    if kind in ("community", "town"):
+        return f"{_WHO[kind]} {rest}"
+    if kind == "county":
+        return "县级指挥中心"
+    if kind in ("dept", "department"):
+        return case["department"] or rest.split(":")[0]
+    return _WHO.get(kind, "指挥中心")
 
 
-def service_request(case: dict[str, Any]) -> dict[str, Any]:
-    """One case as an Open311 service request (no reporter contact)."""
-    status = "closed" if case["status"] in FINAL_STATUSES else "open"
-    notes = _NOTES[case["status"]].format(who=_who(case))
+def status_notes(case: dict[str, Any]) -> str:
+    """What the reporter reads about ``case``: the result, the reason or where it stands."""
+    reason = (
+        case.get("reject_reason")
+        if case["status"] == "rejected"
+        else (case.get("return_reason") if case["status"] == "returned" else case.get("check_note"))
+    )
+    notes = _NOTES[case["status"]].format(who=_who(case), result=case.get("result") or "", reason=reason or "")
     if case["outside_coverage"]:
-        notes += " Reported outside every grid; sent to the nearest town's desk."
+        notes += " 上报地点不在任何网格内，已转县级指挥中心。"
+    return notes
+
+
+def service_request(case: dict[str, Any], config: CaseConfig = DEFAULT, lang: str = "zh") -> dict[str, Any]:
+    """One case as an Open311 service request (no reporter contact, no staff names or phones)."""
+    status = "closed" if case["status"] in FINAL_STATUSES else "open"
     iso = lambda d: d.isoformat() if isinstance(d, datetime) else d  # noqa: E731
-    category = CATEGORIES[case["category"]]
+    category = config.categories.get(case["category"]) or DEFAULT.categories.get(case["category"])
     return {
         "service_request_id": str(case["id"]),
         "status": status,
-        "status_notes": notes,
-        "service_name": category.name,
-        "service_code": category.code,
+        "status_notes": status_notes(case),
+        "service_name": category.label(lang) if category else case["category"],
+        "service_code": case["category"],
         "description": case["description"],
         "agency_responsible": _who(case),
-        "service_notice": f"Handled within {category.deadline_hours:g} h, else escalated.",
+        "service_notice": f"{category.deadline_hours:g} 小时内处置，超时上报上级。" if category else None,
         "requested_datetime": iso(case["created_at"]),
         "updated_datetime": iso(case["updated_at"]),
         "expected_datetime": iso(case["due_at"]) if status == "open" else None,
@@ -93,13 +119,13 @@ def service_request(case: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def created(case: dict[str, Any]) -> list[dict[str, Any]]:
+def created(case: dict[str, Any], config: CaseConfig = DEFAULT) -> list[dict[str, Any]]:
     """The answer to ``POST requests``."""
-    category = CATEGORIES[case["category"]]
+    category = config.categories.get(case["category"]) or DEFAULT.categories[case["category"]]
     return [
         {
             "service_request_id": str(case["id"]),
-            "service_notice": f"Handled within {category.deadline_hours:g} h, else escalated.",
+            "service_notice": f"{category.deadline_hours:g} 小时内处置，超时上报上级。",
             "account_id": None,
         }
     ]

@@ -1,21 +1,22 @@
-"""Routing a case: to a department by category and area, else to the grid's staff, else to the town's desk.
+"""Routing a case: to a department by category and area, else to the grid's staff, else to the county's desk.
 
 FixMyStreet-style: the routing table may send a category to a department
 layer (an extra layer of the store, e.g. river-chief sections); a case of that
 category inside one of the layer's areas goes to that area's department. Every
 other case goes to the grid where it happened: its worker on duty, else its
-leader, else the grid's desk. A point outside every grid is still accepted: it
-goes to the desk of the nearest town, flagged ``outside_coverage``.
+leader (people of :mod:`gridgis.cases.people`), else the grid's desk. A point outside
+every grid is still accepted: it goes to the county's desk (not to the nearest town),
+flagged ``outside_coverage``.
 
-Assignees are strings ``kind:id``: ``worker:<name>``, ``leader:<name>``,
-``grid:<grid_id>``, ``community:<community_id>``, ``town:<town_id>``,
-``dept:<department>:<area>``.
+Assignees are strings ``kind:id``: ``person:<person_id>``, ``grid:<grid_id>``,
+``community:<community_id>``, ``town:<town_id>``, ``county:<code>``, ``department:<name>``
+(``dept:<department>:<area>`` for a department area of the routing table).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -38,9 +39,11 @@ class RouteRule:
     layer: str
     department: str
     max_distance_m: float = 0.0
+    #: the category table to check ``category`` against (default: the built-in one)
+    categories: InitVar[Mapping[str, Any] | None] = None
 
-    def __post_init__(self) -> None:
-        get_category(self.category)
+    def __post_init__(self, categories: Mapping[str, Any] | None) -> None:
+        get_category(self.category, categories)
         if not self.department or not isinstance(self.department, str):
             raise InputError(f"Routing rule for {self.category!r} has no department.", fix="name the department.")
         if not (0 <= float(self.max_distance_m) <= 10_000):
@@ -65,8 +68,8 @@ class Route:
     community_id: str | None
     town_id: str | None
     assignee: str
-    assignee_kind: str  # worker | leader | grid | department | town
-    level: int  # 0 grid (or department), 1 community, 2 town
+    assignee_kind: str  # person | grid | department | county
+    level: int  # 0 grid (or department), 1 community, 2 town, 3 county
     department: str | None = None
     outside_coverage: bool = False
 
@@ -199,6 +202,8 @@ def route_case(
     rules: Mapping[str, RouteRule] | None = None,
     departments: Mapping[str, DepartmentAreas] | None = None,
     staff_of: Callable[[str], Mapping[str, Any] | None] = lambda grid_id: None,
+    handler_of: Callable[[str], tuple[str, str]] | None = None,
+    county: str | None = None,
 ) -> Route:
     """Route one case at (lon, lat) in EPSG:4326.
 
@@ -213,16 +218,17 @@ def route_case(
     departments
         The areas of each layer named by a rule.
     staff_of
-        Staff document of a grid id (see :func:`pick_staff`).
+        Staff document of a grid id (see :func:`pick_staff`), when ``handler_of`` is None.
+    handler_of
+        (assignee, kind) of a new case in a grid id (:meth:`gridgis.cases.people.Directory.handler_of`).
+    county
+        The county code whose desk takes a point outside every grid (``county:<code>``).
     """
     row = territory.locate_one(lon, lat)
     inside = row >= 0
     grid_id = str(territory.grid_ids[row]) if inside else None
     community_id = str(territory.community_ids[row]) if inside else None
-    if inside:
-        town_id = str(territory.town_ids[row])
-    else:
-        town_id, _ = territory.nearest_town(lon, lat)
+    town_id = str(territory.town_ids[row]) if inside else None
     rule = (rules or {}).get(category)
     areas = (departments or {}).get(rule.layer) if rule else None
     if rule and areas is not None:
@@ -239,6 +245,7 @@ def route_case(
                 outside_coverage=not inside,
             )
     if not inside:
-        return Route(None, None, town_id, f"town:{town_id}", "town", 2, outside_coverage=True)
-    assignee, kind = pick_staff(grid_id, staff_of(grid_id))
+        desk = f"county:{county}" if county else "county:desk"
+        return Route(None, None, None, desk, "county", 3, outside_coverage=True)
+    assignee, kind = handler_of(grid_id) if handler_of is not None else pick_staff(grid_id, staff_of(grid_id))
     return Route(grid_id, community_id, town_id, assignee, kind, 0)

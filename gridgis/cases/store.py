@@ -1,4 +1,4 @@
-"""The case tables: cases, their audit log, the routing table and idempotency keys.
+"""The case tables: cases, their audit log, the routing table, the configuration and idempotency keys.
 
 The tables live in the service's database (:func:`gridgis.store.open_store`), migrated as component
 ``cases`` (its own tables only). Queries go through the store: reads on :meth:`Store.cursor`, writes
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -23,8 +24,10 @@ from typing import Any, TypeVar
 
 from gridgis.cases import lifecycle
 from gridgis.cases.categories import get_category
+from gridgis.cases.config import DEFAULT, CaseConfig, parse_config
 from gridgis.cases.intake import Report
 from gridgis.cases.lifecycle import OPEN_STATUSES, check_status
+from gridgis.cases.people import PeopleStore
 from gridgis.cases.routing import Route, RouteRule
 from gridgis.errors import ConflictError, InputError, NotFoundError
 from gridgis.store import Store, open_store
@@ -32,6 +35,7 @@ from gridgis.store.dialect import POSTGIS, SQLITE, from_stored
 from gridgis.times import utc_now
 
 COMPONENT = "cases"
+log = logging.getLogger("gridgis.cases")
 T = TypeVar("T")
 MAX_PAGE = 1000
 
@@ -62,9 +66,34 @@ CASE_COLUMNS = (
     "due_at",
     "resolved_at",
     "closed_at",
+    "result",
+    "resolved_by",
+    "verified_at",
+    "verified_by",
+    "check_note",
+    "return_reason",
+    "reject_reason",
+    "callback_note",
+    "callback_at",
+    "callback_by",
+    "rating",
+    "alerts",
+    "alerted_at",
 )
-_TIME_COLUMNS = ("created_at", "updated_at", "due_at", "resolved_at", "closed_at")
-EVENT_COLUMNS = ("id", "case_id", "at", "actor", "from_status", "to_status", "assignee", "note")
+#: the columns intake sets; the others (the chain's) start empty
+NEW_CASE_COLUMNS = CASE_COLUMNS[: CASE_COLUMNS.index("result")]
+_EMPTY_CHAIN = tuple(0 if c == "alerts" else None for c in CASE_COLUMNS[len(NEW_CASE_COLUMNS) :])
+_TIME_COLUMNS = (
+    "created_at",
+    "updated_at",
+    "due_at",
+    "resolved_at",
+    "closed_at",
+    "verified_at",
+    "callback_at",
+    "alerted_at",
+)
+EVENT_COLUMNS = ("id", "case_id", "at", "actor", "from_status", "to_status", "assignee", "note", "person_id", "photos")
 
 #: step 1, with the dialect's type names
 _CASES_SQL = """
@@ -112,10 +141,33 @@ _SUBMITTER_ID_SQL = """
         WHERE (SELECT COUNT(*) FROM api_keys k WHERE k.prefix = cases.submitted_by) = 1
 """
 
+#: step 4 (issue 15): the check (核查), the call-back (回访), reasons, alerts past the top; events name the
+#: person and carry photo references; the configuration of the grid centre
+_CHAIN_SQL = """
+    ALTER TABLE cases ADD COLUMN result TEXT;
+    ALTER TABLE cases ADD COLUMN resolved_by TEXT;
+    ALTER TABLE cases ADD COLUMN verified_at {ts};
+    ALTER TABLE cases ADD COLUMN verified_by TEXT;
+    ALTER TABLE cases ADD COLUMN check_note TEXT;
+    ALTER TABLE cases ADD COLUMN return_reason TEXT;
+    ALTER TABLE cases ADD COLUMN reject_reason TEXT;
+    ALTER TABLE cases ADD COLUMN callback_note TEXT;
+    ALTER TABLE cases ADD COLUMN callback_at {ts};
+    ALTER TABLE cases ADD COLUMN callback_by TEXT;
+    ALTER TABLE cases ADD COLUMN rating INTEGER;
+    ALTER TABLE cases ADD COLUMN alerts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cases ADD COLUMN alerted_at {ts};
+    ALTER TABLE case_events ADD COLUMN person_id TEXT;
+    ALTER TABLE case_events ADD COLUMN photos TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE case_config (id INTEGER PRIMARY KEY, doc TEXT NOT NULL, updated_at {ts} NOT NULL,
+        updated_by TEXT NOT NULL)
+"""
+
 SQLITE_MIGRATIONS = [
     SQLITE.schema(_CASES_SQL),
     _scopes_to_worker_keys,
     _SUBMITTER_ID_SQL,
+    SQLITE.schema(_CHAIN_SQL),
 ]
 POSTGIS_MIGRATIONS = [
     POSTGIS.schema(_CASES_SQL)
@@ -126,6 +178,7 @@ POSTGIS_MIGRATIONS = [
     """,
     _scopes_to_worker_keys,
     _SUBMITTER_ID_SQL,
+    POSTGIS.schema(_CHAIN_SQL),
 ]
 
 
@@ -146,8 +199,6 @@ class CaseFilter:
     def __post_init__(self) -> None:
         for s in self.status:
             check_status(s)
-        if self.category is not None:
-            get_category(self.category)
 
 
 def request_hash(report: Report) -> str:
@@ -171,7 +222,10 @@ class CaseStore:
         self.dialect = store.dialect
         self._owns_store = owns_store
         self._rules_cache: tuple[float, dict[str, RouteRule]] | None = None
+        self._config_cache: tuple[float, CaseConfig] | None = None
         store.migrate_component(COMPONENT, SQLITE_MIGRATIONS if store.kind == "sqlite" else POSTGIS_MIGRATIONS)
+        #: the people of the grid centre (component ``people``)
+        self.people = PeopleStore(store)
 
     @property
     def kind(self) -> str:
@@ -229,7 +283,7 @@ class CaseStore:
     ) -> Callable[[Any], tuple[dict[str, Any], bool]]:
         now = now or utc_now()
         who = (client, client_id or client)
-        due = now + get_category(report.category).deadline
+        due = now + get_category(report.category, self.config().categories).deadline
         digest = request_hash(report) if idempotency_key else None
 
         def work(cur):
@@ -263,7 +317,7 @@ class CaseStore:
         "contact, grid_id, community_id, town_id, assignee, assignee_kind, department, level, "
         "outside_coverage, submitted_by, submitter_id, created_at, updated_at, due_at) "
         "VALUES ('assigned', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        f"RETURNING {', '.join(CASE_COLUMNS)}"  # the new case as _get reads it, without a SELECT
+        f"RETURNING {', '.join(NEW_CASE_COLUMNS)}"  # the new case as _get reads it, without a SELECT
     )
     _EVENT_COLUMNS = "case_id, at, actor, from_status, to_status, assignee, note"
     _INSERT_EVENT = f"INSERT INTO case_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -295,7 +349,7 @@ class CaseStore:
 
     def _first_events(self, report: Report, route: Route, who: tuple[str, str], now: datetime) -> list[tuple]:
         """The audit events of a new case, without the case id: reported by the client, assigned by the router."""
-        where = "outside every grid: sent to the nearest town's desk" if route.outside_coverage else "routed"
+        where = "outside every grid: sent to the county's desk" if route.outside_coverage else "routed"
         return [
             (self._ts(now), who[0], None, "reported", None, f"via {report.channel}"),
             (self._ts(now), "system:router", "reported", "assigned", route.assignee, where),
@@ -308,7 +362,7 @@ class CaseStore:
         if self.dialect is POSTGIS:
             return self._insert_case_at_once(cur, report, route, who, now, due, idempotency_key)
         cur.execute(self._q(self._INSERT_CASE), self._case_row(report, route, who, now, due))
-        case = self._case(cur.fetchone())
+        case = self._new_case(cur.fetchone())
         events = [(case["id"], *e) for e in self._first_events(report, route, who, now)]
         cur.executemany(self._q(self._INSERT_EVENT), events)
         if idempotency_key:
@@ -331,13 +385,13 @@ class CaseStore:
             "SELECT c.id, v.at::timestamptz, v.actor, v.from_status, v.to_status, v.assignee, v.note "
             "FROM c, (VALUES (1, %s, %s, %s, %s, %s, %s), (2, %s, %s, %s, %s, %s, %s)) "
             f"AS v (ord, at, actor, from_status, to_status, assignee, note) ORDER BY v.ord){link} "
-            f"SELECT {', '.join(CASE_COLUMNS)} FROM c"
+            f"SELECT {', '.join(NEW_CASE_COLUMNS)} FROM c"
         )
         params = [*self._case_row(report, route, who, now, due), *events[0], *events[1]]
         if idempotency_key:
             params += [who[1], idempotency_key]
         cur.execute(sql, params)
-        return self._case(cur.fetchone())
+        return self._new_case(cur.fetchone())
 
     # --- reads -----------------------------------------------------------------------------
     def get(self, case_id: int) -> dict[str, Any]:
@@ -353,12 +407,17 @@ class CaseStore:
             raise NotFoundError(f"No case {case_id}.", fix="check the case id.", details={"case_id": case_id})
         return self._case(row)
 
+    def _new_case(self, row: Sequence[Any]) -> dict[str, Any]:
+        """A case just inserted, from the columns intake sets (the chain's columns are still empty)."""
+        return self._case((*row, *_EMPTY_CHAIN))
+
     def _case(self, row: Sequence[Any]) -> dict[str, Any]:
         case = dict(zip(CASE_COLUMNS, row, strict=True))
         case["id"] = int(case["id"])
         case["photo_urls"] = json.loads(case["photo_urls"])
         case["contact"] = json.loads(case["contact"])
         case["outside_coverage"] = bool(case["outside_coverage"])
+        case["alerts"] = int(case["alerts"] or 0)
         for col in _TIME_COLUMNS:
             case[col] = from_stored(case[col])
         return case
@@ -430,61 +489,212 @@ class CaseStore:
             for row in cur.fetchall():
                 event = dict(zip(EVENT_COLUMNS, row, strict=True))
                 event["at"] = from_stored(event["at"])
+                event["photos"] = json.loads(event["photos"] or "[]")
                 out.append(event)
             return out
 
     # --- lifecycle: the moves are decided by gridgis.cases.lifecycle; here they are written -------------
+    def actor(self, caller, case: dict[str, Any]) -> lifecycle.Actor:
+        """The :class:`~gridgis.cases.lifecycle.Actor` of an API caller (:class:`gridgis.access.Caller`) on
+        ``case``: named by the person holding its key when there is one (``王五 [worker:ggk_yMbX06]``)."""
+        d = self.people.directory()
+        person = d.person_of_key(caller.key_id)
+        posts = [(p.level, p.unit_id) for p in d.posts_of(person.person_id)] if person else []
+        roles = set(lifecycle.chain_roles(case, key_role=caller.role, key_grids=caller.grids, posts=posts))
+        if (
+            person
+            and caller.role is not None
+            and case.get("assignee")
+            in (f"person:{person.person_id}", *(f"department:{u}" for lv, u in posts if lv == "department"))
+        ):
+            roles.add(lifecycle.H)  # the person or department holding the case handles it, wherever it is
+        name = f"{person.name} [{caller.actor}]" if person else caller.actor
+        return lifecycle.Actor(
+            name, frozenset(roles), person.person_id if person else caller.key_id, person.person_id if person else None
+        )
+
+    def allowed_moves(self, case: dict[str, Any], caller) -> list[str]:
+        """The targets an API caller may move ``case`` to now (what a console offers):
+        :func:`gridgis.cases.lifecycle.allowed_moves` of :meth:`actor`."""
+        return lifecycle.allowed_moves(case, self.actor(caller, case))
+
+    def assignment(self, assignee: str, case: dict[str, Any] | None = None) -> lifecycle.Assignment:
+        """Check an assignee: ``person:ID`` of a known person (the level of its post nearest the case; a plain
+        name is the one person of that name) or ``department:NAME`` of a configured department;
+        :class:`InputError` naming what exists otherwise."""
+        kind, _, ref = assignee.partition(":")
+        if not ref:  # a plain name: the one person of that name
+            d = self.people.directory()
+            named = [p.person_id for p in d.people.values() if p.name == assignee.strip()]
+            if len(named) == 1:
+                kind, ref, assignee = "person", named[0], f"person:{named[0]}"
+            elif named:
+                raise InputError(
+                    f"{len(named)} people are named {assignee!r}.",
+                    fix=f"assign to one of {[f'person:{n}' for n in named]}.",
+                    details={"field": "assignee"},
+                )
+        if kind == "person":
+            d = self.people.directory()
+            if ref not in d.people:
+                raise InputError(
+                    f"No person {ref!r} to assign to.",
+                    fix="pick one from GET /v1/people.",
+                    details={"field": "assignee"},
+                )
+            units = {
+                "grid": (case or {}).get("grid_id"),
+                "community": (case or {}).get("community_id"),
+                "town": (case or {}).get("town_id"),
+            }
+            level, dept = 0, None
+            levels = [p for p in d.posts_of(ref)]
+            for lv in ("grid", "community", "town", "county"):
+                if any(p.level == lv and (lv == "county" or p.unit_id == units.get(lv)) for p in levels):
+                    level = lifecycle.LEVELS.index(lv)
+                    break
+            else:
+                depts = [p.unit_id for p in levels if p.level == "department"]
+                dept = depts[0] if depts else None
+                tops = [lifecycle.LEVELS.index(p.level) for p in levels if p.level in lifecycle.LEVELS]
+                level = max(tops) if tops else 0
+            return lifecycle.Assignment(assignee, "person", level, dept)
+        if kind == "department":
+            config = self.config()
+            if ref not in config.departments:
+                raise InputError(
+                    f"No department {ref!r}.",
+                    fix=f"use one of {list(config.departments)} (departments are configuration: PUT /v1/cases/config).",
+                    details={"field": "assignee", "allowed": list(config.departments)},
+                )
+            return lifecycle.Assignment(assignee, "department", 0, ref)
+        raise InputError(
+            f"Assignee {assignee!r} is neither a person nor a department.",
+            fix='use "person:ID" (GET /v1/people) or "department:NAME".',
+            details={"field": "assignee"},
+        )
+
     def transition(
         self,
         case_id: int,
         target: str,
         *,
-        actor: str,
+        actor: lifecycle.Actor,
         note: str = "",
         assignee: str | None = None,
+        photos: Sequence[str] = (),
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        """Move a case to ``target`` and append the audit event, in one transaction; return the case.
+        """Move a case to ``target`` as ``actor`` and append the audit event, in one transaction; return the case.
 
         The change is :func:`gridgis.cases.lifecycle.transition`'s (errors: :class:`ConflictError` listing
-        the allowed moves, :class:`InputError`); :class:`NotFoundError` for an unknown case id.
+        the allowed moves, :class:`ForbiddenError`, :class:`InputError`); :class:`NotFoundError` for an
+        unknown case id; an assignee is checked by :meth:`assignment`.
         """
         now = now or utc_now()
-        move = lifecycle.Move(target, lifecycle.check_note(note), assignee)  # a long note: refused before the write
+        lifecycle.check_note(note)  # a long note: refused before the write
+        config = self.config()
+        leaders = self.people.directory().leader_of
 
         def work(cur):
             case = self._get(cur, case_id, lock=True)
-            self._apply(cur, case_id, lifecycle.transition(case, move, actor, now))
+            move = lifecycle.Move(
+                target, note, self.assignment(assignee, case) if assignee is not None else None, tuple(photos)
+            )
+            up = lambda c: lifecycle.escalation_step(c, now, config, leaders)  # noqa: E731
+            self._apply(cur, case_id, lifecycle.transition(case, move, actor, now, config, up))
             return self._get(cur, case_id)
 
         return self._write(work)
 
-    def escalate_overdue(self, now: datetime | None = None, *, actor: str = "system:escalation") -> list[int]:
-        """Escalate every open case past its deadline one level up (:func:`gridgis.cases.lifecycle.escalation`);
-        return their ids.
+    def note(
+        self, case_id: int, text: str, photos: Sequence[str], *, actor: lifecycle.Actor, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """Add a note and/or photo references to a case without moving it; return the case."""
+        now = now or utc_now()
+
+        def work(cur):
+            case = self._get(cur, case_id, lock=True)
+            self._apply(cur, case_id, lifecycle.note(case, text, tuple(photos), actor, now))
+            return self._get(cur, case_id)
+
+        return self._write(work)
+
+    def feedback(
+        self, case_id: int, *, callback: str, rating: int | None, actor: lifecycle.Actor, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """Record the call-back to the reporter (回访) and their rating (1-5) on a resolved, verified or closed
+        case; :class:`ConflictError` before it is resolved."""
+        now = now or utc_now()
+        lifecycle.check_note(callback)
+        if rating is not None and not (isinstance(rating, int) and 1 <= rating <= 5):
+            raise InputError(
+                f"rating {rating!r} must be 1 to 5.",
+                fix="1 very unhappy ... 5 very happy.",
+                details={"field": "rating"},
+            )
+
+        def work(cur):
+            case = self._get(cur, case_id, lock=True)
+            if case["status"] not in ("resolved", "verified", "closed"):
+                raise ConflictError(
+                    f"Case {case_id} is {case['status']!r}; the call-back comes once it is resolved.",
+                    fix="resolve it first.",
+                    details={"status": case["status"]},
+                )
+            sets = {
+                "callback_note": callback,
+                "callback_at": now,
+                "callback_by": actor.name,
+                "rating": rating,
+                "updated_at": now,
+            }
+            text = f"回访: {callback}" + (f" (评价 {rating}/5)" if rating is not None else "")
+            event = {
+                "from_status": case["status"],
+                "to_status": case["status"],
+                "assignee": None,
+                "note": text,
+                "actor": actor.name,
+                "person_id": actor.person_id,
+                "photos": [],
+                "at": now,
+            }
+            self._apply(cur, case_id, lifecycle.Change(sets, event))
+            return self._get(cur, case_id)
+
+        return self._write(work)
+
+    def escalate_overdue(self, now: datetime | None = None, *, actor: lifecycle.Actor = lifecycle.SYSTEM) -> list[int]:
+        """Escalate every open case past its deadline one level up, or raise an alert on those at the top
+        (:func:`gridgis.cases.lifecycle.escalation`); return the ids of the cases escalated or alerted.
 
         Safe to run from several processes at once: each write checks the case did not move meanwhile,
         so a case moves once per deadline.
         """
         now = now or utc_now()
+        config = self.config()
+        leaders = self.people.directory().leader_of
         with self._tx(readonly=True) as cur:
             placeholders = ", ".join("?" * len(OPEN_STATUSES))
             cur.execute(
                 self._q(
                     f"SELECT {', '.join(CASE_COLUMNS)} FROM cases "
-                    f"WHERE status IN ({placeholders}) AND due_at < ? AND level < 2 ORDER BY id"
+                    f"WHERE status IN ({placeholders}) AND due_at < ? ORDER BY id"
                 ),
                 (*OPEN_STATUSES, self._ts(now)),
             )
             overdue = [self._case(r) for r in cur.fetchall()]
         done = []
         for case in overdue:
-            change = lifecycle.escalation(case, now, actor)
+            change = lifecycle.escalation(case, now, config, leaders, actor)
             if change is None:
                 continue
             unmoved = (("status = ?", case["status"]), ("level = ?", case["level"]), ("due_at < ?", self._ts(now)))
             if self._write(partial(self._apply, case_id=case["id"], change=change, unless_moved=unmoved)):
                 done.append(case["id"])
+                if "alerts" in change.sets:
+                    log.warning("ALERT case %s overdue at the top of the chain (%s)", case["id"], case["assignee"])
         return done
 
     def _apply(self, cur, case_id: int, change: lifecycle.Change, unless_moved: Sequence[tuple[str, Any]] = ()) -> bool:
@@ -500,10 +710,71 @@ class CaseStore:
             return False  # another escalator or a handler got there first
         e = change.event
         cur.execute(
-            self._q(self._INSERT_EVENT),
-            (case_id, self._ts(e["at"]), e["actor"], e["from_status"], e["to_status"], e["assignee"], e["note"]),
+            self._q(self._INSERT_FULL_EVENT),
+            (
+                case_id,
+                self._ts(e["at"]),
+                e["actor"],
+                e["from_status"],
+                e["to_status"],
+                e["assignee"],
+                e["note"],
+                e.get("person_id"),
+                json.dumps(e.get("photos") or [], ensure_ascii=False),
+            ),
         )
         return True
+
+    _INSERT_FULL_EVENT = (
+        "INSERT INTO case_events (case_id, at, actor, from_status, to_status, assignee, note, person_id, photos) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+
+    # --- configuration ---------------------------------------------------------------------------
+    def config(self) -> CaseConfig:
+        """The grid centre's configuration (read at most once a second per process; the defaults when none
+        was stored)."""
+        cached = self._config_cache
+        if cached is not None and time.monotonic() - cached[0] < self.RULES_TTL:
+            return cached[1]
+        with self._tx(readonly=True) as cur:
+            cur.execute("SELECT doc FROM case_config WHERE id = 1")
+            row = cur.fetchone()
+        config = parse_config(json.loads(row[0]), "stored configuration") if row else DEFAULT
+        self._config_cache = (time.monotonic(), config)
+        return config
+
+    def set_config(
+        self, doc: dict[str, Any], *, actor: str, source: str = "configuration", now: datetime | None = None
+    ) -> CaseConfig:
+        """Check and store a configuration document (see :mod:`gridgis.cases.config`); its ``routes``, when
+        given, replace the routing table in the same transaction. Layers of the routes must exist."""
+        config = parse_config(doc, source)
+        stamp = self._ts(now or utc_now())
+        for rule in config.routes or ():
+            self.store.get_layer(rule["layer"])  # NotFoundError listing the layers
+        stored = {k: v for k, v in doc.items() if k != "routes"}
+
+        def work(cur):
+            cur.execute("DELETE FROM case_config WHERE id = 1")
+            cur.execute(
+                self._q("INSERT INTO case_config (id, doc, updated_at, updated_by) VALUES (1, ?, ?, ?)"),
+                (json.dumps(stored, ensure_ascii=False), stamp, actor),
+            )
+            if config.routes is not None:
+                cur.execute("DELETE FROM case_routes")
+                for r in config.routes:
+                    cur.execute(
+                        self._q(
+                            "INSERT INTO case_routes (category, layer, department, max_distance_m, "
+                            "updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)"
+                        ),
+                        (r["category"], r["layer"], r["department"], r["max_distance_m"], stamp, actor),
+                    )
+
+        self._write(work)
+        self._config_cache = self._rules_cache = None
+        return config
 
     def _stored(self, value: Any) -> Any:
         """A Python value as the dialect stores it (datetimes, booleans)."""
@@ -524,7 +795,9 @@ class CaseStore:
             return cached[1]
         with self._tx(readonly=True) as cur:
             cur.execute("SELECT category, layer, department, max_distance_m FROM case_routes ORDER BY category")
-            rules = {r[0]: RouteRule(r[0], r[1], r[2], float(r[3])) for r in cur.fetchall()}
+            rows = cur.fetchall()
+        categories = self.config().categories
+        rules = {r[0]: RouteRule(r[0], r[1], r[2], float(r[3]), categories=categories) for r in rows}
         self._rules_cache = (time.monotonic(), rules)
         return rules
 

@@ -25,6 +25,7 @@ COMMANDS = {
     "serve": "serve",
     "map": "map",
     "cases": "cases",
+    "roster": "roster",
     "key": "key",
 }
 

@@ -72,6 +72,8 @@ VILLAGE_MIX = {"village_house": 0.93, "shop_house": 0.07}
 CLUSTER_SIZE = {"high_rise": 12, "residential_block": 16, "shop_house": 40, "village_house": 400}
 #: Extra buildings drawn, then dropped in random order, to make up for overlaps between clusters.
 SURPLUS = 0.25
+#: Metres kept free between a lane and a building.
+LANE_CLEARANCE = 2.0
 
 EXPRESSWAYS = {
     "佛开高速": [(113.06, 22.79), (113.00, 22.74), (112.985, 22.69), (112.95, 22.63), (112.90, 22.57), (112.86, 22.50)],
@@ -151,7 +153,8 @@ def build_heshan(seed: int = 0) -> dict[str, gpd.GeoDataFrame]:
     roads = _roads(outline, centres, towns, communities, rng, metric)
     rivers = _rivers(outline, rng, metric)
     facilities = _facilities(towns, communities, roads, rivers, rng)
-    buildings = _buildings(towns, communities, roads, rivers, facilities, rng)
+    buildings, lanes = _buildings(towns, communities, roads, rivers, facilities, rng)
+    roads = _with_lanes(roads, lanes)
     shops = _shops(communities, roads, centres, rng)
 
     hh = buildings.groupby("community_id")[["households", "population"]].sum()
@@ -382,7 +385,23 @@ def _facilities(towns, communities, roads, rivers, rng) -> pd.DataFrame:
     return frame
 
 
-def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFrame:
+def _with_lanes(roads: pd.DataFrame, lanes: np.ndarray) -> pd.DataFrame:
+    """The roads plus the lanes of the estates and villages (class ``local``, unnamed), as single lines."""
+    parts = shapely.get_parts(lanes)
+    parts = parts[shapely.get_type_id(parts) == 1]
+    extra = pd.DataFrame(
+        {
+            "road_id": np.arange(len(roads) + 1, len(roads) + len(parts) + 1),
+            "name": None,
+            "class": "local",
+            "geometry": parts,
+        }
+    )
+    return pd.concat([roads, extra], ignore_index=True)
+
+
+def _buildings(towns, communities, roads, rivers, facilities, rng) -> tuple[pd.DataFrame, np.ndarray]:
+    """Buildings in clusters (households meeting each community's target), and the lanes between them."""
     road_tree = shapely.STRtree(_obstacles(roads, rivers))
     blocked = shapely.STRtree(
         np.concatenate([_obstacles(roads, rivers), shapely.buffer(facilities.geometry.to_numpy(), 10.0)])
@@ -390,6 +409,7 @@ def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFra
     streets = roads[roads["class"] != "expressway"].geometry.to_numpy()
     street_tree = shapely.STRtree(streets)
     parts = []  # (kind, community index, centres, angles, floors, households)
+    lanes = []
     geoms = communities.geometry.to_numpy()
     town_kind = dict(zip(towns["town_id"], towns["kind"], strict=True))
     town_angle = dict(zip(towns["town_id"], towns["street_angle"], strict=True))
@@ -425,7 +445,10 @@ def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFra
                 for _ in range(8):  # a cluster that does not fit moves elsewhere for the rest
                     if kind == "shop_house":
                         centre, angle = _street_front(centre, streets, street_tree, bld.TYPES[kind].size_y[1])
-                    pts, angles = bld.place_cluster(kind, len(todo), centre, inner, blocked, rng, angle=angle)
+                    pts, angles, cluster_lanes = bld.place_cluster(
+                        kind, len(todo), centre, inner, blocked, rng, angle=angle
+                    )
+                    lanes.extend(cluster_lanes.tolist())
                     parts.append((kind, c, pts, angles, floors[todo[: len(pts)]], hh[todo[: len(pts)]]))
                     todo = todo[len(pts) :]
                     if len(todo) == 0:
@@ -439,7 +462,7 @@ def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFra
         edge = np.diff(shapely.get_coordinates(f.geometry)[:2], axis=0)[0]
         angle = float(np.arctan2(edge[1], edge[0]))
         radius = np.sqrt(f.geometry.area) / 2
-        pts, angles = bld.place_cluster("facility", n, centre, inner, road_tree, rng, angle=angle, radius=radius)
+        pts, angles, _ = bld.place_cluster("facility", n, centre, inner, road_tree, rng, angle=angle, radius=radius)
         if len(pts) == 0:  # a small market or clinic: one building in the middle
             pts, angles = shapely.get_coordinates(shapely.point_on_surface(inner)), np.array([angle])
         floors, hh = bld.draw_attributes("facility", len(pts), rng)
@@ -464,6 +487,10 @@ def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFra
     loser = np.where(priority[left[pair]] > priority[right[pair]], left[pair], right[pair])
     keep = np.ones(len(kind), dtype=bool)
     keep[loser] = False
+    # ... and those another cluster's lane runs through
+    lanes = np.array(lanes, dtype=object)
+    if len(lanes):
+        keep[np.unique(shapely.STRtree(lanes).query(geometry, predicate="dwithin", distance=LANE_CLEARANCE)[0])] = False
     # Then drop the surplus, in priority order, so each community meets its household target.
     frame = pd.DataFrame({"community": community, "households": households, "priority": priority, "keep": keep})
     frame = frame[frame["keep"]].sort_values(["community", "priority"])
@@ -475,7 +502,7 @@ def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFra
     size = communities["kind"].map(HOUSEHOLD_SIZE).to_numpy()[community[idx]]
     hh = households[idx]
     population = np.maximum(rng.poisson(hh * size), hh)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "building_id": np.arange(1, len(idx) + 1),
             "community_id": communities["community_id"].to_numpy()[community[idx]],
@@ -486,6 +513,7 @@ def _buildings(towns, communities, roads, rivers, facilities, rng) -> pd.DataFra
             "geometry": geometry[idx],
         }
     )
+    return frame, lanes
 
 
 def _street_front(point: np.ndarray, streets: np.ndarray, tree: shapely.STRtree, depth: float):

@@ -26,6 +26,10 @@ STATUS_COLORS = {
     "resolved": "#33a02c",
     "closed": "#7f7f7f",
     "rejected": "#b15928",
+    "accepted": "#fe9929",
+    "verified": "#1b7837",
+    "returned": "#fb9a99",
+    "reopened": "#d7301f",
 }
 CASE_COLUMNS = ("id", "status", "category", "lon", "lat", "created_at")
 #: cases are filtered and shown by the local day and time of the dispatchers

@@ -67,10 +67,22 @@ def check_plan(layers: Mapping[str, gpd.GeoDataFrame], *, source: str | None = N
     return grids
 
 
-def relative_deviation(grids: pd.DataFrame) -> np.ndarray:
-    """``load / target - 1`` per grid (NaN where the target is 0 or missing)."""
+def relative_deviation(grids: pd.DataFrame, reference: str = "target") -> np.ndarray:
+    """``load / reference - 1`` per grid (NaN where the reference is 0 or missing).
+
+    ``reference``: ``"target"`` (each grid's ``target`` column: its community's
+    mean load per grid) or ``"county"`` (the mean load of every basic grid of
+    the plan; NaN for dedicated grids).
+    """
     load = pd.to_numeric(grids["load"], errors="coerce").to_numpy(dtype=float)
-    target = pd.to_numeric(grids["target"], errors="coerce").to_numpy(dtype=float)
+    if reference == "county":
+        basic = np.isfinite(load) & pd.to_numeric(grids["target"], errors="coerce").notna().to_numpy()
+        if "kind" in grids.columns:
+            basic &= (grids["kind"] != "dedicated").to_numpy()
+        mean = load[basic].mean() if basic.any() else np.nan
+        target = np.where(basic, mean, np.nan)
+    else:
+        target = pd.to_numeric(grids["target"], errors="coerce").to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(target > 0, load / target - 1.0, np.nan)
 
@@ -103,13 +115,17 @@ def grid_layer(
     name: str,
     gcj02: bool,
     leaders: Mapping[str, str] | None = None,
+    reference: str = "target",
 ) -> tuple[folium.GeoJson, branca.colormap.LinearColormap, np.ndarray]:
-    """Grids coloured by load deviation, dedicated grids outlined, with a tooltip.
+    """Grids coloured by load deviation from ``reference`` (see :func:`relative_deviation`), with a tooltip.
 
+    Dedicated grids are outlined. The tooltip gives the deviation from the
+    community mean, and from the county mean when that is the colouring.
     Returns the layer, its colour scale and the displayed geometries.
     """
     n = len(grids)
-    deviation = relative_deviation(grids)
+    deviation = relative_deviation(grids, reference)
+    in_community = relative_deviation(grids)
     scale = deviation_scale(deviation)
     clipped = np.clip(deviation, scale.vmin, scale.vmax)
     fill = [NO_TARGET_COLOR if not np.isfinite(d) else scale.rgb_hex_str(d) for d in clipped]
@@ -125,7 +141,8 @@ def grid_layer(
             "population": _fmt_int(grids.get("population"), n),
             "shops": _fmt_int(grids.get("shops"), n),
             "leader": _escaped([leaders.get(g) for g in grids["grid_id"]] if leaders else None, n),
-            "deviation": [MISSING if not np.isfinite(d) else f"{d:+.0%}" for d in deviation],
+            "deviation": [MISSING if not np.isfinite(d) else f"{d:+.0%}" for d in in_community],
+            "county_deviation": [MISSING if not np.isfinite(d) else f"{d:+.0%}" for d in deviation],
             "kind": [labels["dedicated"] if d else "" for d in dedicated],
             "_fill": fill,
             "_dedicated": dedicated,
@@ -143,9 +160,14 @@ def grid_layer(
             "className": "gridgis-grid gridgis-dedicated" if p["_dedicated"] else "gridgis-grid",
         }
 
-    fields = ["grid_code", "name", "households", "population", "shops", "leader", "deviation", "kind"]
+    fields = ["grid_code", "name", "households", "population", "shops", "leader", "deviation"]
     aliases = [labels[k] for k in ("grid_code", "grid_name", "households", "population", "shops_count", "leader")]
-    aliases += [labels["deviation"], ""]
+    aliases += [labels["deviation"]]
+    if reference == "county":
+        fields.append("county_deviation")
+        aliases.append(labels["county_deviation"])
+    fields.append("kind")
+    aliases.append("")
     layer = folium.GeoJson(
         feature_collection(props, geometry),
         name=name,
@@ -258,11 +280,13 @@ def building_points(buildings: gpd.GeoDataFrame, *, gcj02: bool) -> np.ndarray:
     return display_geometry(gpd.GeoSeries(buildings.geometry.representative_point(), crs=buildings.crs), gcj02=gcj02)
 
 
-def legend_html(scale: branca.colormap.LinearColormap, labels: Mapping[str, str], *, extra: str = "") -> str:
+def legend_html(
+    scale: branca.colormap.LinearColormap, labels: Mapping[str, str], *, extra: str = "", title: str | None = None
+) -> str:
     """The deviation legend: a gradient bar with its ends and centre, and symbols for borders and dedicated grids."""
     gradient = ", ".join(DEVIATION_COLORS)
     return (
-        f'<div class="gridgis-legend-title">{labels["deviation_legend"]}</div>'
+        f'<div class="gridgis-legend-title">{title or labels["deviation_legend"]}</div>'
         f'<div class="gridgis-gradient" style="background: linear-gradient(to right, {gradient})"></div>'
         f'<div class="gridgis-ticks"><span>{scale.vmin:+.0%} {labels["under"]}</span><span>0</span>'
         f"<span>{scale.vmax:+.0%} {labels['over']}</span></div>"
@@ -283,9 +307,12 @@ def grid_map(
     tianditu_key: str | None,
     lang: str,
     leaders: Mapping[str, str] | None = None,
+    reference: str = "target",
 ) -> tuple[folium.Map, branca.colormap.LinearColormap, np.ndarray]:
     """A new map fitted to ``grids`` with their deviation-coloured layer: (map, colour scale, display geometry)."""
-    grid_geojson, scale, geometry = grid_layer(grids, labels, name=name, gcj02=in_gcj02(basemap), leaders=leaders)
+    grid_geojson, scale, geometry = grid_layer(
+        grids, labels, name=name, gcj02=in_gcj02(basemap), leaders=leaders, reference=reference
+    )
     m = new_map(display_bounds(geometry), basemap=basemap, tianditu_key=tianditu_key, lang=lang, title=title)
     grid_geojson.add_to(m)
     return m, scale, geometry

@@ -21,6 +21,7 @@ from gridgis.maps.layers import (
     legend_html,
     line_layer,
     neighbour_colors,
+    relative_deviation,
 )
 from gridgis.maps.page import Panel, Script, check_basemap, in_gcj02
 
@@ -41,8 +42,10 @@ def plan_map(
 ) -> folium.Map:
     """The map planners check a plan on.
 
-    Grids are filled by their load's deviation from the target (blue under,
-    red over) with a legend; dedicated grids get a dashed purple outline;
+    Grids are filled by their load's deviation from the county mean load per
+    basic grid (blue under, red over) with a legend and the county-wide
+    distribution (mean, min, max, std, grids more than 10 % off); the tooltip
+    gives the deviation from the community mean as well; dedicated grids get a dashed purple outline;
     community and town borders are drawn on top; grid codes appear from zoom
     15. Buildings (a dot per building, coloured by grid so neighbours differ)
     and shops are layers to switch on; roads and rivers are shown.
@@ -98,6 +101,7 @@ def plan_map(
         tianditu_key=tianditu_key,
         lang=lang,
         leaders=leaders,
+        reference="county",
     )
     for key, color, weight in (("communities", "#333333", 2), ("towns", "#000000", 3.5)):
         if key in layers and not layers[key].empty:
@@ -136,7 +140,28 @@ def plan_map(
         DotLayer(points, np.zeros(len(points), int), [SHOP_COLOR], name=labels["shops"], show=False, radius=3).add_to(m)
     code_labels(grids, geometry).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    summary = f'<div class="gridgis-count">{labels["grids"]}: <b>{len(grids)}</b></div>'
-    Panel(legend_html(scale, labels, extra=summary)).add_to(m)
+    summary = f'<div class="gridgis-count">{labels["grids"]}: <b>{len(grids)}</b></div>' + _county_line(grids, labels)
+    Panel(legend_html(scale, labels, extra=summary, title=labels["county_legend"])).add_to(m)
     Script("ready").add_to(m)
     return m
+
+
+#: grids further than this from the county mean are counted on the legend
+COUNTY_RANGE = 0.10
+
+
+def _county_line(grids: gpd.GeoDataFrame, labels: Mapping[str, str]) -> str:
+    """The county-wide load distribution of the basic grids, one legend line (empty without basic grids)."""
+    dev = relative_deviation(grids, "county")
+    basic = np.isfinite(dev)
+    if not basic.any():
+        return ""
+    load = grids["load"].to_numpy(dtype=float)[basic]
+    text = labels["county_summary"].format(
+        mean=f"{load.mean():,.0f}",
+        min=f"{load.min():,.0f}",
+        max=f"{load.max():,.0f}",
+        std=f"{load.std():,.0f}",
+        outside=int((np.abs(dev[basic]) > COUNTY_RANGE + 1e-9).sum()),
+    )
+    return f'<div class="gridgis-county">{text}</div>'

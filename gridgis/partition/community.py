@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from scipy import sparse
 
 from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
 from gridgis.partition.bounds import balance_bound, pocket_bound
-from gridgis.partition.refine import adjust_count, balance, make_contiguous
+from gridgis.partition.keep import adjust_count
+from gridgis.partition.refine import balance, make_contiguous
 from gridgis.partition.smooth import smooth_grids
 from gridgis.partition.tessellate import PRECISION_M, tessellate
 
@@ -37,6 +39,9 @@ RESTART_KICKS = 30
 KICK_ABOVE = 0.01
 #: cap on forced moves times sites, so that large communities spend at most a few rebalances
 KICK_WORK = 40_000
+#: rounds of splitting street blocks while a grid misses the tolerance, and blocks split per grid and round
+SPLIT_ROUNDS = 6
+SPLIT_PER_ROUND = 2
 
 
 @dataclass
@@ -53,6 +58,7 @@ class CommunityTask:
     seed: int = 0
     tol: float = BALANCE_TOL
     shapes: np.ndarray | None = None  # per site, the footprint its grid must hold (None: the point)
+    tolerance: float = 0.10  # deviation from the mean a grid may keep to stay a union of whole street blocks
 
 
 @dataclass
@@ -67,6 +73,9 @@ class CommunityResult:
     bound: float = 0.0
     loose: list = field(default_factory=list)
     smoothed: int = 0  # pieces of the community whose grid edges were smoothed
+    blocks: int = 0  # street blocks (areas barriers and the boundary enclose) holding sites
+    split_blocks: int = 0  # of those, blocks shared by several grids
+    whole_blocks: int = 0  # grids that are unions of whole street blocks
 
 
 def partition_community(task: CommunityTask) -> CommunityResult:
@@ -97,19 +106,22 @@ def partition_community(task: CommunityTask) -> CommunityResult:
     part_sites = np.array([(site_part == p).sum() for p in inhabited])
     ks = apportion(part_load, task.k, np.ones(len(inhabited), dtype=np.int64), part_sites)
     rng = np.random.default_rng(task.seed)
+    # bounds against the community mean: a piece's grids average the piece's mean instead
+    mean = task.weights.sum() / task.k if task.weights.sum() > 0 else 0.0
     bounds = []
     for p, k in zip(inhabited, ks, strict=True):
         sites = np.flatnonzero(site_part == p)
         xy, w = task.xy[sites], task.weights[sites]
-        tess = tessellate(parts[p], xy, task.barriers)
+        shapes = None if task.shapes is None else task.shapes[sites]
+        tess = tessellate(parts[p], xy, task.barriers, shapes)
         cost_graph = tess.graph(len(sites), barrier_discount=1.0 - BARRIER_COST)
         if task.initial is not None:
             labels = adjust_count(task.initial[sites], cost_graph, xy, w, k)
             labels = _kick(balance(labels, cost_graph, w, k, tol=task.tol), cost_graph, w, k, task.tol)
         else:
-            labels = _best_of(xy, w, k, tess, cost_graph, rng, task.tol)
+            labels = by_blocks(xy, w, k, tess, cost_graph, rng, task.tol, task.tolerance)
+        _count_blocks(res, tess.site_block, labels, k)
         piece_grid = np.where(tess.site >= 0, labels[np.maximum(tess.site, 0)], -1)
-        shapes = None if task.shapes is None else task.shapes[sites]
         geoms, smoothed = smooth_grids(tess, piece_grid, k, xy, labels, shapes)
         res.smoothed += int(smoothed)
         base = len(res.geoms)
@@ -118,14 +130,137 @@ def partition_community(task: CommunityTask) -> CommunityResult:
         res.geoms.extend(geoms)
         res.targets.extend([target] * k)
         res.flags.extend([""] * k)
-        bounds.append(max(balance_bound(w, k), pocket_bound(cost_graph, w, k)))
+        piece_bound = max(balance_bound(w, k), pocket_bound(cost_graph, w, k))
+        if mean > 0:
+            # some grid of the piece is at or above its mean, some at or below; one is piece_bound off it
+            shift = abs(target - mean)
+            bounds.append(max(shift, piece_bound * target - shift) / mean)
         res.loose.extend(tess.pieces[tess.site < 0])
     res.loose.extend(parts[np.setdiff1d(np.arange(len(parts)), inhabited)])
     res.bound = max(bounds, default=0.0)
     return res
 
 
-def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
+def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> np.ndarray:
+    """Grid of each site: unions of whole street blocks within ``tolerance`` of the mean, splitting as few as needed.
+
+    The sites of a street block (see :func:`tessellate`) move as one unit, so
+    grid edges run along barriers. A block heavier than the mean by more than
+    ``tolerance`` is split into its sites from the start (it cannot be a grid
+    of the range), and so are the heaviest blocks while there are fewer units
+    than grids. The units are bisected, repaired and balanced (see
+    :func:`_best_of`; among plans within ``tolerance`` the shortest cut);
+    while a grid misses the mean by more than ``tolerance``, up to
+    ``SPLIT_PER_ROUND`` whole blocks of it (or of its neighbours, touching it)
+    are split into their sites, heaviest first, and the plan is rebalanced,
+    for at most ``SPLIT_ROUNDS`` rounds; forced moves follow if it still
+    misses. A plan of whole blocks within the tolerance is then balanced
+    further by moving whole blocks (towards ``tol``, no forced moves).
+
+    Returns ``(n,)`` grid ``0..k-1`` of each site.
+    """
+    n = len(w)
+    target = w.sum() / k if w.sum() > 0 else 0.0
+    block = tess.site_block if tess.site_block is not None and len(tess.site_block) == n else np.zeros(n, np.int64)
+    _, block = np.unique(block, return_inverse=True)
+    block = block.ravel()
+    n_blocks = int(block.max()) + 1 if n else 0
+    block_load = np.bincount(block, weights=w, minlength=n_blocks)
+    split = np.zeros(n_blocks, dtype=bool)
+    if target > 0:
+        split |= block_load > (1 + tolerance) * target
+    sizes = np.bincount(block, minlength=n_blocks)
+    while True:
+        units = np.count_nonzero(~split) + int(sizes[split].sum())
+        room = np.flatnonzero(~split & (sizes > 1))
+        if units >= k or not len(room):
+            break
+        split[room[np.argmax(block_load[room])]] = True
+    labels = None
+    for _ in range(SPLIT_ROUNDS + 1):
+        unit = _units(block, split)
+        m = int(unit.max()) + 1
+        member = sparse.csr_matrix((np.ones(n), (np.arange(n), unit)), shape=(n, m))
+        graph = (member.T @ cost_graph @ member).tolil()
+        graph.setdiag(0)
+        graph = graph.tocsr()
+        graph.eliminate_zeros()
+        uw = np.bincount(unit, weights=w, minlength=m)
+        uxy = (member.T @ (xy * (w + 1e-9)[:, None])) / (uw + 1e-9 * np.bincount(unit, minlength=m))[:, None]
+        upper = sparse.triu(graph, k=1).tocoo()
+        edges, cost = np.column_stack([upper.row, upper.col]).astype(np.int64), upper.data
+        if labels is None:
+            # among the plans within the tolerance, the shortest cut (streets are cheap to cut along)
+            ulabels = _best_of(uxy, uw, k, edges, cost, graph, rng, max(tol, tolerance), kicks=False)
+        else:
+            ulabels = np.zeros(m, dtype=np.int64)
+            ulabels[unit] = labels
+            # within the tolerance is enough: each further move of a lone site costs a street edge
+            ulabels = make_contiguous(ulabels, graph, uw)
+            ulabels = balance(ulabels, graph, uw, k, tol=tolerance, smooth_rounds=SMOOTH_ROUNDS)
+        labels = ulabels[unit]
+        if target <= 0 or k <= 1:
+            break
+        load = np.bincount(labels, weights=w, minlength=k)
+        off = np.flatnonzero(np.abs(load - target) > tolerance * target + 1e-9)
+        if not len(off):
+            if not split.any():
+                # whole blocks only: the balance that moving whole blocks gives, every edge still on a street
+                labels = balance(ulabels, graph, uw, k, tol=tol)[unit]
+            break
+        chosen = _blocks_to_split(off, labels, block, split, block_load, cost_graph)
+        if not len(chosen):
+            break
+        split[chosen] = True
+    if target > 0 and k > 1:
+        load = np.bincount(labels, weights=w, minlength=k)
+        if (np.abs(load - target) > tolerance * target + 1e-9).any():
+            # still off once no block is left to split: forced moves (refine.balance ``kicks``)
+            labels = _kick(ulabels, graph, uw, k, max(tol, tolerance), smooth_rounds=SMOOTH_ROUNDS)[unit]
+    return labels
+
+
+def _units(block: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Unit of each site: its block's, or its own when the block is split."""
+    n = len(block)
+    whole = ~split[block]
+    _, unit_whole = np.unique(block[whole], return_inverse=True)
+    unit = np.empty(n, dtype=np.int64)
+    n_whole = int(unit_whole.max()) + 1 if whole.any() else 0
+    unit[whole] = unit_whole.ravel()
+    unit[~whole] = n_whole + np.arange(int((~whole).sum()))
+    return unit
+
+
+def _blocks_to_split(off, labels, block, split, block_load, cost_graph) -> np.ndarray:
+    """Whole blocks of the grids ``off`` their mean, or of neighbours touching them: the heaviest few per grid."""
+    coo = cost_graph.tocoo()
+    cross = labels[coo.row] != labels[coo.col]
+    chosen: list[int] = []
+    for g in off.tolist():
+        mine = np.unique(block[labels == g])
+        touching = np.unique(block[coo.col[cross & (labels[coo.row] == g)]])
+        cand = np.setdiff1d(np.union1d(mine, touching), np.flatnonzero(split))
+        cand = cand[np.bincount(block, minlength=len(split))[cand] > 1]
+        cand = cand[np.argsort(-block_load[cand], kind="stable")][:SPLIT_PER_ROUND]
+        chosen.extend(cand.tolist())
+    return np.unique(np.array(chosen, dtype=np.int64))
+
+
+def _count_blocks(res: CommunityResult, site_block, labels: np.ndarray, k: int) -> None:
+    """Street blocks holding sites, blocks shared by several grids, and grids made of whole blocks."""
+    if site_block is None or not len(labels):
+        return
+    pairs = np.unique(np.column_stack([site_block, labels]), axis=0)
+    blocks, grids_per_block = np.unique(pairs[:, 0], return_counts=True)
+    split = set(blocks[grids_per_block > 1].tolist())
+    res.blocks += len(blocks)
+    res.split_blocks += len(split)
+    broken = np.unique(pairs[np.isin(pairs[:, 0], list(split)), 1])
+    res.whole_blocks += k - len(broken)
+
+
+def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = True) -> np.ndarray:
     """Bisect, repair and balance from several cut-direction offsets; keep the best plan.
 
     Best: within ``tol`` if any is (else the smallest deviation), then the
@@ -133,14 +268,13 @@ def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
     offsets even when the first is balanced; large ones stop at the first
     balanced plan. Plans off by more than ``KICK_ABOVE`` get forced moves
     (see :func:`refine.balance`, ``kicks``): a short hill climb for each
-    restart's plan, then a longer tabu walk from the best one.
+    restart's plan, then a longer tabu walk from the best one (``kicks=False``: none).
     """
-    cost = tess.length - (1.0 - BARRIER_COST) * tess.barrier
     target = w.sum() / k if w.sum() > 0 else 1.0
 
     def key_of(labels):
         dev = np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() / target
-        cut = cost[labels[tess.edges[:, 0]] != labels[tess.edges[:, 1]]].sum()
+        cut = cost[labels[edges[:, 0]] != labels[edges[:, 1]]].sum()
         return (dev > tol, dev if dev > tol else 0.0, cut)
 
     best, best_key = None, None
@@ -151,20 +285,21 @@ def _best_of(xy, w, k, tess, cost_graph, rng, tol: float) -> np.ndarray:
             xy,
             w,
             k,
-            edges=tess.edges,
+            edges=edges,
             cost=cost,
             graph=cost_graph,
             angle0=float(angle0),
             n_directions=16 >> (attempt % 2),
         )
         labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol, smooth_rounds=SMOOTH_ROUNDS)
-        labels = _kick(labels, cost_graph, w, k, tol, SMOOTH_ROUNDS, budget=RESTART_KICKS, walk=False)
+        if kicks:
+            labels = _kick(labels, cost_graph, w, k, tol, SMOOTH_ROUNDS, budget=RESTART_KICKS, walk=False)
         key = key_of(labels)
         if best_key is None or key < best_key:
             best, best_key = labels, key
         if not best_key[0] and (len(w) > COMPACT_MAX_SITES or attempt + 1 >= COMPACT_TRIES):
             break
-    return _kick(best, cost_graph, w, k, tol, smooth_rounds=SMOOTH_ROUNDS)
+    return _kick(best, cost_graph, w, k, tol, smooth_rounds=SMOOTH_ROUNDS) if kicks else best
 
 
 def _kick(
@@ -177,7 +312,7 @@ def _kick(
     target = w.sum() / k
     if k <= 1 or target <= 0:
         return labels
-    if np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() <= KICK_ABOVE * target:
+    if np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() <= max(KICK_ABOVE, tol) * target:
         return labels
     kicks = int(min(budget, KICK_WORK * budget // KICKS // max(len(w), 1)))
     return balance(labels, cost_graph, w, k, tol=tol, smooth_rounds=smooth_rounds, kicks=kicks, kick_walk=walk)

@@ -16,17 +16,17 @@ import shapely
 
 from gridgis.cluster import check_engine, dask_client
 from gridgis.codes import check_community_id, grid_codes
-from gridgis.crs import to_local_metric
 from gridgis.errors import InputError, PartitionError, SchemaError
 from gridgis.model import LAYERS, STORAGE_CRS, validate_layer
-from gridgis.partition.apportion import apportion
+from gridgis.partition.apportion import apportion, range_count
 from gridgis.partition.community import CommunityResult, CommunityTask, attach_loose, partition_community
-from gridgis.partition.tessellate import PRECISION_M
-from gridgis.quality import project
+from gridgis.partition.inputs import PartitionInput
 
 #: load columns a weight can name; ``shops`` counts shops, ``buildings`` counts buildings
 LOAD_COLUMNS = ("households", "population", "shops", "buildings")
 DEFAULT_WEIGHTS = {"households": 1.0}
+#: relative deviation from the community mean planners accept for a grid that follows streets (10 %)
+DEFAULT_TOLERANCE = 0.10
 
 
 @dataclass
@@ -47,20 +47,29 @@ def partition(
     barriers: Sequence[str] = (),
     dedicated: str | gpd.GeoDataFrame | None = None,
     keep: gpd.GeoDataFrame | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
     seed: int = 0,
     jobs: int = 1,
     engine: str = "local",
     scheduler: str | None = None,
+    check: bool = True,
 ) -> PartitionResult:
     """Cut every community into grids of balanced load: contiguous, compact, coded.
 
-    The grids are apportioned over communities by load (largest remainder,
-    at least one per community, dedicated grids counting in the total).
-    Inside a community the buildings' representative points are split by
-    weighted recursive bisection, parts are made contiguous and balanced by
-    moving boundary buildings, and the community is tessellated by Voronoi
-    cells of the points (clipped to it, cut by barriers) that are dissolved
-    per grid. A building belongs to the grid holding its representative point.
+    The grids are apportioned over communities so that the largest community
+    mean load per grid is as small as the counts allow, then the smallest as
+    large (see :func:`apportion`; at least one per community, dedicated grids
+    counting in the total).
+    Inside a community the area is tessellated into cells that follow the
+    buildings' footprints, cut by the barriers into street blocks (see
+    :mod:`gridgis.partition.tessellate`); a grid is a union of whole street
+    blocks unless that misses the community mean by more than ``tolerance``,
+    then the fewest blocks are split (see
+    :func:`gridgis.partition.community.by_blocks`). Units are split by
+    weighted recursive bisection, made contiguous and balanced by boundary
+    moves, and the cells are dissolved per grid. A building belongs to the
+    grid holding its representative point, and lies wholly inside it unless
+    a barrier or the community boundary crosses it.
 
     Parameters
     ----------
@@ -84,6 +93,11 @@ def partition(
     keep
         An old ``grids`` layer: re-divide starting from it, moving as few
         buildings as the balance allows.
+    tolerance
+        Relative deviation from the community mean load a grid may have to
+        follow streets and keep its shape (default 0.10). Also the county-wide
+        range in grid-count mode: grids outside the county mean +- tolerance
+        are counted in the report.
     seed
         Seed of the cut directions (same seed, same plan).
     jobs
@@ -94,6 +108,9 @@ def partition(
         Both give the same plan.
     scheduler
         Dask scheduler address ``tcp://HOST:PORT``; default: a local cluster of 2 worker processes.
+    check
+        Raise :class:`PartitionError` when the plan breaks a hard rule (see
+        :mod:`gridgis.quality`); False returns it anyway (its report says what broke).
 
     Returns
     -------
@@ -103,7 +120,8 @@ def partition(
     ------
     PartitionError
         Fewer grids than communities (plus dedicated grids), more grids than
-        buildings, or both/neither of ``n_grids`` and ``households``.
+        buildings, both/neither of ``n_grids`` and ``households``, a tolerance
+        outside 0-1, or (``check=True``) a plan breaking a hard rule.
     SchemaError
         Missing layers, unknown weights or barrier layers, bad community ids.
     InputError
@@ -124,63 +142,66 @@ def partition(
     [40, 40, 40, 40]
     """
     started = time.perf_counter()
-    inputs = _validate(layers, n_grids, households, weights, barriers, dedicated)
+    checked = _validate(layers, n_grids, households, weights, barriers, dedicated, tolerance)
     _validate_engine(engine, scheduler, jobs)
     with ExitStack() as stack:
         # connect before the heavy preparation, so a bad scheduler fails fast
         client = stack.enter_context(dask_client(scheduler)) if engine == "dask" else None
-        ctx = _Context.build(inputs, layers, barriers, dedicated, keep)
-        counts = _apportion(ctx, n_grids, households)
-        tasks = [ctx.task(c, counts[c], seed) for c in range(len(ctx.communities))]
+        inp = PartitionInput.build(layers, checked["weights"], tuple(barriers), dedicated, keep)
+        counts, range_notes = _apportion(inp, n_grids, households)
+        tasks = [_task(inp, c, counts[c], seed, tolerance) for c in range(len(inp.communities))]
         results = _run(tasks, jobs, client)
-    result = _assemble(ctx, results, counts)
+    result = _assemble(inp, results, counts, tolerance, households)
     result.report["seconds"] = round(time.perf_counter() - started, 3)
     result.report["request"] = {
         "n_grids": n_grids,
         "households": list(households) if households else None,
-        "weights": inputs["weights"],
+        "weights": checked["weights"],
         "barriers": list(barriers),
         "dedicated": dedicated if isinstance(dedicated, str) else (None if dedicated is None else "<frame>"),
         "keep": keep is not None,
+        "tolerance": tolerance,
         "seed": seed,
         "engine": engine,
     }
     if households is not None:
-        result.report["range"] = range_report(result.grids, households)
+        result.report["range"] = range_report(result.grids, households, range_notes)
+    if check and not result.report["quality"]["ok"]:
+        failures = [f"{n}: {c['detail']}" for n, c in result.report["quality"]["checks"].items() if not c["ok"]]
+        raise PartitionError(
+            "The plan breaks a hard rule: " + "; ".join(failures),
+            fix="report this with the input file; it is a bug (partition(check=False) returns the plan anyway).",
+            details={"failures": failures},
+        )
     return result
 
 
-def range_report(grids: gpd.GeoDataFrame, households: tuple[float, float]) -> dict:
-    """Which basic grids fall outside the load range, and why (a community whose load no grid count fits).
+def range_report(grids: gpd.GeoDataFrame, households: tuple[float, float], notes: dict[str, str]) -> dict:
+    """Which basic grids fall outside the load range, and each community that cannot fit it, with the reason.
+
+    ``notes`` maps community ids to the reason found when counting their grids
+    (see :func:`gridgis.partition.apportion.range_count`).
 
     Examples
     --------
     >>> import geopandas as gpd
-    >>> g = gpd.GeoDataFrame({"community_id": ["a", "b", "b"], "kind": "basic", "load": [250.0, 425.0, 425.0]})
-    >>> range_report(g, (300, 400))["infeasible"][0]["reason"]
-    'load 250 is below the range: one grid'
+    >>> g = gpd.GeoDataFrame({"grid_id": ["1", "2", "3"], "community_id": ["a", "b", "b"], "kind": "basic",
+    ...                       "load": [250.0, 425.0, 425.0]})
+    >>> r = range_report(g, (300, 400), {"a": "load 250 is below the range: one grid"})
+    >>> r["grids_outside"], r["infeasible"][0]["reason"]
+    (['1', '2', '3'], 'load 250 is below the range: one grid')
     """
     low, high = households
     basic = grids[grids["kind"] == "basic"]
     outside = basic[(basic["load"] < low) | (basic["load"] > high)]
-    infeasible = []
-    for cid, load in basic.groupby("community_id")["load"].sum().items():
-        if load < low:
-            infeasible.append(
-                {"community_id": cid, "load": float(load), "reason": f"load {load:g} is below the range: one grid"}
-            )
-        elif np.ceil(load / high) > np.floor(load / low):
-            infeasible.append(
-                {
-                    "community_id": cid,
-                    "load": float(load),
-                    "reason": f"no grid count splits load {load:g} into grids of {low:g}-{high:g}",
-                }
-            )
+    load = basic.groupby("community_id")["load"].sum()
+    infeasible = [
+        {"community_id": cid, "load": float(load.get(cid, 0.0)), "reason": reason} for cid, reason in notes.items()
+    ]
     return {
         "low": low,
         "high": high,
-        "grids_outside": sorted(outside.get("grid_id", outside.index.astype(str)).tolist()),
+        "grids_outside": sorted(outside["grid_id"].astype(str).tolist()),
         "infeasible": infeasible,
     }
 
@@ -211,7 +232,7 @@ class Partitioner:
 # ---------------------------------------------------------------- validation
 
 
-def _validate(layers, n_grids, households, weights, barriers, dedicated) -> dict:
+def _validate(layers, n_grids, households, weights, barriers, dedicated, tolerance) -> dict:
     for name in ("communities", "buildings"):
         if name not in layers:
             raise SchemaError(
@@ -234,6 +255,10 @@ def _validate(layers, n_grids, households, weights, barriers, dedicated) -> dict
             raise PartitionError(
                 f"Household range {lo}-{hi} must satisfy 0 < low <= high.", fix="e.g. --households 300-500."
             )
+    if not (isinstance(tolerance, int | float) and 0 <= tolerance < 1):
+        raise PartitionError(
+            f"Tolerance {tolerance!r} must be a share between 0 and 1.", fix="e.g. --tolerance 0.1 (10 %)."
+        )
     weights = dict(weights or DEFAULT_WEIGHTS)
     bad = [c for c in weights if c not in LOAD_COLUMNS]
     if bad:
@@ -278,223 +303,28 @@ def _validate_engine(engine: str, scheduler: str | None, jobs: int) -> None:
         )
 
 
-# ---------------------------------------------------------------- context
-
-
-@dataclass
-class _Context:
-    """Everything projected to one metric CRS, with buildings grouped into sites per community."""
-
-    crs: pyproj.CRS
-    communities: gpd.GeoDataFrame  # input order
-    communities_m: np.ndarray  # metric community geometries
-    areas: np.ndarray  # the same without dedicated grids
-    buildings: gpd.GeoDataFrame  # input buildings
-    b_xy: np.ndarray  # metric representative points
-    b_community: np.ndarray  # community position or -1
-    b_load: np.ndarray
-    b_dedicated: np.ndarray  # dedicated grid position or -1
-    b_site: np.ndarray  # site (unique point within its community) or -1
-    site_xy: list  # per community
-    site_load: list
-    site_shape: list  # per community: footprints of each site's buildings (None for point buildings)
-    dedicated: list  # (community position, metric geometry, label)
-    barriers: shapely.Geometry | None
-    old_site_grid: list | None
-    b_old: np.ndarray | None
-    weights: dict
-    shops: gpd.GeoDataFrame | None
-    old_ids: np.ndarray | None = None  # grid_id of each grid of the kept plan
-
-    @classmethod
-    def build(cls, inputs, layers, barrier_names, dedicated, keep) -> _Context:
-        communities = layers["communities"].reset_index(drop=True)
-        buildings = layers["buildings"].reset_index(drop=True)
-        fwd = to_local_metric(communities)
-        crs = fwd.target_crs
-        com_m = project(communities.geometry.values, fwd)
-        b_pts = project(shapely.point_on_surface(buildings.geometry.values), fwd)
-        b_xy = shapely.get_coordinates(b_pts)
-        tree = shapely.STRtree(com_m)
-        bi, ci = tree.query(b_pts, predicate="intersects")
-        b_community = np.full(len(buildings), -1, dtype=np.int64)
-        b_community[bi[::-1]] = ci[::-1]
-        weights = inputs["weights"]
-        load = np.zeros(len(buildings))
-        for col in ("households", "population"):
-            if col in weights:
-                load += weights[col] * buildings[col].to_numpy(dtype=float)
-        if "buildings" in weights:
-            load += weights["buildings"]
-        if "shops" in weights:
-            load += weights["shops"] * _shops_per_building(layers["shops"], fwd, b_xy, b_community, com_m)
-        # dedicated grids: one per feature, cut out of the community holding its representative point
-        ded_list = []
-        areas = com_m.copy()
-        if dedicated is not None:
-            ded = layers[dedicated] if isinstance(dedicated, str) else dedicated
-            ded_m = project(ded.geometry.values, fwd)
-            di, dc = tree.query(shapely.point_on_surface(ded_m), predicate="intersects")
-            first = np.unique(di, return_index=True)[1]
-            label_col = next((c for c in ("name", "kind") if c in ded.columns), None)
-            for d, c in zip(di[first], dc[first], strict=True):
-                geom = shapely.intersection(ded_m[d], areas[c])
-                geom = _polygonal(shapely.set_precision(geom, PRECISION_M))
-                if shapely.is_empty(geom) or shapely.area(geom) <= 0:
-                    continue
-                areas[c] = _polygonal(shapely.difference(areas[c], geom))
-                ded_list.append((int(c), geom, None if label_col is None else str(ded[label_col].iloc[d])))
-        b_dedicated = np.full(len(buildings), -1, dtype=np.int64)
-        if ded_list:
-            ded_geoms = np.array([g for _, g, _ in ded_list], dtype=object)
-            hb, hd = shapely.STRtree(ded_geoms).query(b_pts, predicate="intersects")
-            same = np.array([ded_list[d][0] for d in hd], dtype=np.int64) == b_community[hb] if len(hb) else []
-            b_dedicated[hb[same][::-1]] = hd[same][::-1]
-        # sites: buildings of a community sharing one point are one site
-        b_site = np.full(len(buildings), -1, dtype=np.int64)
-        site_xy, site_load, site_shape = [], [], []
-        basic = (b_community >= 0) & (b_dedicated < 0)
-        footprints = project(buildings.geometry.values, fwd)
-        footprints[shapely.get_dimensions(footprints) < 2] = None
-        for c in range(len(communities)):
-            members = np.flatnonzero(basic & (b_community == c))
-            xy, inv = np.unique(b_xy[members], axis=0, return_inverse=True)
-            b_site[members] = inv.ravel()
-            site_xy.append(xy)
-            site_load.append(np.bincount(inv.ravel(), weights=load[members], minlength=len(xy)))
-            site_shape.append(_site_shapes(footprints[members], inv.ravel(), len(xy)))
-        barrier_geom = None
-        if barrier_names:
-            lines = np.concatenate([project(layers[n].geometry.values, fwd) for n in barrier_names])
-            lines = shapely.boundary(lines[shapely.get_dimensions(lines) == 2]).tolist() + [
-                g for g in lines if shapely.get_dimensions(g) == 1
-            ]
-            barrier_geom = shapely.union_all(np.array(lines, dtype=object)) if lines else None
-        old, b_old = None, None
-        if keep is not None:
-            old, b_old = _old_sites(keep, fwd, b_pts, b_site, b_community, basic, len(communities))
-        return cls(
-            crs, communities, com_m, areas, buildings, b_xy, b_community, load, b_dedicated, b_site,
-            site_xy, site_load, site_shape, ded_list, barrier_geom, old, b_old, weights, layers.get("shops"),
-            None if keep is None else keep["grid_id"].astype(str).to_numpy(),
-        )  # fmt: skip
-
-    def task(self, c: int, k_total: int, seed: int) -> CommunityTask:
-        n_ded = sum(1 for dc, _, _ in self.dedicated if dc == c)
-        barriers = None
-        if self.barriers is not None:
-            barriers = shapely.intersection(self.barriers, self.areas[c])
-            if shapely.is_empty(barriers):
-                barriers = None
-        return CommunityTask(
-            community_id=self.communities["community_id"].iloc[c],
-            area=self.areas[c],
-            xy=self.site_xy[c],
-            weights=self.site_load[c],
-            k=k_total - n_ded,
-            barriers=barriers,
-            initial=None if self.old_site_grid is None else self.old_site_grid[c],
-            seed=seed,
-            shapes=self.site_shape[c],
-        )
-
-    def minimum(self, c: int) -> int:
-        """Grids community ``c`` needs at least: its dedicated grids + one per inhabited piece (or one)."""
-        n_ded = sum(1 for dc, _, _ in self.dedicated if dc == c)
-        parts = shapely.get_parts(self.areas[c])
-        parts = parts[shapely.area(parts) > 0]
-        if not len(parts):
-            return n_ded
-        xy = self.site_xy[c]
-        if not len(xy):
-            return n_ded + 1
-        inhabited = np.unique(shapely.STRtree(parts).query(shapely.points(xy), predicate="intersects")[1])
-        return n_ded + max(1, len(inhabited))
-
-    def maximum(self, c: int) -> int:
-        n_ded = sum(1 for dc, _, _ in self.dedicated if dc == c)
-        return n_ded + max(len(self.site_xy[c]), 1 if shapely.area(self.areas[c]) > 0 else 0)
-
-
-def _site_shapes(footprints: np.ndarray, site: np.ndarray, n_sites: int) -> np.ndarray:
-    """The union of the footprints of each site's buildings (buildings sharing a point are one site).
-
-    Examples
-    --------
-    >>> boxes = np.array([shapely.box(i, 0, i + 0.5, 1) for i in range(3)])
-    >>> [round(g.area, 2) for g in _site_shapes(boxes, np.array([1, 0, 1]), 2)]
-    [0.5, 1.0]
-    """
-    out = np.full(n_sites, None, dtype=object)
-    counts = np.bincount(site, minlength=n_sites)
-    alone = counts[site] == 1
-    out[site[alone]] = footprints[alone]
-    order = np.argsort(site, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    for s in np.flatnonzero(counts > 1).tolist():
-        out[s] = shapely.union_all(footprints[order[starts[s] : starts[s + 1]]])
-    return out
-
-
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    parts = shapely.get_parts(geom)
-    parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
-    if len(parts) == 0:
-        return shapely.Polygon()
-    return shapely.multipolygons(parts) if len(parts) > 1 else parts[0]
-
-
-def _shops_per_building(shops, fwd, b_xy, b_community, com_m) -> np.ndarray:
-    """Each shop counts on the nearest building of the community it lies in."""
-    from scipy.spatial import cKDTree
-
-    s_pts = project(shops.geometry.values, fwd)
-    si, sc = shapely.STRtree(com_m).query(s_pts, predicate="intersects")
-    counts = np.zeros(len(b_xy))
-    s_xy = shapely.get_coordinates(s_pts)
-    for c in np.unique(sc):
-        members = np.flatnonzero(b_community == c)
-        if not len(members):
-            continue
-        _, nearest = cKDTree(b_xy[members]).query(s_xy[si[sc == c]])
-        np.add.at(counts, members[nearest], 1)
-    return counts
-
-
-def _old_sites(keep, fwd, b_pts, b_site, b_community, basic, n_com) -> tuple[list, np.ndarray]:
-    """Old grid (position in ``keep``) of each building, and of each site per community; -1 where none."""
-    old_m = project(keep.geometry.values, fwd)
-    hb, hg = shapely.STRtree(old_m).query(b_pts, predicate="intersects")
-    b_old = np.full(len(b_pts), -1, dtype=np.int64)
-    b_old[hb[::-1]] = hg[::-1]
-    out = []
-    for c in range(n_com):
-        members = np.flatnonzero(basic & (b_community == c))
-        n_sites = int(b_site[members].max()) + 1 if len(members) else 0
-        site_old = np.full(n_sites, -1, dtype=np.int64)
-        site_old[b_site[members]] = b_old[members]
-        out.append(site_old)
-    return out, b_old
-
-
 # ---------------------------------------------------------------- apportionment
 
 
-def _apportion(ctx: _Context, n_grids: int | None, households: tuple[float, float] | None) -> np.ndarray:
-    n_com = len(ctx.communities)
-    lo = np.array([ctx.minimum(c) for c in range(n_com)], dtype=np.int64)
-    hi = np.array([ctx.maximum(c) for c in range(n_com)], dtype=np.int64)
+def _apportion(
+    inp: PartitionInput, n_grids: int | None, households: tuple[float, float] | None
+) -> tuple[np.ndarray, dict[str, str]]:
+    """Grids per community (dedicated ones included), and why a community cannot fit the range (range mode)."""
+    n_com = len(inp.communities)
+    lo = np.array([inp.minimum(c) for c in range(n_com)], dtype=np.int64)
+    hi = np.array([inp.maximum(c) for c in range(n_com)], dtype=np.int64)
     hi = np.maximum(hi, lo)
-    n_ded = len(ctx.dedicated)
-    loads = np.array([w.sum() for w in ctx.site_load])
-    fixed = np.array([sum(1 for dc, _, _ in ctx.dedicated if dc == c) for c in range(n_com)], dtype=np.int64)
+    n_ded = len(inp.dedicated)
+    fixed = np.array([inp.n_dedicated(c) for c in range(n_com)], dtype=np.int64)
     if households is not None:
         low, high = households
-        k_basic = np.maximum(1, np.round(loads / ((low + high) / 2))).astype(np.int64)
-        k_min, k_max = np.ceil(loads / high), np.floor(loads / low)
-        ok = k_min <= k_max
-        k_basic[ok] = np.clip(k_basic[ok], k_min[ok], k_max[ok]).astype(np.int64)
-        return np.clip(fixed + k_basic, lo, hi)
+        counts, notes = np.zeros(n_com, dtype=np.int64), {}
+        for c in range(n_com):
+            k, reason = range_count(inp.sites[c].load, low, high)
+            counts[c] = fixed[c] + k
+            if reason is not None:
+                notes[str(inp.communities["community_id"].iloc[c])] = reason
+        return np.clip(counts, lo, hi), notes
     if n_grids < lo.sum():
         raise PartitionError(
             f"{n_grids} grids are fewer than the {lo.sum()} needed: {n_com} communities each need one "
@@ -505,12 +335,34 @@ def _apportion(ctx: _Context, n_grids: int | None, households: tuple[float, floa
     if n_grids > hi.sum():
         raise PartitionError(
             f"{n_grids} grids are more than the {hi.sum()} buildings can fill "
-            f"({len(ctx.buildings)} buildings; a grid needs at least one building, or a community without any).",
+            f"({len(inp.buildings)} buildings; a grid needs at least one building, or a community without any).",
             fix=f"ask for at most {hi.sum()} grids.",
             details={"requested": n_grids, "maximum": int(hi.sum())},
         )
     # dedicated grids are fixed; the rest follow the basic load
-    return fixed + apportion(loads, n_grids - fixed.sum(), lo - fixed, hi - fixed)
+    return fixed + apportion(inp.basic_loads(), n_grids - fixed.sum(), lo - fixed, hi - fixed), {}
+
+
+def _task(inp: PartitionInput, c: int, k_total: int, seed: int, tolerance: float) -> CommunityTask:
+    """Community ``c`` as a unit of parallel work: its area, sites and their loads, its barriers."""
+    barriers = None
+    if inp.barriers is not None:
+        barriers = shapely.intersection(inp.barriers, inp.areas[c])
+        if shapely.is_empty(barriers):
+            barriers = None
+    sites = inp.sites[c]
+    return CommunityTask(
+        community_id=inp.communities["community_id"].iloc[c],
+        area=inp.areas[c],
+        xy=sites.xy,
+        weights=sites.load,
+        k=k_total - inp.n_dedicated(c),
+        barriers=barriers,
+        initial=None if inp.keep is None else inp.keep.site_grid[c],
+        seed=seed,
+        shapes=sites.shapes,
+        tolerance=tolerance,
+    )
 
 
 # ---------------------------------------------------------------- run and assemble
@@ -531,25 +383,34 @@ def _run(tasks: list[CommunityTask], jobs: int, client=None) -> list[CommunityRe
     return [done[i] for i in range(len(tasks))]
 
 
-def _assemble(ctx: _Context, results: list[CommunityResult], counts: np.ndarray) -> PartitionResult:
+def _assemble(
+    inp: PartitionInput,
+    results: list[CommunityResult],
+    counts: np.ndarray,
+    tolerance: float,
+    households: tuple[float, float] | None,
+) -> PartitionResult:
     from gridgis.partition.report import build_report, grid_table, match_previous
 
-    back = pyproj.Transformer.from_crs(ctx.crs, STORAGE_CRS, always_xy=True)
+    back = pyproj.Transformer.from_crs(inp.crs, STORAGE_CRS, always_xy=True)
     rows = []
-    b_grid = np.full(len(ctx.buildings), -1, dtype=np.int64)
+    b_grid = np.full(len(inp.buildings), -1, dtype=np.int64)
     for c, res in enumerate(results):
         start = len(rows)
-        for geom, target, flags in zip(res.geoms, res.targets, res.flags, strict=True):
-            rows.append({"c": c, "kind": "basic", "geom": geom, "target": target, "note": flags, "name": None})
-        members = np.flatnonzero((ctx.b_community == c) & (ctx.b_dedicated < 0))
+        # every basic grid is measured against its community's mean, islands or not
+        mean = inp.sites[c].load.sum() / len(res.geoms) if len(res.geoms) else 0.0
+        for geom, flags in zip(res.geoms, res.flags, strict=True):
+            rows.append({"c": c, "kind": "basic", "geom": geom, "target": mean, "note": flags, "name": None})
+        members = np.flatnonzero((inp.building_community == c) & (inp.building_dedicated < 0))
         if res.site_grid is not None and len(members):
-            b_grid[members] = start + res.site_grid[ctx.b_site[members]]
-        for d, (dc, geom, label) in enumerate(ctx.dedicated):
-            if dc != c:
+            b_grid[members] = start + res.site_grid[inp.building_site[members]]
+        for d, ded in enumerate(inp.dedicated):
+            if ded.community != c:
                 continue
-            in_d = np.flatnonzero(ctx.b_dedicated == d)
-            b_grid[in_d] = len(rows)
-            rows.append({"c": c, "kind": "dedicated", "geom": geom, "target": np.nan, "note": "", "name": label})
+            b_grid[np.flatnonzero(inp.building_dedicated == d)] = len(rows)
+            rows.append(
+                {"c": c, "kind": "dedicated", "geom": ded.geometry, "target": np.nan, "note": "", "name": ded.label}
+            )
         mine = list(range(start, len(rows)))
         geoms = [rows[i]["geom"] for i in mine]
         flags = [rows[i]["note"] for i in mine]
@@ -562,12 +423,18 @@ def _assemble(ctx: _Context, results: list[CommunityResult], counts: np.ndarray)
     com_of = np.array([r["c"] for r in rows], dtype=np.int64)
     for c in np.unique(com_of):
         pos = np.flatnonzero(com_of == c)
-        grid_code[pos] = grid_codes(ctx.communities["community_id"].iloc[c], cents[pos, 0], cents[pos, 1])
-    previous = None if ctx.b_old is None else match_previous(ctx.b_old, b_grid, len(rows))
-    grids = grid_table(ctx, rows, geoms_m, grid_code, b_grid, back, previous)
-    buildings = ctx.buildings.copy()
+        grid_code[pos] = grid_codes(inp.communities["community_id"].iloc[c], cents[pos, 0], cents[pos, 1])
+    previous = None if inp.keep is None else match_previous(inp.keep.building_grid, b_grid, len(rows))
+    grids = grid_table(inp, rows, geoms_m, grid_code, b_grid, back, previous)
+    buildings = inp.buildings.copy()
     buildings["grid_id"] = pd.array([grid_code[g] if g >= 0 else None for g in b_grid], dtype="string")
-    report = build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts, previous)
+    if len(inp.reconciled):
+        ids = buildings["community_id"].astype("string").to_numpy()
+        ids[inp.reconciled] = (
+            inp.communities["community_id"].astype(str).to_numpy()[inp.building_community[inp.reconciled]]
+        )
+        buildings["community_id"] = pd.array(ids, dtype="string")
+    report = build_report(inp, grids, buildings, geoms_m, b_grid, results, counts, tolerance, households, previous)
     order = np.lexsort((grids["grid_code"].to_numpy(),))
     grids = grids.iloc[order].reset_index(drop=True)
     return PartitionResult(grids=grids, buildings=buildings, report=report)

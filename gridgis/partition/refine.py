@@ -22,6 +22,7 @@ def make_contiguous(labels: np.ndarray, graph: sparse.csr_matrix, weights: np.nd
     [0, 1, 1, 1]
     """
     labels = np.asarray(labels, dtype=np.int64).copy()
+    given = labels.copy()
     n = len(labels)
     coo = graph.tocoo()
     same = labels[coo.row] == labels[coo.col]
@@ -46,6 +47,9 @@ def make_contiguous(labels: np.ndarray, graph: sparse.csr_matrix, weights: np.nd
         order = np.lexsort((-v, r))
         first = order[np.unique(r[order], return_index=True)[1]]
         labels[r[first]] = labels[c[first]]
+    # a piece of the graph cut off from every kept part (the graph is not connected) keeps its labels
+    stranded = labels < 0
+    labels[stranded] = given[stranded]
     return labels
 
 
@@ -139,6 +143,8 @@ class _Balancer:
         """Sites of part g with a neighbour in part h, per (g, h)."""
         lr, lc = self.labels[self.row], self.labels[self.col]
         cross = lr != lc
+        if not cross.any():
+            return {}
         keys = lr[cross] * self.k + lc[cross]
         sites = self.row[cross]
         order = np.lexsort((sites, keys))
@@ -453,65 +459,3 @@ def _kick_search(
         elif not walk:
             break
     return best
-
-
-def adjust_count(
-    labels: np.ndarray, graph: sparse.csr_matrix, xy: np.ndarray, weights: np.ndarray, k: int
-) -> np.ndarray:
-    """Turn an existing labelling (-1: unlabelled) into exactly ``k`` connected parts ``0..k-1``.
-
-    Used to re-divide from an old plan: unlabelled sites join a neighbouring
-    part, then the heaviest part is bisected while there are too few parts
-    and the lightest part merges into its lightest neighbour while there are
-    too many. Parts untouched by this keep their sites.
-
-    Examples
-    --------
-    >>> from scipy import sparse
-    >>> path = sparse.diags([1.0, 1.0], [-1, 1], shape=(4, 4)).tocsr()
-    >>> xy = np.column_stack([np.arange(4.0), np.zeros(4)])
-    >>> adjust_count(np.array([0, 0, 0, -1]), path, xy, np.ones(4), 2).tolist()
-    [0, 0, 1, 1]
-    """
-    from gridgis.partition.bisect import recursive_bisection
-
-    labels = np.asarray(labels, dtype=np.int64).copy()
-    known = labels >= 0
-    if not known.any():
-        return recursive_bisection(xy, weights, k, edges=_edges(graph), cost=_edges(graph, data=True))
-    _, labels[known] = np.unique(labels[known], return_inverse=True)
-    labels = make_contiguous(labels, graph, weights)
-    m = int(labels.max()) + 1
-    coo = graph.tocoo()
-    while m < k:
-        load = np.bincount(labels, weights=weights + 1e-9, minlength=m)
-        size = np.bincount(labels, minlength=m)
-        g = int(np.argmax(np.where(size >= 2, load, -1.0)))
-        sub = np.flatnonzero(labels == g)
-        pos = np.full(len(labels), -1)
-        pos[sub] = np.arange(len(sub))
-        inner = (pos[coo.row] >= 0) & (pos[coo.col] >= 0) & (coo.row < coo.col)
-        half = recursive_bisection(
-            xy[sub],
-            weights[sub],
-            2,
-            edges=np.column_stack([pos[coo.row[inner]], pos[coo.col[inner]]]),
-            cost=coo.data[inner],
-        )
-        labels[sub[half == 1]] = m
-        m += 1
-    while m > k:
-        load = np.bincount(labels, weights=weights, minlength=m)
-        g = int(np.argmin(load))
-        near = np.unique(labels[coo.col[labels[coo.row] == g]])
-        near = near[near != g]
-        h = int(near[np.argmin(load[near])]) if len(near) else int(np.argsort(load)[1])
-        labels[labels == g] = h
-        labels[labels == m - 1] = g if g != m - 1 else h
-        m -= 1
-    return make_contiguous(labels, graph, weights)
-
-
-def _edges(graph: sparse.csr_matrix, data: bool = False) -> np.ndarray:
-    coo = sparse.triu(graph, k=1).tocoo()
-    return coo.data if data else np.column_stack([coo.row, coo.col])

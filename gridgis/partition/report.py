@@ -1,10 +1,20 @@
-"""The grids table and the partition report (balance, bound, compactness, barriers, footprints, moves)."""
+"""The grids table and the partition report (balance, bound, compactness, barriers, footprints, moves).
+
+Balance is measured two ways, never against a target redefined for part of a
+community: ``deviation`` is a grid's load against its community's mean load per
+basic grid, ``county_deviation`` against the county's (every basic grid of the
+plan). The report is strict JSON (:func:`report_json`): no NaN, no Infinity.
+"""
 
 from __future__ import annotations
+
+import json
+import math
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from gridgis.model import STORAGE_CRS
@@ -13,6 +23,8 @@ from gridgis.model import STORAGE_CRS
 BARRIER_SNAP_M = 1.0
 #: how many unassigned building ids the report lists
 LIST_LIMIT = 50
+#: bins of the county-wide load histogram
+HISTOGRAM_BINS = 10
 
 
 def polsby_popper(geoms: np.ndarray) -> np.ndarray:
@@ -46,20 +58,30 @@ def grid_names(communities: pd.DataFrame, com_pos: np.ndarray, grid_code: np.nda
     ]
 
 
-def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back, previous=None) -> gpd.GeoDataFrame:
-    """The grids layer; ``previous``: the kept plan's grid (position) each grid continues (see match_previous)."""
+def grid_table(inp, rows, geoms_m, grid_code, b_grid, back, previous=None) -> gpd.GeoDataFrame:
+    """The grids layer of a :class:`~gridgis.partition.inputs.PartitionInput` ``inp`` and its grid ``rows``.
+
+    ``target`` is the community's mean load per basic grid, ``deviation`` the
+    load's relative difference from it (0 in a community without load),
+    ``county_deviation`` from the county's mean over basic grids; both NaN for
+    dedicated grids. ``previous``: the kept plan's grid (position) each grid
+    continues (see :func:`match_previous`).
+    """
     n = len(rows)
     inside = b_grid >= 0
     bg = b_grid[inside]
-    b = ctx.buildings
+    b = inp.buildings
     households = np.bincount(bg, weights=b["households"].to_numpy(dtype=float)[inside], minlength=n)
     population = np.bincount(bg, weights=b["population"].to_numpy(dtype=float)[inside], minlength=n)
-    load = np.bincount(bg, weights=ctx.b_load[inside], minlength=n)
+    load = np.bincount(bg, weights=inp.building_load[inside], minlength=n)
     n_buildings = np.bincount(bg, minlength=n)
     target = np.array([r["target"] for r in rows], dtype=float)
+    basic = np.array([r["kind"] == "basic" for r in rows], dtype=bool)
+    county = load[basic].mean() if basic.any() else 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        deviation = np.where(target > 0, (load - target) / target, np.nan)
-    com = ctx.communities
+        deviation = np.where(target > 0, (load - target) / target, np.where(basic, 0.0, np.nan))
+        county_dev = np.where(basic, (load - county) / county if county > 0 else 0.0, np.nan)
+    com = inp.communities
     c = np.array([r["c"] for r in rows], dtype=np.int64)
     geoms = shapely.transform(geoms_m, lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
     grids = gpd.GeoDataFrame(
@@ -79,6 +101,7 @@ def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back, previous=None) -> gp
             "load": load,
             "target": target,
             "deviation": deviation,
+            "county_deviation": county_dev,
             "note": [r["note"] for r in rows],
         },
         geometry=geoms,
@@ -88,7 +111,7 @@ def grid_table(ctx, rows, geoms_m, grid_code, b_grid, back, previous=None) -> gp
         grids.insert(
             grids.columns.get_loc("note"),
             "previous_grid_id",
-            pd.array([ctx.old_ids[p] if p >= 0 else None for p in previous], dtype="string"),
+            pd.array([inp.keep.grid_ids[p] if p >= 0 else None for p in previous], dtype="string"),
         )
     return grids
 
@@ -123,101 +146,239 @@ def count_points(grids: gpd.GeoDataFrame, points: gpd.GeoSeries) -> np.ndarray:
     return np.bincount(gi[first], minlength=len(grids)).astype(np.int64)
 
 
-def build_report(ctx, grids, buildings, geoms_m, b_grid, results, counts, previous=None) -> dict:
+def build_report(inp, grids, buildings, geoms_m, b_grid, results, counts, tolerance, households, previous=None) -> dict:
+    """The partition report (a dict of plain JSON values) of a plan of :class:`PartitionInput` ``inp``."""
     from gridgis.quality import check_plan
 
-    if ctx.shops is not None:
-        grids["shops"] = count_points(grids, ctx.shops.geometry)
-    basic = (grids["kind"] == "basic").to_numpy() & np.isfinite(grids["target"].to_numpy())
+    if inp.shops is not None:
+        grids["shops"] = count_points(grids, inp.shops.geometry)
+    basic = (grids["kind"] == "basic").to_numpy()
     dev = np.abs(grids["deviation"].to_numpy()[basic])
     bounds = np.array([r.bound for r in results])
+    cids = inp.communities["community_id"].astype(str).to_numpy()
+    com_of = grids["community_id"].to_numpy()
+    loads = inp.basic_loads()
+    n_basic = np.array([len(r.geoms) for r in results], dtype=np.int64)
     per_community = []
     for c, res in enumerate(results):
-        mask = basic & (grids["community_id"].to_numpy() == ctx.communities["community_id"].iloc[c])
-        d = np.abs(grids["deviation"].to_numpy()[mask])
+        d = np.abs(grids["deviation"].to_numpy()[basic & (com_of == cids[c])])
         per_community.append(
             {
-                "community_id": ctx.communities["community_id"].iloc[c],
+                "community_id": cids[c],
                 "grids": int(counts[c]),
-                "load": float(ctx.site_load[c].sum()),
+                "load": float(loads[c]),
+                "mean_load": float(loads[c] / n_basic[c]) if n_basic[c] else 0.0,
                 "max_deviation": float(d.max()) if len(d) else 0.0,
                 "bound": float(res.bound),
+                "whole_blocks": res.whole_blocks,
             }
         )
-    unassigned = np.flatnonzero(ctx.b_community < 0)
+    unassigned = np.flatnonzero(inp.building_community < 0)
     ids = buildings["building_id"].to_numpy()
-    footprint = _footprint_share(buildings, grids, b_grid)
+    footprint = _footprint_share(inp, geoms_m, b_grid)
+    worst = float(dev.max()) if len(dev) else 0.0
+    bound = float(bounds.max()) if len(bounds) else 0.0
     report = {
         "grids": len(grids),
         "basic_grids": int(basic.sum()),
         "dedicated_grids": int((grids["kind"] == "dedicated").sum()),
-        "communities": len(ctx.communities),
+        "communities": len(inp.communities),
         "buildings": len(buildings),
         "balance": {
-            "max_deviation": float(dev.max()) if len(dev) else 0.0,
+            "max_deviation": worst,
             "mean_deviation": float(dev.mean()) if len(dev) else 0.0,
-            "bound": float(bounds.max()) if len(bounds) else 0.0,
-            "above_bound": float(max(0.0, (dev.max() if len(dev) else 0.0) - (bounds.max() if len(bounds) else 0))),
-            "load_weights": ctx.weights,
+            "bound": bound,
+            "above_bound": max(0.0, worst - bound),
+            "tolerance": tolerance,
+            "within_tolerance": float((dev <= tolerance + 1e-9).mean()) if len(dev) else 1.0,
+            "load_weights": inp.weights,
         },
+        "county": county_distribution(grids, tolerance, households),
+        "apportionment": _apportionment(loads, n_basic, households),
         "compactness": {
             "mean_polsby_popper": float(grids["polsby_popper"].mean()) if len(grids) else 0.0,
             "min_polsby_popper": float(grids["polsby_popper"].min()) if len(grids) else 0.0,
             # the community boundaries are given, and a one-grid community's grid is its boundary
-            "communities_mean_polsby_popper": float(polsby_popper(ctx.communities_m).mean()),
+            "communities_mean_polsby_popper": float(polsby_popper(inp.community_geoms).mean()),
             "smoothed_community_pieces": int(sum(r.smoothed for r in results)),
         },
-        "barriers": _barrier_share(ctx, grids, geoms_m),
+        "barriers": _barrier_share(inp, grids, geoms_m),
+        "street_blocks": _block_figures(results),
         "footprints_inside_grid": footprint,
         "unassigned_buildings": {
             "count": int(len(unassigned)),
             "building_ids": [_plain(v) for v in ids[unassigned[:LIST_LIMIT]]],
             "reason": "representative point outside every community",
         },
+        "reconciled_buildings": {
+            "count": int(len(inp.reconciled)),
+            "building_ids": [_plain(v) for v in ids[inp.reconciled[:LIST_LIMIT]]],
+            "reason": "community_id named another community than the one holding the building; set to that one",
+        },
         "communities_without_buildings": sorted(grids.loc[grids["note"].str.contains("no_buildings"), "community_id"]),
         "island_grids": sorted(grids.loc[grids["note"].str.contains("island_parts"), "grid_id"]),
         "per_community": per_community,
     }
     if previous is not None:
-        report["keep"] = _moves(ctx.b_old, b_grid, previous)
-    quality = check_plan(grids, buildings, ctx.communities, n_grids=int(counts.sum()))
+        report["keep"] = _moves(inp.keep.building_grid, b_grid, previous)
+    quality = check_plan(grids, buildings, inp.communities, n_grids=int(counts.sum()))
     report["quality"] = quality.to_dict()
-    return report
+    return strict(report)
+
+
+def county_distribution(grids: gpd.GeoDataFrame, tolerance: float, households=None) -> dict:
+    """County-wide load of the basic grids: mean, min, max, std, a histogram and the count outside the range.
+
+    The range is ``households`` when given, else the county mean +- ``tolerance``.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"kind": "basic", "load": [90.0, 100.0, 110.0, 200.0]})
+    >>> d = county_distribution(g, 0.1)
+    >>> d["mean"], d["max"], d["range"], d["outside_range"], sum(d["histogram"]["counts"])
+    (125.0, 200.0, [112.5, 137.5], 4, 4)
+    """
+    load = grids.loc[grids["kind"] == "basic", "load"].to_numpy(dtype=float)
+    if not len(load):
+        return {"grids": 0}
+    mean = float(load.mean())
+    low, high = households if households is not None else (mean * (1 - tolerance), mean * (1 + tolerance))
+    counts, edges = np.histogram(load, bins=HISTOGRAM_BINS)
+    return {
+        "grids": int(len(load)),
+        "mean": mean,
+        "min": float(load.min()),
+        "max": float(load.max()),
+        "std": float(load.std()),
+        "max_deviation": float(np.abs(load - mean).max() / mean) if mean > 0 else 0.0,
+        "range": [float(low), float(high)],
+        "outside_range": int(((load < low - 1e-9) | (load > high + 1e-9)).sum()),
+        "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+    }
+
+
+def _apportionment(loads: np.ndarray, n_basic: np.ndarray, households) -> dict:
+    """Largest and smallest community mean load per basic grid, next to the least largest mean the counts allow."""
+    from gridgis.partition.apportion import largest_mean
+
+    has = n_basic > 0
+    means = loads[has] / n_basic[has]
+    out = {
+        "largest_community_mean": float(means.max()) if len(means) else 0.0,
+        "smallest_community_mean": float(means.min()) if len(means) else 0.0,
+    }
+    if households is None and has.any():
+        # the highest-averages count gives the least largest mean for this total (see apportion)
+        from gridgis.partition.apportion import apportion
+
+        best = apportion(loads[has], int(n_basic.sum()), np.ones(int(has.sum()), dtype=np.int64))
+        out["bound"] = largest_mean(loads[has], best)
+    return out
+
+
+def _block_figures(results) -> dict:
+    """How many grids are unions of whole street blocks, and how many blocks were split to meet the tolerance."""
+    grids = sum(len(r.geoms) for r in results)
+    whole = sum(r.whole_blocks for r in results)
+    return {
+        "grids": int(grids),
+        "whole_block_grids": int(whole),
+        "split_blocks": int(sum(r.split_blocks for r in results)),
+        "blocks": int(sum(r.blocks for r in results)),
+    }
+
+
+def strict(value):
+    """``value`` with numpy scalars made plain and NaN or infinite floats made None (strict JSON).
+
+    Examples
+    --------
+    >>> strict({"a": float("nan"), "b": [np.float64(1.5), np.inf], "c": np.int64(2)})
+    {'a': None, 'b': [1.5, None], 'c': 2}
+    """
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def report_json(report: dict) -> str:
+    """The report as strict JSON text (``JSON.parse`` takes it: no NaN, no Infinity)."""
+    return json.dumps(strict(report), ensure_ascii=False, indent=2, allow_nan=False, default=str)
 
 
 def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def _footprint_share(buildings, grids, b_grid) -> dict:
-    """Share of polygon footprints lying wholly inside the grid holding their representative point."""
-    geoms = buildings.geometry.values
+def _footprint_share(inp, geoms_m, b_grid) -> dict:
+    """Share of polygon footprints lying wholly inside the grid holding their representative point.
+
+    Judged over the footprints that lie inside their community and that no barrier crosses (a grid
+    edge must cut those; a building on a community boundary is cut by the boundary), to the millimetre.
+    """
+    from gridgis.quality import project
+
+    geoms = inp.buildings.geometry.values
     poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & (b_grid >= 0)
     if not poly.any():
-        return {"polygons": 0, "share_inside": 1.0}
-    grid_geoms = grids.geometry.values
-    inside = shapely.covers(grid_geoms[b_grid[poly]], geoms[poly])
-    return {"polygons": int(poly.sum()), "share_inside": float(inside.mean())}
+        return {"polygons": 0, "judged": 0, "share_inside": 1.0}
+    fwd = pyproj.Transformer.from_crs(STORAGE_CRS, inp.crs, always_xy=True)
+    fp = np.full(len(geoms), None, dtype=object)
+    fp[poly] = project(geoms[poly], fwd)
+    idx = np.flatnonzero(poly)
+    com = inp.building_community[idx]
+    snap = BARRIER_SNAP_M / 1000
+    communities = shapely.buffer(inp.community_geoms, snap)
+    shapely.prepare(communities)
+    judged = shapely.covers(communities[com], fp[idx])
+    if inp.barriers is not None:
+        crossed = shapely.STRtree(shapely.get_parts(inp.barriers)).query(fp[idx], predicate="intersects")[0]
+        judged[crossed] = False
+    idx = idx[judged]
+    if not len(idx):
+        return {"polygons": int(poly.sum()), "judged": 0, "share_inside": 1.0}
+    grids = shapely.buffer(geoms_m, snap)
+    shapely.prepare(grids)
+    inside = shapely.covers(grids[b_grid[idx]], fp[idx])
+    return {"polygons": int(poly.sum()), "judged": int(len(idx)), "share_inside": float(inside.mean())}
 
 
-def _barrier_share(ctx, grids, geoms_m) -> dict:
-    """Share of the grid edges inside communities (not their outer boundary) lying on a barrier."""
-    if ctx.barriers is None:
+def _barrier_share(inp, grids, geoms_m) -> dict:
+    """Share of the grid edges inside communities (not their outer boundary) lying on a barrier.
+
+    An edge lies on a barrier where it is within ``BARRIER_SNAP_M`` of one: the inner edges are cut
+    into pieces of at most ``BARRIER_SNAP_M`` and a piece counts when its midpoint is that close
+    (so the figure is exact to about a metre per edge end).
+    """
+    if inp.barriers is None:
         return {"share_on_barriers": None}
+    tree = shapely.STRtree(shapely.get_parts(inp.barriers))
     total = on = 0.0
-    snap = shapely.buffer(ctx.barriers, BARRIER_SNAP_M)
-    shapely.prepare(snap)
     com_of = grids["community_id"].to_numpy()
-    for c, cid in enumerate(ctx.communities["community_id"]):
+    for c, cid in enumerate(inp.communities["community_id"]):
         mine = geoms_m[com_of == cid]
         if len(mine) < 2:
             continue
         inner = shapely.difference(
             shapely.union_all(shapely.boundary(mine)),
-            shapely.buffer(shapely.boundary(ctx.communities_m[c]), BARRIER_SNAP_M),
+            shapely.buffer(shapely.boundary(inp.community_geoms[c]), BARRIER_SNAP_M),
         )
-        total += shapely.length(inner)
-        on += shapely.length(shapely.intersection(inner, snap))
+        xy, line = shapely.get_coordinates(
+            shapely.segmentize(shapely.get_parts(inner), BARRIER_SNAP_M), return_index=True
+        )
+        same = line[1:] == line[:-1]
+        a, b = xy[:-1][same], xy[1:][same]
+        length = np.hypot(*(b - a).T)
+        near = np.zeros(len(a), dtype=bool)
+        near[tree.query(shapely.points((a + b) / 2), predicate="dwithin", distance=BARRIER_SNAP_M)[0]] = True
+        total += float(length.sum())
+        on += float(length[near].sum())
     return {"share_on_barriers": on / total if total else None, "inner_edge_m": total}
 
 
@@ -234,18 +395,42 @@ def summary(report: dict) -> str:
     lines = [
         f"{report['grids']} grids ({report['basic_grids']} basic, {report['dedicated_grids']} dedicated) "
         f"in {report['communities']} communities, {report['buildings']:,} buildings, {report['seconds']:.1f} s",
-        f"balance      max |load-target|/target {b['max_deviation']:.2%}, mean {b['mean_deviation']:.2%} "
+        f"balance      in community: max |load-mean|/mean {b['max_deviation']:.2%}, mean {b['mean_deviation']:.2%}, "
+        f"{b['within_tolerance']:.1%} of grids within {b['tolerance']:.0%} "
         f"(lower bound from indivisible buildings {b['bound']:.2%})",
+    ]
+    county = report.get("county", {})
+    if county.get("grids"):
+        lines.append(
+            f"county       grids hold {county['min']:,.0f}-{county['max']:,.0f} (mean {county['mean']:,.0f}, "
+            f"std {county['std']:,.0f}, max |load-mean|/mean {county['max_deviation']:.1%}); "
+            f"{county['outside_range']} outside {county['range'][0]:,.0f}-{county['range'][1]:,.0f}"
+        )
+    a = report.get("apportionment", {})
+    if a.get("bound"):
+        lines.append(
+            f"apportion    largest community mean {a['largest_community_mean']:,.0f} per grid "
+            f"(least possible {a['bound']:,.0f}), smallest {a['smallest_community_mean']:,.0f}"
+        )
+    lines += [
         f"compactness  Polsby-Popper mean {c['mean_polsby_popper']:.3f}, min {c['min_polsby_popper']:.3f} "
-        f"(the communities themselves: mean {c.get('communities_mean_polsby_popper', float('nan')):.3f})",
+        f"(the communities themselves: mean {c['communities_mean_polsby_popper'] or 0:.3f})",
         f"footprints   {report['footprints_inside_grid']['share_inside']:.2%} wholly inside their grid",
     ]
     share = report["barriers"].get("share_on_barriers")
     if share is not None:
-        lines.append(f"barriers     {share:.1%} of inner grid edges on barriers")
+        blocks = report.get("street_blocks", {})
+        lines.append(
+            f"barriers     {share:.1%} of inner grid edges on barriers; {blocks.get('whole_block_grids', 0)} of "
+            f"{blocks.get('grids', 0)} grids are whole street blocks, {blocks.get('split_blocks', 0)} of "
+            f"{blocks.get('blocks', 0)} blocks split (tolerance {b['tolerance']:.0%})"
+        )
     if report["unassigned_buildings"]["count"]:
         u = report["unassigned_buildings"]
         lines.append(f"outside      {u['count']} building(s) outside every community, e.g. {u['building_ids'][:10]}")
+    if report.get("reconciled_buildings", {}).get("count"):
+        r = report["reconciled_buildings"]
+        lines.append(f"community    {r['count']} building(s) named another community, e.g. {r['building_ids'][:10]}")
     if report["communities_without_buildings"]:
         lines.append(
             f"empty        communities without buildings (one grid each): {report['communities_without_buildings']}"[
@@ -254,12 +439,14 @@ def summary(report: dict) -> str:
         )
     if report["island_grids"]:
         lines.append(f"islands      grids holding an island without buildings: {report['island_grids']}")
-    if "range" in report and report["range"]["grids_outside"]:
+    if "range" in report:
         r = report["range"]
         lines.append(
             f"range        {len(r['grids_outside'])} grid(s) outside {r['low']:g}-{r['high']:g}; "
-            f"{len(r['infeasible'])} communities cannot fit the range (see the report)"
+            f"{len(r['infeasible'])} communities cannot fit the range"
         )
+        for item in r["infeasible"][:5]:
+            lines.append(f"             {item['community_id']}: {item['reason']}")
     if "keep" in report:
         k = report["keep"]
         lines.append(f"keep         {k['moved']:,} of {k['buildings_compared']:,} buildings changed grid")

@@ -496,6 +496,19 @@ class Store(ABC):
             )
             self._bump(cur)
 
+    def set_staff_docs(self, docs: dict[str, dict[str, Any]]) -> None:
+        """Replace the staff documents of several grids (grid id -> document) in one transaction."""
+        with self.connect() as con:
+            cur = con.cursor()
+            stamp = self._stamp()
+            for grid_id, doc in docs.items():
+                cur.execute(self._q("DELETE FROM staff WHERE grid_id = ?"), (grid_id,))
+                cur.execute(
+                    self._q("INSERT INTO staff (grid_id, doc, updated_at) VALUES (?, ?, ?)"),
+                    (grid_id, json.dumps(doc, ensure_ascii=False), stamp),
+                )
+            self._bump(cur)
+
     # --- API keys -------------------------------------------------------------------------
     def create_key(self, role: str, name: str = "", *, grids: Sequence[str] = ()) -> str:
         """Create an API key with ``role``; return the token (shown once, stored hashed).

@@ -47,10 +47,16 @@ def _clean(value: Any) -> Any:
 
 
 def on_duty(staff: dict[str, Any] | None) -> dict[str, Any]:
-    """The leader and the workers on duty (``on_duty`` absent means on duty)."""
+    """The leader and the workers on duty (``on_duty`` absent means on duty), as the public sees them:
+    without personal phone numbers; ``desk_phone`` is the grid's service desk number."""
     staff = staff or {}
-    workers = [w for w in staff.get("workers") or [] if w.get("on_duty", True)]
-    return {"leader": staff.get("leader"), "workers": workers}
+    workers = [_public(w) for w in staff.get("workers") or [] if w.get("on_duty", True)]
+    leader = staff.get("leader")
+    return {"leader": _public(leader) if leader else leader, "workers": workers, "desk_phone": staff.get("desk_phone")}
+
+
+def _public(person: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in person.items() if k != "phone"} if isinstance(person, dict) else person
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,11 @@ def test_staff_edit_shows_in_locate_and_grid(client, published, auth):
     assert [w["name"] for w in answer["staff"]["workers"]] == ["李一"]  # only workers on duty
     assert [w["name"] for w in client.get(f"/v1/grids/{GRID}/staff").json()["workers"]] == ["李一", "王二"]
     grid = client.get(f"/v1/grids/{GRID}").json()
-    assert grid["type"] == "Feature" and grid["properties"]["staff"]["leader"]["phone"] == "13800000001"
+    # issue 15: personal phones only to staff keys, never in public answers
+    assert grid["type"] == "Feature" and "phone" not in grid["properties"]["staff"]["leader"]
+    assert "13800000001" not in str(answer) and "13800000001" not in client.get(f"/v1/grids/{GRID}/staff").text
+    staff_view = client.get(f"/v1/grids/{GRID}/staff", headers=auth["dispatcher"]).json()
+    assert staff_view["leader"]["phone"] == "13800000001" and staff_view["workers"][1]["schedule"] == "off"
     # staff follow the grid: a neighbour grid does not get them
     other = client.get("/v1/locate", params={"lon": 112.915, "lat": 22.71}).json()
     assert other["grid"]["grid_id"] != GRID and other["staff"]["leader"] != staff["leader"]

@@ -21,9 +21,13 @@ DISPATCHER = "ggk_dsp3333333333333333"
 #: two apps' keys that share their first 10 characters (the prefix that names a key): two callers all the same
 HOTLINE_ONE = "hotline-app-one-5d1c0e9a"
 HOTLINE_TWO = "hotline-app-two-77b3f402"
-KEYS = f"{APP}:reader,{DISPATCHER}:dispatcher,{HOTLINE_ONE}:reader,{HOTLINE_TWO}:reader"
+ADMIN = "ggk_adm4444444444444444"
+KEYS = f"{APP}:reader,{DISPATCHER}:dispatcher,{HOTLINE_ONE}:reader,{HOTLINE_TWO}:reader,{ADMIN}:admin"
 G1 = "440784101001001"  # west half of community 440784101001 (town 440784101)
 G2 = "440784101001002"
+COMMUNITY = "440784101001"
+TOWN = "440784101"
+COUNTY = "440784"
 #: a point inside G1 (community 440784101001 spans lon 112.90-112.92, lat 22.70-22.72)
 IN_G1 = (112.905, 22.705)
 IN_G2 = (112.915, 22.705)

@@ -33,8 +33,9 @@ def test_overdue_case_escalates_grid_community_town_on_the_injected_clock(servic
     at(service, T0)
     cid = service.post_case(category="urban_management").json()["id"]  # deadline 72 h
     fire = service.post_case(category="fire").json()["id"]  # deadline 12 h
-    service.move(fire, "in_progress")
-    service.move(fire, "resolved")  # handled in time: never escalates
+    for to in ("accepted", "in_progress"):
+        service.move(fire, to)
+    service.move(fire, "resolved", note="done")  # handled in time: never escalates
     at(service, T0 + 71 * HOUR)
     assert escalate(service) == []
     at(service, T0 + 73 * HOUR)
@@ -47,17 +48,29 @@ def test_overdue_case_escalates_grid_community_town_on_the_injected_clock(servic
     assert escalate(service) == [cid]
     case = service.get(f"/v1/cases/{cid}").json()
     assert (case["level"], case["assignee"], case["overdue"]) == ("town", "town:440784101", False)
+    # issue 15: the chain goes on to the county (its code from the town's), then alerts: never silence
+    at(service, T0 + 219 * HOUR)
+    assert escalate(service) == [cid]
+    assert service.get(f"/v1/cases/{cid}").json()["assignee"] == "county:440784"
     at(service, T0 + 1000 * HOUR)
-    assert escalate(service) == []  # the town is the top
-    assert service.get(f"/v1/cases/{cid}").json()["overdue"] is True
-    events = service.get(f"/v1/cases/{cid}").json()["events"]
+    assert escalate(service) == [cid]  # an alert at the top
+    assert escalate(service) == []  # once per deadline
+    case = service.get(f"/v1/cases/{cid}").json()
+    assert (case["alerts"], case["level"], case["overdue"]) == (1, "county", False)
+    events = case["events"]
     assert [(e["actor"], e["to_status"], e["assignee"]) for e in events[2:]] == [
         ("system:escalation", "escalated", "community:440784101001"),
         ("system:escalation", "escalated", "town:440784101"),
+        ("system:escalation", "escalated", "county:440784"),
+        ("system:escalation", "escalated", "county:440784"),
     ]
-    # the town desk hands it back to a person; the grid worker still sees it
+    assert events[-1]["note"].startswith("ALERT")
+    # the county hands it back to a person (a free-text assignee is refused); the grid worker still sees it
     r = service.move(cid, "assigned", assignee="worker:王五", note="town: handle today")
-    assert r.json()["assignee"] == "worker:王五"
+    assert r.status_code == 422
+    wang = next(p for p in service.get("/v1/people").json() if p["name"] == "王五")
+    r = service.move(cid, "assigned", assignee=f"person:{wang['person_id']}", note="town: handle today")
+    assert (r.json()["assignee_name"], r.json()["level"]) == ("王五", "grid")
     assert service.get(f"/v1/cases/{cid}", key=service.worker).status_code == 200
 
 
@@ -96,9 +109,11 @@ def test_cli_escalate_and_export(service, tmp_path):
     assert r.exit_code == 0, r.output
     with out.open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
-    assert [(int(x["id"]), x["status"], x["level"]) for x in rows] == [(cid, "escalated", "community")]
+    assert [(int(x["编号"]), x["状态"], x["当前层级"]) for x in rows] == [(cid, "已上报上级", "社区")]
     r = runner.invoke(main, ["cases", "export", "--db", service.url, "-o", str(tmp_path / "ledger.xlsx")])
-    assert r.exit_code != 0 and ".csv" in r.output and not (tmp_path / "ledger.xlsx").exists()
+    assert r.exit_code == 0 and (tmp_path / "ledger.xlsx").exists()  # issue 15: XLSX as well
+    r = runner.invoke(main, ["cases", "export", "--db", service.url, "-o", str(tmp_path / "ledger.ods")])
+    assert r.exit_code != 0 and ".xlsx" in r.output and not (tmp_path / "ledger.ods").exists()
     r = runner.invoke(main, ["cases", "escalate", "--db", service.url, "--now", "yesterday"])
     assert r.exit_code != 0 and "yesterday" in r.output
 
@@ -125,14 +140,15 @@ def test_routing_table_sends_a_category_to_a_department_area(service, river_laye
         "440784101001002",
     )
     # same place, other category: the grid; same category, outside the section: the grid
-    assert service.post_case(category="fire", lon=IN_G2[0], lat=IN_G2[1]).json()["assignee"] == "leader:陈长"
-    assert service.post_case(category="river_chief").json()["assignee"] == "worker:王五"
+    names = service.client.app.state.gridgis.cases.people.directory().name_of
+    assert names(service.post_case(category="fire", lon=IN_G2[0], lat=IN_G2[1]).json()["assignee"]) == "陈长"
+    assert names(service.post_case(category="river_chief").json()["assignee"]) == "王五"
     # 0.005 deg west of the section is about 500 m: taken with max_distance_m 1000
     service.client.put("/v1/cases/routes/river_chief", json={**rule, "max_distance_m": 1000}, headers=dsp)
     assert service.post_case(category="river_chief").json()["department"] == "河长办"
     assert service.client.delete("/v1/cases/routes/river_chief", headers=dsp).status_code == 204
     case = service.post_case(category="river_chief", lon=IN_G2[0], lat=IN_G2[1]).json()
-    assert case["assignee"] == "leader:陈长" and case["department"] is None
+    assert names(case["assignee"]) == "陈长" and case["department"] is None
     r = service.client.put("/v1/cases/routes/river_chief", json={**rule, "layer": "beats"}, headers=dsp)
     assert r.status_code == 404 and "river_sections" in str(r.json()["error"]["details"])
     r = service.client.put("/v1/cases/routes/dogs", json=rule, headers=dsp)

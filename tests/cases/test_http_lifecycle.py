@@ -16,30 +16,39 @@ def test_intake_routes_to_the_worker_on_duty_and_the_lifecycle_runs_to_closed(se
         "440784101001",
         "440784101",
     )
-    assert case["assignee"] == "worker:王五" and case["level"] == "grid" and not case["outside_coverage"]
+    assert case["assignee"].startswith("person:") and case["level"] == "grid" and not case["outside_coverage"]
+    assert service.get(f"/v1/cases/{case['id']}").json()["assignee_name"] == "王五"
     cid = case["id"]
-    for to in ("in_progress", "resolved", "closed"):
-        r = service.move(cid, to, key=service.worker if to != "closed" else DISPATCHER, note=f"-> {to}")
+    for to in ("accepted", "in_progress", "resolved"):
+        r = service.move(cid, to, key=service.worker, note=f"-> {to}")
         assert r.status_code == 200, r.text
         assert r.json()["status"] == to
+    # issue 15: the worker who resolved it may no longer close it; someone else checks first
+    r = service.move(cid, "closed", key=service.worker)
+    assert r.status_code == 409 and r.json()["error"]["details"]["allowed"] == ["verified", "reopened"]
+    for to in ("verified", "closed"):
+        assert service.move(cid, to, key=DISPATCHER, note=f"-> {to}").json()["status"] == to
     detail = service.get(f"/v1/cases/{cid}").json()
-    assert detail["closed_at"] is not None and detail["allowed_transitions"] == []
+    assert detail["closed_at"] is not None and detail["allowed_transitions"] == [] and detail["allowed_moves"] == []
     trail = [(e["from_status"], e["to_status"]) for e in detail["events"]]
     assert trail == [
         (None, "reported"),
         ("reported", "assigned"),
-        ("assigned", "in_progress"),
+        ("assigned", "accepted"),
+        ("accepted", "in_progress"),
         ("in_progress", "resolved"),
-        ("resolved", "closed"),
+        ("resolved", "verified"),
+        ("verified", "closed"),
     ]
-    assert detail["events"][2]["actor"] == f"worker:{service.worker[:10]}"
+    assert detail["events"][2]["actor"] == f"worker:{service.worker[:10]}"  # a key no person holds
     assert detail["events"][-1]["note"] == "-> closed"
 
 
 def test_grid_without_a_worker_on_duty_goes_to_its_leader(service):
     r = service.post_case(lon=IN_G2[0], lat=IN_G2[1])
     assert r.status_code == 201, r.text
-    assert (r.json()["grid_id"], r.json()["assignee"]) == (G2, "leader:陈长")
+    assert r.json()["grid_id"] == G2
+    assert service.get(f"/v1/cases/{r.json()['id']}").json()["assignee_name"] == "陈长"
 
 
 def test_illegal_transition_is_409_listing_the_allowed_ones(service):
@@ -47,31 +56,37 @@ def test_illegal_transition_is_409_listing_the_allowed_ones(service):
     r = service.move(cid, "closed")
     assert r.status_code == 409
     err = r.json()["error"]
-    assert err["details"]["allowed"] == ["in_progress", "escalated", "rejected"]
+    assert err["details"]["allowed"] == ["assigned", "accepted", "returned", "rejected", "escalated"]
+    assert err["details"]["allowed_for_you"] == ["assigned", "accepted", "rejected", "escalated"]
     assert "'assigned'" in err["message"] and "'closed'" in err["message"]
+    assert service.move(cid, "rejected").status_code == 422  # a rejection needs its reason
     assert service.move(cid, "rejected", note="duplicate").json()["status"] == "rejected"
     r = service.move(cid, "in_progress")
     assert r.status_code == 409 and r.json()["error"]["details"]["allowed"] == []
 
 
-def test_reopen_after_feedback(service):
+def test_reopen_after_a_failed_check(service):
     cid = service.post_case().json()["id"]
-    for to in ("in_progress", "resolved"):
-        service.move(cid, to)
-    case = service.move(cid, "in_progress", note="reporter: still there").json()
-    assert case["status"] == "in_progress" and case["resolved_at"] is None
+    for to in ("accepted", "in_progress", "resolved"):
+        service.move(cid, to, key=service.worker, note="done")
+    # issue 15: a failed check reopens the case (no longer resolved -> in_progress)
+    assert service.move(cid, "in_progress").status_code == 409
+    case = service.move(cid, "reopened", note="reporter: still there").json()
+    assert case["status"] == "reopened" and case["resolved_at"] is None
+    assert service.move(cid, "in_progress", key=service.worker).json()["status"] == "in_progress"
 
 
-def test_outside_coverage_is_accepted_and_flagged_for_the_nearest_town_desk(service):
+def test_outside_coverage_is_accepted_and_flagged_for_the_county_desk(service):
     r = service.post_case(lon=OUTSIDE[0], lat=OUTSIDE[1])
     assert r.status_code == 201, r.text
     case = r.json()
     assert case["outside_coverage"] is True
+    # issue 15: the county's desk, not the nearest town
     assert (case["grid_id"], case["town_id"], case["assignee"], case["level"]) == (
         None,
-        "440784101",
-        "town:440784101",
-        "town",
+        None,
+        "county:440784",
+        "county",
     )
 
 
@@ -87,13 +102,13 @@ def test_gcj02_location_is_converted_before_locating(service):
 def test_queries_filter_and_page(service):
     ids = [service.post_case(category=c).json()["id"] for c in ("fire", "fire", "other")]
     service.post_case(lon=IN_G2[0], lat=IN_G2[1])
-    service.move(ids[0], "in_progress")
+    service.move(ids[0], "accepted")
     page = service.get("/v1/cases", category="fire", limit=1).json()
     assert page["total"] == 2 and [c["id"] for c in page["cases"]] == [ids[1]] and page["next_offset"] == 1
     page2 = service.get("/v1/cases", category="fire", limit=1, offset=1).json()
     assert [c["id"] for c in page2["cases"]] == [ids[0]] and page2["next_offset"] is None
-    assert service.get("/v1/cases", status="in_progress").json()["total"] == 1
-    assert service.get("/v1/cases", status="assigned,in_progress", grid_id=G1).json()["total"] == 3
+    assert service.get("/v1/cases", status="accepted").json()["total"] == 1
+    assert service.get("/v1/cases", status="assigned,accepted", grid_id=G1).json()["total"] == 3
     assert service.get("/v1/cases", town_id="440784101").json()["total"] == 4
     assert service.get("/v1/cases", community_id="440784106001").json()["total"] == 0
     created = service.get(f"/v1/cases/{ids[0]}").json()["created_at"]
@@ -112,14 +127,17 @@ def test_ledger_csv_and_stats(service):
     a = service.post_case().json()["id"]
     b = service.post_case().json()["id"]
     service.post_case(lon=IN_G2[0], lat=IN_G2[1])
-    for to in ("in_progress", "resolved", "closed"):
+    for to in ("accepted", "in_progress", "resolved"):
+        service.move(a, to, key=service.worker, note="ok")
+    for to in ("verified", "closed"):
         service.move(a, to)
-    service.move(b, "rejected")
+    service.move(b, "rejected", note="duplicate")
     r = service.get("/v1/cases.csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert [int(x["id"]) for x in rows] == [a, b, b + 1]
-    assert rows[0]["status"] == "closed" and rows[0]["category_zh"] == "城市管理" and rows[0]["hours_to_close"] != ""
+    # issue 15: Chinese headers and status names
+    assert [int(x["编号"]) for x in rows] == [a, b, b + 1]
+    assert rows[0]["状态"] == "已办结" and rows[0]["类别"] == "城市管理" and rows[0]["办结用时(小时)"] != ""
     stats = {g["grid_id"]: g for g in service.get("/v1/cases/stats").json()["grids"]}
     assert (stats[G1]["cases"], stats[G1]["closed"], stats[G1]["rejected"], stats[G1]["open"]) == (2, 1, 1, 0)
     assert stats[G1]["median_hours_to_close"] is not None and stats[G1]["median_hours_to_close"] >= 0
@@ -172,9 +190,9 @@ def test_a_worker_ledger_and_stats_keep_its_grids(service):
     in_g2 = service.post_case(lon=IN_G2[0], lat=IN_G2[1]).json()["id"]
     r = service.get("/v1/cases.csv", key=service.worker)
     assert r.status_code == 200
-    assert [int(x["id"]) for x in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))] == in_g1
+    assert [int(x["编号"]) for x in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))] == in_g1
     r = service.get("/v1/cases.csv", key=service.other_worker)
-    assert [int(x["id"]) for x in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))] == [in_g2]
+    assert [int(x["编号"]) for x in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))] == [in_g2]
     assert [g["grid_id"] for g in service.get("/v1/cases/stats", key=service.worker).json()["grids"]] == [G1]
     # asking for another grid explicitly gives nothing, not that grid's cases
     assert service.get("/v1/cases", key=service.worker, grid_id=G2).json()["total"] == 0

@@ -28,6 +28,8 @@ def test_services_json_and_xml(service):
     services = service.client.get(f"{BASE}/services.json").json()
     codes = [s["service_code"] for s in services]
     assert "river_chief" in codes and "other" in codes and len(codes) == 9
+    # issue 15: service names in Chinese (the configuration's names)
+    assert {s["service_code"]: s["service_name"] for s in services}["river_chief"] == "河长制"
     assert all(s["metadata"] is True and s["type"] == "realtime" for s in services)
     root = ET.fromstring(service.client.get(f"{BASE}/services.xml").content)
     assert root.tag == "services" and [e.findtext("service_code") for e in root.findall("service")] == codes
@@ -47,16 +49,19 @@ def test_raw_form_post_round_trips_in_json(service):
     [req] = service.client.get(f"{BASE}/requests/{rid}.json").json()
     assert (req["service_code"], req["status"], req["description"]) == ("urban_management", "open", "路灯不亮")
     assert (req["lat"], req["long"], req["media_url"]) == (IN_G1[1], IN_G1[0], "https://img.example.cn/lamp.jpg")
-    assert req["address_id"] == "440784101001001" and "grid worker" in req["status_notes"]
+    assert req["address_id"] == "440784101001001" and req["status_notes"] == "已派遣给网格 440784101001001。"
     assert "email" not in req and "a@example.cn" not in r.text + str(req)
     # the same case through /v1 keeps the reporter's contact for staff
     case = service.get(f"/v1/cases/{rid}").json()
     assert case["contact"] == {"email": "a@example.cn", "name": "Li"} and case["channel"] == "app"
     # lifecycle -> open/closed with notes
-    service.move(int(rid), "in_progress")
-    service.move(int(rid), "resolved")
+    for to in ("accepted", "in_progress"):
+        service.move(int(rid), to, key=service.worker)
+    service.move(int(rid), "resolved", key=service.worker, note="已修复路灯")
     [req] = service.client.get(f"{BASE}/requests/{rid}.json").json()
-    assert req["status"] == "open" and "feedback" in req["status_notes"]
+    # issue 15: the handler's note reaches the reporter
+    assert req["status"] == "open" and req["status_notes"] == "已处置：已修复路灯"
+    service.move(int(rid), "verified")
     service.move(int(rid), "closed")
     [req] = service.client.get(f"{BASE}/requests/{rid}.json").json()
     assert req["status"] == "closed" and req["expected_datetime"] is None
@@ -79,7 +84,7 @@ def test_get_requests_filters(service):
         service.client.post(f"{BASE}/requests.json", data=form(service_code=c)).json()[0]["service_request_id"]
         for c in ("fire", "fire", "other")
     ]
-    service.move(int(ids[0]), "rejected")
+    service.move(int(ids[0]), "rejected", note="重复上报")
     get = lambda **p: [r["service_request_id"] for r in service.client.get(f"{BASE}/requests.json", params=p).json()]  # noqa: E731
     assert get() == ids[::-1]
     assert get(service_code="fire") == ids[1::-1]

@@ -11,35 +11,73 @@ from gridgis.cases.lifecycle import STATUSES
 from gridgis.cases.routing import DepartmentAreas, RouteRule
 from gridgis.errors import ConflictError, CRSError, InputError
 
-#: the lifecycle as DESIGN.md and issue 6 state it, written out by hand
+#: the chain as issue 15 states it, written out by hand: (from, to) -> the chain roles that may make the move
+#: (d dispatcher, h handler: the grid worker holding it, c the community, s the escalation job)
 LEGAL = {
-    ("reported", "assigned"),
-    ("reported", "rejected"),
-    ("reported", "escalated"),
-    ("assigned", "in_progress"),
-    ("assigned", "rejected"),
-    ("assigned", "escalated"),
-    ("in_progress", "resolved"),
-    ("in_progress", "escalated"),
-    ("resolved", "closed"),
-    ("resolved", "in_progress"),
-    ("escalated", "assigned"),
-    ("escalated", "in_progress"),
-    ("escalated", "resolved"),
-    ("escalated", "rejected"),
-    ("escalated", "escalated"),
+    ("reported", "assigned"): "ds",
+    ("reported", "rejected"): "d",
+    ("reported", "escalated"): "ds",
+    ("assigned", "assigned"): "d",  # the dispatcher reassigns
+    ("assigned", "accepted"): "hd",
+    ("assigned", "returned"): "h",  # back to the dispatcher with a reason
+    ("assigned", "rejected"): "d",
+    ("assigned", "escalated"): "ds",
+    ("accepted", "in_progress"): "hd",
+    ("accepted", "assigned"): "d",
+    ("accepted", "returned"): "h",
+    ("accepted", "escalated"): "ds",
+    ("in_progress", "resolved"): "hd",
+    ("in_progress", "assigned"): "d",
+    ("in_progress", "escalated"): "ds",
+    ("resolved", "verified"): "dc",  # the check (核查), never by the resolver
+    ("resolved", "reopened"): "dc",
+    ("verified", "closed"): "dc",
+    ("reopened", "accepted"): "hd",
+    ("reopened", "in_progress"): "hd",
+    ("reopened", "assigned"): "d",
+    ("reopened", "escalated"): "ds",
+    ("returned", "assigned"): "d",
+    ("returned", "rejected"): "d",
+    ("returned", "escalated"): "ds",
+    ("escalated", "assigned"): "d",
+    ("escalated", "accepted"): "hd",
+    ("escalated", "in_progress"): "hd",
+    ("escalated", "resolved"): "hd",
+    ("escalated", "rejected"): "d",
+    ("escalated", "escalated"): "ds",
 }
+ROLE = {"d": "dispatcher", "h": "handler", "c": "community", "s": "system"}
 
 
 @pytest.mark.parametrize("current", STATUSES)
 def test_transition_table(current):
+    from gridgis.cases.lifecycle import MOVES
+
     for target in STATUSES:
         if (current, target) in LEGAL:
             check_transition(current, target)
+            assert set(MOVES[current][target]) == {ROLE[r] for r in LEGAL[current, target]}
         else:
             with pytest.raises(ConflictError) as err:
                 check_transition(current, target)
             assert sorted(err.value.details["allowed"]) == sorted(t for s, t in LEGAL if s == current)
+
+
+def test_allowed_moves_depend_on_the_role_and_the_resolver():
+    from gridgis.cases.lifecycle import Actor, allowed_moves, chain_roles
+
+    case = {"status": "assigned", "grid_id": "g1", "community_id": "c1", "resolved_by": None}
+    worker = Actor("王五", chain_roles(case, key_role="worker", key_grids=["g1"]), "p1")
+    other = Actor("赵六", chain_roles(case, key_role="worker", key_grids=["g2"]), "p2")
+    dispatcher = Actor("陈调", chain_roles(case, key_role="dispatcher"), "p3")
+    community = Actor("张三", chain_roles(case, key_role="worker", key_grids=["g9"], posts=[("community", "c1")]), "p4")
+    assert allowed_moves(case, worker) == ["accepted", "returned"]
+    assert allowed_moves(case, other) == []
+    assert allowed_moves(case, dispatcher) == ["assigned", "accepted", "rejected", "escalated"]
+    resolved = {**case, "status": "resolved", "resolved_by": "p3"}
+    assert allowed_moves(resolved, worker) == []
+    assert allowed_moves(resolved, dispatcher) == ["reopened"]  # it resolved the case itself
+    assert allowed_moves(resolved, community) == ["verified", "reopened"]
 
 
 def test_report_checks_name_the_field():
@@ -82,9 +120,11 @@ def test_routing_on_a_hand_built_territory(territory):
     assert (route.grid_id, route.assignee, route.level, route.outside_coverage) == ("g1", "worker:W2", 0, False)
     assert route_case(territory, 112.025, 22.005, "fire", staff_of=staff.get).assignee == "grid:g2"
     # between the towns, 0.004 deg from t1's edge and 0.006 from t2's: t1's desk
-    route = route_case(territory, 112.014, 22.005, "fire")
-    assert (route.grid_id, route.town_id, route.assignee, route.outside_coverage) == (None, "t1", "town:t1", True)
-    assert route_case(territory, 112.016, 22.005, "fire").town_id == "t2"
+    route = route_case(territory, 112.014, 22.005, "fire", county="440784")
+    # outside every grid: the county's desk, not the nearest town
+    assert (route.grid_id, route.town_id, route.assignee, route.level, route.outside_coverage) == (
+        None, None, "county:440784", 3, True)  # fmt: skip
+    assert route_case(territory, 112.016, 22.005, "fire").assignee == "county:desk"
     _, dist = territory.nearest_town(112.014, 22.005)
     assert dist == pytest.approx(0.004 * 111_320 * 0.927, rel=0.02)  # cos(22 deg) ~ 0.927
 
@@ -178,22 +218,44 @@ def test_a_move_is_a_change_computed_from_the_case():
     """transition and escalation are pure: (case, request, actor, now) -> the columns to set and the event."""
     from datetime import UTC, datetime, timedelta
 
-    from gridgis.cases.lifecycle import Move, escalation, transition
+    from gridgis.cases.lifecycle import Actor, Assignment, Move, escalation, transition
+    from gridgis.errors import ForbiddenError
 
     t0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-    case = {"id": 7, "status": "in_progress", "level": 0, "community_id": "C1", "town_id": "T1",
-            "category": "fire", "assignee": "王五", "due_at": t0}  # fmt: skip
-    done = transition(case, Move("resolved", "fixed"), "worker:ggk_abc", t0)
-    assert done.sets == {"status": "resolved", "updated_at": t0, "resolved_at": t0}
+    worker = Actor("王五 [worker:ggk_abc]", frozenset({"handler"}), "p1", "p1")
+    dispatcher = Actor("dispatcher:x", frozenset({"dispatcher"}), "k1")
+    case = {"id": 7, "status": "in_progress", "level": 0, "grid_id": "G1", "community_id": "C1",
+            "town_id": "440784101", "category": "fire", "assignee": "person:p1", "due_at": t0}  # fmt: skip
+    done = transition(case, Move("resolved", "fixed", photos=("upl_1",)), worker, t0)
+    assert done.sets == {"status": "resolved", "updated_at": t0, "resolved_at": t0, "resolved_by": "p1",
+                         "result": "fixed"}  # fmt: skip
     assert done.event == {"from_status": "in_progress", "to_status": "resolved", "assignee": None, "note": "fixed",
-                          "actor": "worker:ggk_abc", "at": t0}  # fmt: skip
+                          "actor": "王五 [worker:ggk_abc]", "person_id": "p1", "photos": ["upl_1"],
+                          "at": t0}  # fmt: skip
     assert case["status"] == "in_progress"  # the case itself is left alone
+    with pytest.raises(InputError, match="the result"):
+        transition(case, Move("resolved"), worker, t0)
+    resolved = {**case, "status": "resolved", "resolved_by": "p1"}
+    with pytest.raises(ForbiddenError, match="someone else"):
+        transition(resolved, Move("verified"), Actor("王五", frozenset({"dispatcher"}), "p1"), t0)
+    with pytest.raises(ConflictError):
+        transition(resolved, Move("closed"), dispatcher, t0)  # resolved -> closed is no move any more
     assert escalation(case, t0) is None  # due now, not yet overdue
     late = t0 + timedelta(minutes=1)
     up = escalation(case, late)
     assert (up.sets["level"], up.sets["assignee"], up.sets["assignee_kind"]) == (1, "community:C1", "community")
-    assert up.sets["due_at"] == late + timedelta(hours=12) and up.event["note"] == "overdue: escalated to community:C1"
-    assigned = transition({**case, "status": "escalated"}, Move("assigned", assignee="社区:李四"), "dispatcher:x", t0)
-    assert assigned.sets["assignee_kind"] == "社区"
+    assert up.sets["due_at"] == late + timedelta(hours=12)
+    assert up.event["note"] == "overdue: escalated to community:C1 (community)"
+    up = escalation(case, late, leader_of=lambda level, unit: "person:p9" if level == "town" else None)
+    assert up.sets["assignee"] == "community:C1"
+    top = {**case, "level": 3, "alerts": 0}
+    alert = escalation(top, late)
+    assert alert.sets["alerts"] == 1 and alert.event["note"].startswith("ALERT") and "status" not in alert.sets
+    assigned = transition(
+        {**case, "status": "escalated"}, Move("assigned", assignee=Assignment("person:p2", "person", 0)), dispatcher, t0
+    )
+    assert (assigned.sets["assignee"], assigned.sets["level"]) == ("person:p2", 0)
+    with pytest.raises(InputError, match="exactly when assigning"):
+        transition({**case, "status": "escalated"}, Move("assigned"), dispatcher, t0)
     with pytest.raises(ConflictError):
-        transition({**case, "level": 2, "community_id": None}, Move("escalated"), "dispatcher:x", t0)
+        transition(top, Move("escalated"), dispatcher, t0)

@@ -22,6 +22,8 @@ from gridgis.store import open_store
 from tests.api.conftest import schema_url
 
 DISPATCHER = "ggk_console-dispatcher-key"
+#: a second dispatcher: the check (核查) is someone else's than the resolver's
+OTHER_DISPATCHER = "ggk_console-dispatcher-two"
 READER = "ggk_console-reader-key"
 GRID = "440784101001001"  # west half of 雅瑶镇's first community: x 112.90-112.91, y 22.70-22.72
 OTHER_GRID = "440784106002002"
@@ -65,9 +67,10 @@ def world(store_url, tmp_path_factory):
     store.publish_plan("toy")
     worker = store.create_key("worker", "王五", grids=[GRID])
     other = store.create_key("worker", "赵六", grids=[OTHER_GRID])
+    store.set_staff(GRID, {"workers": [{"name": "王五"}]})  # the grid's worker, a person cases are assigned to
     settings = Settings(
         database_url=store_url,
-        api_keys=f"{DISPATCHER}:dispatcher,{READER}:reader",
+        api_keys=f"{DISPATCHER}:dispatcher,{OTHER_DISPATCHER}:dispatcher,{READER}:reader",
         poll_seconds=0.2,
         upload_dir=str(tmp_path_factory.mktemp("uploads")),
         cases_escalate_seconds=0,

@@ -8,7 +8,7 @@ import re
 
 import openpyxl
 
-from .conftest import DISPATCHER, GRID, IN_GRID, READER, png, sign_in, submit
+from .conftest import DISPATCHER, GRID, IN_GRID, OTHER_DISPATCHER, READER, png, sign_in, submit
 
 
 def test_session_cookie_identifies_the_caller(app, api, world):
@@ -43,19 +43,17 @@ def test_changes_need_the_csrf_token_and_this_origin(app, api):
     client = sign_in(app, DISPATCHER)
     case = submit(api)
     url = f"/v1/cases/{case['id']}/transitions"
-    r = client.post(url, json={"to": "in_progress"})
+    r = client.post(url, json={"to": "accepted"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "csrf"
-    r = client.post(url, json={"to": "in_progress"}, headers={"X-CSRF-Token": "forged"})
+    r = client.post(url, json={"to": "accepted"}, headers={"X-CSRF-Token": "forged"})
     assert r.status_code == 403
     r = client.post(
-        url, json={"to": "in_progress"}, headers={"X-CSRF-Token": client.csrf, "Origin": "http://evil.example"}
+        url, json={"to": "accepted"}, headers={"X-CSRF-Token": client.csrf, "Origin": "http://evil.example"}
     )
     assert r.status_code == 403 and "not this site" in r.json()["error"]["message"]
     assert api.get(f"/v1/cases/{case['id']}", headers={"X-API-Key": DISPATCHER}).json()["status"] == "assigned"
-    r = client.post(
-        url, json={"to": "in_progress"}, headers={"X-CSRF-Token": client.csrf, "Origin": "http://127.0.0.1"}
-    )
-    assert r.status_code == 200 and r.json()["status"] == "in_progress"
+    r = client.post(url, json={"to": "accepted"}, headers={"X-CSRF-Token": client.csrf, "Origin": "http://127.0.0.1"})
+    assert r.status_code == 200 and r.json()["status"] == "accepted"
     events = api.get(f"/v1/cases/{case['id']}", headers={"X-API-Key": DISPATCHER}).json()["events"]
     assert events[-1]["actor"] == "dispatcher:ggk_consol"
     client.__exit__(None, None, None)
@@ -130,9 +128,12 @@ def test_bulk_assign_reports_each_case(app, api):
     client.post(f"/v1/cases/{a['id']}/transitions", json={"to": "escalated"}, headers=h)
     r = client.post("/console/api/assign", json={"ids": [a["id"], b["id"], 99999], "assignee": "王五"}, headers=h)
     body = r.json()
-    assert body["assigned"] == [a["id"]]
-    assert {f["id"]: f["code"] for f in body["failed"]} == {b["id"]: "conflict", 99999: "not_found"}
-    assert client.get(f"/v1/cases/{a['id']}").json()["assignee"] == "王五"
+    # issue 15: the dispatcher may reassign an assigned case; a name is the one person of that name
+    assert body["assigned"] == [a["id"], b["id"]]
+    assert {f["id"]: f["code"] for f in body["failed"]} == {99999: "not_found"}
+    assert client.get(f"/v1/cases/{a['id']}").json()["assignee_name"] == "王五"
+    r = client.post("/console/api/assign", json={"ids": [a["id"]], "assignee": "无名氏"}, headers=h)
+    assert r.json()["failed"][0]["code"] == "invalid_input"
     assert client.post("/console/api/assign", json={"ids": [], "assignee": "x"}, headers=h).status_code == 422
     client.__exit__(None, None, None)
 
@@ -184,8 +185,12 @@ def test_review_counts_and_xlsx(app, api):
     client = sign_in(app, DISPATCHER)
     h = {"X-CSRF-Token": client.csrf}
     case = submit(api)
-    for to in ("in_progress", "resolved", "closed"):
-        assert client.post(f"/v1/cases/{case['id']}/transitions", json={"to": to}, headers=h).status_code == 200
+    for to in ("accepted", "in_progress", "resolved"):  # issue 15: accepted first; someone else checks
+        r = client.post(f"/v1/cases/{case['id']}/transitions", json={"to": to, "note": "ok"}, headers=h)
+        assert r.status_code == 200, r.text
+    for to in ("verified", "closed"):
+        r = api.post(f"/v1/cases/{case['id']}/transitions", json={"to": to}, headers={"X-API-Key": OTHER_DISPATCHER})
+        assert r.status_code == 200, r.text
     month = case["created_at"][:7]  # UTC month; the test runs away from a month's edge in Beijing
     page = client.get(f"/console/review?month={month}&unit=grid&lang=en")
     assert page.status_code == 200 and GRID in page.text and "On-time rate" in page.text

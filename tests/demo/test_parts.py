@@ -90,13 +90,19 @@ def test_one_cluster_never_overlaps_and_stays_in_its_area():
     rng = np.random.default_rng(2)
     area = shapely.box(0, 0, 800, 800)
     road = shapely.STRtree([shapely.LineString([(0, 400), (800, 400)]).buffer(6, cap_style="flat")])
-    pts, angles = bld.place_cluster("village_house", 300, np.array([400.0, 400.0]), area, road, rng)
+    pts, angles, lanes = bld.place_cluster("village_house", 300, np.array([400.0, 400.0]), area, road, rng)
     assert len(pts) == 300
     polys = bld.footprints("village_house", pts, angles, rng)
     left, right = shapely.STRtree(polys).query(polys, predicate="intersects")
     assert (left == right).all()
     assert shapely.within(polys, shapely.box(-15, -15, 815, 815)).all()
     assert not shapely.intersects(polys, shapely.box(0, 394, 800, 406)).any()  # clear of the road
+    # lanes run between the buildings: every 7th lattice row and column, through no footprint
+    assert len(lanes) >= 4 and not shapely.intersects(polys[:, None], lanes[None, :]).any()
+    blocks = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(list(lanes) + [area.boundary]))))
+    holder = shapely.STRtree(blocks).query(polys, predicate="within")
+    assert len(np.unique(holder[0])) == len(polys)  # each house stands inside one street block
+    assert len(np.unique(holder[1])) >= 4
 
 
 def test_household_ranges_by_type():

@@ -86,3 +86,26 @@ def test_wrong_building_grid_id_is_caught(plan):
 def test_count_is_checked(plan):
     grids, _, _ = plan
     assert failed(check_plan(grids, n_grids=9)) == {"count"}
+
+
+def test_quality_and_plan_map_show_the_county_wide_distribution(toy_city):
+    from gridgis.maps import plan_map, render_page
+    from gridgis.maps.layers import relative_deviation
+    from gridgis.partition import partition
+
+    b = toy_city["buildings"]
+    heavy = b["community_id"] == b["community_id"].iloc[0]
+    b.loc[heavy, "households"] *= 3  # one community three times as loaded: its grids stand out county-wide
+    result = partition(toy_city, n_grids=8)
+    grids = result.grids
+    report = check_plan(grids, result.buildings, toy_city["communities"], n_grids=8)
+    county = report.metrics["county"]
+    assert county["max"] == grids["load"].max() and county["min"] == grids["load"].min()
+    assert county["outside_range"] == int((grids["county_deviation"].abs() > 0.1).sum()) > 0
+    # in-community balance is against each community's own mean
+    assert report.metrics["max_deviation"] == pytest.approx(grids["deviation"].abs().max())
+    assert "county      grids hold" in report.summary()
+    dev = relative_deviation(grids, "county")
+    assert dev == pytest.approx(grids["load"] / grids["load"].mean() - 1)
+    html = render_page(plan_map({"grids": grids, "buildings": result.buildings}, lang="en"))
+    assert "the county mean per grid" in html and f"{county['outside_range']} grids over 10% off" in html

@@ -12,7 +12,8 @@ from gridgis.errors import SchemaError
 from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
 from gridgis.partition.bounds import balance_bound
-from gridgis.partition.refine import adjust_count, balance, make_contiguous
+from gridgis.partition.keep import adjust_count
+from gridgis.partition.refine import balance, make_contiguous
 from gridgis.partition.tessellate import dissolve, tessellate
 
 
@@ -64,9 +65,25 @@ def test_more_than_999_grids_in_a_community_is_an_error():
 # ---------------------------------------------------------------- apportionment
 
 
-def test_apportion_largest_remainder():
-    # quotas 3.5, 2.1, 1.4 -> floors 3, 2, 1 and the seat left goes to the largest remainder (.5)
-    assert apportion([500, 300, 200], 7).tolist() == [4, 2, 1]
+def test_apportion_least_largest_mean_then_largest_smallest_mean():
+    # largest remainders would give 4, 2, 1: means 125, 150, 200; the least largest mean is 166.7
+    assert apportion([500, 300, 200], 7).tolist() == [3, 2, 2]
+    # against every split, on small random cases: the largest mean is least, then the smallest is most
+    import itertools
+
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        loads = rng.integers(0, 900, rng.integers(2, 5)).astype(float)
+        total = int(rng.integers(len(loads), len(loads) + 6))
+        best = min(
+            (max(np.divide(loads, s)), -min(np.divide(loads, s)))
+            for s in itertools.product(range(1, total + 1), repeat=len(loads))
+            if sum(s) == total
+        )
+        seats = apportion(loads, total)
+        assert seats.sum() == total and (seats >= 1).all()
+        got = (max(loads / seats), -min(loads / seats))
+        assert np.allclose(got, best), (loads, total, seats)
 
 
 def test_apportion_minimum_and_maximum():
