@@ -197,11 +197,23 @@ def check_edits(edits: Any, *, source: str = "edits") -> list[dict]:
 
 
 # --- the partition's functions used here, in one place (gridgis.partition draws grids; edits reuse it) ---
-def _tessellate(area: shapely.Geometry, xy: np.ndarray):
-    """Voronoi regions of the sites ``xy`` in ``area`` (metric): :func:`gridgis.partition.tessellate.tessellate`."""
+def _tessellate(area: shapely.Geometry, xy: np.ndarray, shapes: np.ndarray | None = None):
+    """Regions of the sites ``xy`` in ``area`` (metric), around their footprints ``shapes`` so that no edge
+    crosses a building: :func:`gridgis.partition.tessellate.tessellate`."""
     from gridgis.partition.tessellate import tessellate
 
-    return tessellate(area, xy)
+    return tessellate(area, xy, shapes=shapes)
+
+
+def _site_shapes(footprints: np.ndarray, site: np.ndarray, n_sites: int) -> np.ndarray | None:
+    """The union of the footprints (None: a point building) of each site's buildings; None when no footprint."""
+    if all(f is None for f in footprints):
+        return None
+    out = np.full(n_sites, None, dtype=object)
+    for k, f in zip(site, footprints, strict=True):
+        if f is not None:
+            out[k] = f if out[k] is None else shapely.union(out[k], f)
+    return out
 
 
 def _dissolve(pieces: np.ndarray, label: np.ndarray, k: int) -> np.ndarray:
@@ -210,12 +222,12 @@ def _dissolve(pieces: np.ndarray, label: np.ndarray, k: int) -> np.ndarray:
     return dissolve(pieces, label, k)
 
 
-def _cut(cid: str, area, xy: np.ndarray, w: np.ndarray, k: int, initial: np.ndarray | None = None):
+def _cut(cid: str, area, xy: np.ndarray, w: np.ndarray, k: int, initial: np.ndarray | None = None, shapes=None):
     """(grid 0..k-1 of each site, grids made): the partition of one community's ``area`` into ``k`` balanced
     grids, from ``initial`` labels when given (:func:`gridgis.partition.community.partition_community`)."""
     from gridgis.partition.community import CommunityTask, partition_community
 
-    res = partition_community(CommunityTask(cid, area, xy, w, k, initial=initial))
+    res = partition_community(CommunityTask(cid, area, xy, w, k, initial=initial, shapes=shapes))
     return res.site_grid, len(res.geoms)
 
 
@@ -283,6 +295,9 @@ class _State:
         if "grid_id" in self.buildings:
             gid = self.buildings["grid_id"].astype("string").map(self.pos)
             self.b_grid = gid.fillna(-1).to_numpy(dtype=np.int64)
+        footprints = project(np.asarray(self.buildings.geometry.values, dtype=object), self.fwd)
+        footprints[shapely.get_dimensions(footprints) < 2] = None
+        self.b_shape = footprints
         self.b_moved = np.zeros(len(self.buildings), dtype=bool)
         self.weights = weights or {"households": 1.0}
         load = np.zeros(len(self.buildings))
@@ -362,7 +377,7 @@ class _State:
             raise EditRefused(f"operation {i} ({op}): building(s) {ids} share one point with a building of "
                               "another grid; a point belongs to one grid.", fix="move them together.",
                               details={"op": i, "rule": "building"})  # fmt: skip
-        tess = _tessellate(area, xy)
+        tess = _tessellate(area, xy, _site_shapes(self.b_shape[members], inv, len(xy)))
         piece_label = np.where(tess.site >= 0, site_label[np.maximum(tess.site, 0)], -1)
         loose = np.flatnonzero(piece_label < 0)
         if len(loose):  # regions without a building (islands): back to the grid that held them
@@ -581,7 +596,8 @@ def _rebalance(st: _State, op: dict, i: int) -> None:
     local = {p: k for k, p in enumerate(ps)}
     initial = np.array([local[p] for p in st.b_grid[members][first]], dtype=np.int64)
     w = np.bincount(inv, weights=st.b_load[members], minlength=len(xy))
-    site_grid, n = _cut(cid, shapely.union_all(st.geom_m[ps]), xy, w, len(ps), initial)
+    shapes = _site_shapes(st.b_shape[members], inv, len(xy))
+    site_grid, n = _cut(cid, shapely.union_all(st.geom_m[ps]), xy, w, len(ps), initial, shapes)
     if n != len(ps):
         raise EditRefused(f"operation {i} (rebalance): the unlocked grids of {cid} are not one connected area.",
                           fix="unlock the grids between them.", details={"op": i, "rule": "contiguity"})  # fmt: skip
@@ -625,7 +641,7 @@ def _split(st: _State, op: dict, i: int) -> None:
         raise EditRefused(f"operation {i} (split): grid {st.gid(p)} has fewer than 2 building sites.",
                           fix="split a grid with more buildings.", details={"op": i, "rule": "empty"})  # fmt: skip
     w = np.bincount(inv, weights=st.b_load[members], minlength=len(xy))
-    site_grid, n = _cut(st.community(p), st.geom_m[p], xy, w, 2)
+    site_grid, n = _cut(st.community(p), st.geom_m[p], xy, w, 2, shapes=_site_shapes(st.b_shape[members], inv, len(xy)))
     if n != 2:
         raise EditRefused(f"operation {i} (split): grid {st.gid(p)} cannot be cut into 2 connected grids.",
                           fix="move buildings instead.", details={"op": i, "rule": "contiguity"})  # fmt: skip

@@ -44,6 +44,10 @@ def test_move_two_buildings_recomputes_both_grids_only(plan):
     west = row(new, WEST).geometry
     assert plan.buildings.geometry.iloc[[18, 19]].representative_point().within(west).all()
     assert not plan.buildings.geometry.iloc[[20, 21]].representative_point().within(west).any()
+    # no grid edge crosses a building: every footprint lies in its grid
+    for gid in (WEST, EAST):
+        grid = row(new, gid).geometry.buffer(1e-9)
+        assert new.buildings.loc[new.buildings["grid_id"] == gid].geometry.within(grid).all()
     quality(new)
     # the given plan is untouched
     assert grid_of(plan, 18) == EAST and row(plan, WEST)["households"] == 72
