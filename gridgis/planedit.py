@@ -60,6 +60,8 @@ OPS: dict[str, tuple[str, ...]] = {
 }
 #: most operations one edit list may hold (the API and the CLI read whole lists into memory)
 MAX_OPS = 10_000
+#: edit-list states an :class:`Editor` keeps to continue from (a page's undo and redo stay quick)
+RECENT_STATES = 4
 #: bins of the county-wide distribution: a grid's load divided by the county mean
 DISTRIBUTION_BINS = (0.0, 0.5, 0.8, 0.9, 1.1, 1.2, 1.5, float("inf"))
 _NAME_MAX = 100
@@ -523,14 +525,26 @@ class Editor:
         self.plan = plan
         self._start = _State(plan, weights)
         self._ids = set(self._start.table["grid_id"])
+        #: states after recent edit lists (the page resends its list plus one operation): (keys, state)
+        self._recent: list[tuple[list[str], _State]] = []
+
+    def _resume(self, keys: list[str]) -> tuple[int, _State]:
+        """The longest remembered prefix of ``keys`` and a copy of its state (else the plan as given)."""
+        best = max((r for r in list(self._recent) if keys[: len(r[0])] == r[0]), key=lambda r: len(r[0]), default=None)
+        return (0, self._start.copy()) if best is None else (len(best[0]), best[1].copy())
+
+    def _remember(self, keys: list[str], state: _State) -> None:
+        self._recent = [*self._recent[-(RECENT_STATES - 1) :], (keys, state)]
 
     def apply(self, edits: list[dict], *, layers: bool = True) -> EditResult:
         """:func:`apply_edits`; ``layers=False`` skips assembling the new layers (``result.plan`` is None,
         ``result.grids`` holds the grids) for a quick answer."""
         edits = check_edits(edits)
-        state = self._start.copy()
-        for i, op in enumerate(edits):
-            _HANDLERS[op["op"]](state, op, i)
+        keys = [json.dumps(op, sort_keys=True, ensure_ascii=False, default=str) for op in edits]
+        done, state = self._resume(keys)
+        for i in range(done, len(edits)):
+            _HANDLERS[edits[i]["op"]](state, edits[i], i)
+        self._remember(keys, state.copy())
         result = state.result(self._ids, layers=layers)
         diff = np.flatnonzero(state.b_grid != self._start.b_grid)
         ids, grid_ids = state.buildings["building_id"].to_numpy(), state.table["grid_id"].to_numpy()

@@ -179,3 +179,19 @@ def test_figures_are_county_wide(plan):
     assert (moved["min"], moved["max"], moved["mean"]) == (48.0, 96.0, 72.0)
     assert [b["grids"] for b in moved["bins"]] == [0, 1, 0, 6, 0, 1, 0]
     assert np.isclose(moved["cv"], moved["std"] / 72.0, atol=1e-4)
+
+
+def test_an_editor_continues_from_a_remembered_list_with_the_same_result(plan):
+    from gridgis.planedit import Editor
+
+    first = {"op": "move", "buildings": [18, 19], "to": WEST}
+    second = {"op": "move", "buildings": [20], "to": WEST}
+    editor = Editor(plan)
+    one = editor.apply([first], layers=False).grids
+    two = editor.apply([first, second], layers=False).grids  # continues from [first]
+    again = editor.apply([first], layers=False).grids  # undo: the shorter list
+    fresh = apply_edits(plan, [first, second]).grids
+    assert two["households"].tolist() == fresh["households"].tolist()
+    assert shapely.equals_exact(two.geometry.values, fresh.geometry.values, 0).all()
+    assert shapely.equals_exact(again.geometry.values, one.geometry.values, 0).all()
+    assert row(Plan({"grids": two}), WEST)["households"] == 84
