@@ -16,8 +16,8 @@ Run::
 
 Figures (2 cores shared with other jobs, SQLite, 20 repeats): a new move 44 ms in the library, 121 ms
 server time (median; max 236 ms); a remembered list of 9 plus a new move 116 ms; 10 moves from a cold
-start 325 ms in the library; preparing the plan on its first request 1.3 s. Most of the server time
-beyond the library is the store's plan lookup (counts per layer) and the JSON of 379 grids' figures.
+start 325 ms in the library; preparing the plan on its first request 1.3 s. The server time beyond the
+library (the plan lookup in the store, the JSON of 379 grids' figures) is not broken down here.
 """
 
 from __future__ import annotations
