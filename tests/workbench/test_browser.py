@@ -124,7 +124,7 @@ def test_workbench_in_the_browser(browser, live, world, partitioned, shots):  # 
     page.once("dialog", lambda d: d.accept())
     page.click("#wb-publish")
     page.wait_for_function("document.getElementById('wb-msg').textContent.includes('draft-v2')")
-    assert store.get_plan().name == "draft-v2"
+    assert store.get_plan().name == "draft-v2" and page.locator(".wb-status").inner_text() == "published"
     page.screenshot(path=str(shots / "workbench-published.png"))
     # the one error Chromium logs is the refused move's answer (409)
     assert [e for e in watch.errors if "status of 409" not in e] == [] and not watch.outside

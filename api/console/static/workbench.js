@@ -170,7 +170,7 @@
   });
   $("wb-publish").addEventListener("click", function () {
     if (!window.confirm(W.publish_confirm + " " + NAME)) return;
-    call("POST", "/v1/plans/" + encodeURIComponent(NAME) + "/publish").then(function (p) { say(W.published + ": " + p.name); })
+    call("POST", "/v1/plans/" + encodeURIComponent(NAME) + "/publish").then(function (p) { say(W.published + ": " + p.name); document.querySelector(".wb-status").textContent = p.status; })
       .catch(function (e) { say(e.message, true); });
   });
 
