@@ -34,6 +34,8 @@ How a router uses them::
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -43,12 +45,16 @@ from starlette.concurrency import run_in_threadpool
 from api.settings import Settings
 from gridgis.access import ANONYMOUS, Caller, require_role, unknown_key
 from gridgis.assign import GridIndex
+from gridgis.cases import CaseStore
 from gridgis.console.photos import PhotoStore
 from gridgis.console.sessions import SessionStore
 from gridgis.errors import ForbiddenError
+from gridgis.geocode import Geocoder
+from gridgis.georeport import GeoReportStore
 from gridgis.service import Service
 from gridgis.store import Store, open_store
 from gridgis.store.snapshot import Snapshot
+from gridgis.times import utc_now
 
 
 def service_of(request: Request) -> Service:
@@ -68,6 +74,34 @@ async def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+# Dependencies are ``async def`` (or one sync function doing all the blocking work): FastAPI runs
+# every sync dependency in the thread pool, a hop that costs more than the work itself here.
+async def get_cases(service: ServiceDep) -> CaseStore:
+    """What ``CasesDep`` injects: the service's case tables."""
+    return service.cases
+
+
+CasesDep = Annotated[CaseStore, Depends(get_cases)]
+
+
+async def get_clock() -> Callable[[], datetime]:
+    """The clock of intake and escalation (tests override this dependency)."""
+    return utc_now
+
+
+ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
+
+
+def georeport_of(request: Request) -> GeoReportStore:
+    """The service's Open311 side table (fields beyond the case: address, attributes, device, reporter)."""
+    return service_of(request).georeport
+
+
+def geocoder_of(request: Request) -> Geocoder:
+    """The service's geocoder: address layers and the queue of reports no address matched."""
+    return service_of(request).geocoder
 
 
 async def get_settings(request: Request) -> Settings:

@@ -310,10 +310,44 @@ def _check_contiguity(grids, g_m, b_pts, communities, com_m) -> tuple[dict, list
     return _check(True, f"every grid is one polygon{note}"), islands
 
 
+#: bins of the county-wide load histogram
+HISTOGRAM_BINS = 10
+
+
+def county_distribution(grids: gpd.GeoDataFrame, tolerance: float, households=None) -> dict:
+    """County-wide load of the basic grids: mean, min, max, std, a histogram and the count outside the range.
+
+    The range is ``households`` when given, else the county mean +- ``tolerance``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = pd.DataFrame({"kind": "basic", "load": [90.0, 100.0, 110.0, 200.0]})
+    >>> d = county_distribution(g, 0.1)
+    >>> d["mean"], d["max"], d["range"], d["outside_range"], sum(d["histogram"]["counts"])
+    (125.0, 200.0, [112.5, 137.5], 4, 4)
+    """
+    load = grids.loc[grids["kind"] == "basic", "load"].to_numpy(dtype=float)
+    if not len(load):
+        return {"grids": 0}
+    mean = float(load.mean())
+    low, high = households if households is not None else (mean * (1 - tolerance), mean * (1 + tolerance))
+    counts, edges = np.histogram(load, bins=HISTOGRAM_BINS)
+    return {
+        "grids": int(len(load)),
+        "mean": mean,
+        "min": float(load.min()),
+        "max": float(load.max()),
+        "std": float(load.std()),
+        "max_deviation": float(np.abs(load - mean).max() / mean) if mean > 0 else 0.0,
+        "range": [float(low), float(high)],
+        "outside_range": int(((load < low - 1e-9) | (load > high + 1e-9)).sum()),
+        "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+    }
+
+
 def _metrics(grids, g_m, tolerance: float) -> dict:
     """Compactness; with a ``load`` column, balance against each community's mean and the county's."""
-    from gridgis.partition.report import county_distribution
-
     perimeter = shapely.length(g_m)
     pp = np.where(perimeter > 0, 4 * np.pi * shapely.area(g_m) / np.maximum(perimeter, 1e-12) ** 2, 0.0)
     out = {"grids": len(grids), "mean_polsby_popper": float(pp.mean()), "min_polsby_popper": float(pp.min())}

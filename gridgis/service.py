@@ -1,4 +1,5 @@
-"""The service object: one store, the plan snapshot holder and its poller, the case desk, the escalation job.
+"""The service object: one store, the plan snapshot holder and its poller, the case desk, the escalation job,
+Open311's side table and the geocoder.
 
 The web service (``api.main``) creates one :class:`Service` per worker in its lifespan, calls
 :meth:`Service.start` and, at stop, :meth:`Service.stop`; nothing in here knows about HTTP.
@@ -25,6 +26,8 @@ from gridgis.access import Caller, identify
 from gridgis.cases.desk import router_for, run_escalation
 from gridgis.cases.store import CaseStore, open_case_store
 from gridgis.errors import NotFoundError
+from gridgis.geocode import Geocoder
+from gridgis.georeport import GeoReportStore
 from gridgis.store import Store
 from gridgis.store.snapshot import Snapshot, load_snapshot
 
@@ -67,6 +70,9 @@ class Service:
         self._owns_store = owns_store
         self.env_callers: dict[str, Caller] = {t: Caller.of_key(t, r) for t, r in (env_keys or {}).items()}
         self.cases: CaseStore = open_case_store(store)
+        #: Open311's side table and the offline geocoder (address layers, the queue of unplaced reports)
+        self.georeport = GeoReportStore(store)
+        self.geocoder = Geocoder(store)
         self.snapshot: Snapshot | None = None
         self._older: OrderedDict[tuple[str, int], Snapshot] = OrderedDict()
         self._lock = threading.Lock()

@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import DispatcherDep, KeyDep, ServiceDep
-from api.routes.cases import CasesDep, ClockDep, case_json
-from api.routes.open311 import create_request, geocoder_of, georeport_of
+from api.case_views import case_json
+from api.deps import CasesDep, ClockDep, DispatcherDep, KeyDep, ServiceDep, geocoder_of, georeport_of
+from api.routes.open311 import create_request
 from gridgis.cases import check_report, submit
 from gridgis.crs import LONLAT_CRS
 from gridgis.geocode import NotPlaced

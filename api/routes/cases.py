@@ -25,7 +25,6 @@ The case tables and the escalation job (every ``GRIDGIS_CASES_ESCALATE_SECONDS``
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -35,93 +34,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CallerDep, DispatcherDep, KeyDep, ServiceDep, StaffDep
+from api.case_views import case_json, case_view
+from api.deps import CallerDep, CasesDep, ClockDep, DispatcherDep, KeyDep, ServiceDep, StaffDep, geocoder_of
+from api.routes import addresses
 from gridgis.access import Caller, check_case, may_read
 from gridgis.cases import CATEGORIES, CaseFilter, CaseStore, RouteRule, check_report
 from gridgis.cases.categories import check_lang, get_category
-from gridgis.cases.config import LEVELS, CaseConfig
 from gridgis.cases.desk import submit_async
 from gridgis.cases.intake import check_photo_refs
 from gridgis.cases.ledger import grid_stats, ledger_chunks, unit_names, write_xlsx
 from gridgis.cases.lifecycle import (
     MOVES,
-    OPEN_STATUSES,
     STATUS_NAMES_ZH,
     STATUSES,
     Actor,
-    allowed_moves,
-    allowed_transitions,
-    warning,
 )
 from gridgis.errors import InputError
-from gridgis.times import utc_now
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
-
-
-# Dependencies are ``async def`` (or one sync function doing all the blocking work): FastAPI runs
-# every sync dependency in the thread pool, a hop that costs more than the work itself here.
-async def get_cases(service: ServiceDep) -> CaseStore:
-    """What ``CasesDep`` injects: the service's case tables."""
-    return service.cases
-
-
-CasesDep = Annotated[CaseStore, Depends(get_cases)]
-
-
-async def get_clock() -> Callable[[], datetime]:
-    """The clock of intake and escalation (tests override this dependency)."""
-    return utc_now
-
-
-ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 LangQuery = Annotated[str, Query(description="zh (default) or en: the language of names.")]
-
-
-def case_json(
-    case: dict[str, Any],
-    now: datetime,
-    *,
-    contact: bool = False,
-    config: CaseConfig | None = None,
-    actor: Actor | None = None,
-    names: Callable[[str], str | None] | None = None,
-) -> dict[str, Any]:
-    """A case as JSON (times ISO 8601 UTC); the reporter's contact only for staff. With ``actor``,
-    ``allowed_moves`` lists the targets it may move the case to now; ``names`` gives a person's name."""
-    out = {
-        k: (v.isoformat() if isinstance(v, datetime) else v)
-        for k, v in case.items()
-        if k not in ("contact", "submitter_id", "resolved_by")
-    }
-    out["level"] = LEVELS[case["level"]]
-    out["overdue"] = case["status"] in OPEN_STATUSES and case["due_at"] < now
-    out["status_name"] = STATUS_NAMES_ZH[case["status"]]
-    if config is not None:
-        out["warning"] = warning(case, now, config)
-        category = config.categories.get(case["category"])
-        out["category_name"] = category.name_zh if category else case["category"]
-        out["category_name_en"] = category.name if category else case["category"]
-    out["allowed_transitions"] = list(allowed_transitions(case["status"]))
-    if actor is not None:
-        out["allowed_moves"] = allowed_moves(case, actor)
-    if names is not None:
-        out["assignee_name"] = names(case["assignee"])
-    if contact:
-        out["contact"] = case["contact"]
-    return out
-
-
-def _view(cases: CaseStore, caller: Caller, case: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A case as the caller sees it, with the moves open to it."""
-    return case_json(
-        case,
-        now,
-        contact=caller.at_least("worker"),
-        config=cases.config(),
-        actor=cases.actor(caller, case),
-        names=cases.people.directory().name_of,
-    )
 
 
 def _check(cases: CaseStore, caller: Caller, case: dict[str, Any], *, act: bool = False) -> Actor:
@@ -181,8 +112,6 @@ async def create_case(
     fields = body.model_dump()
     address, placement = fields.pop("address"), None
     if address and fields["lon"] is None and fields["lat"] is None:  # the offline geocoder
-        from api.routes import addresses  # (imports this module)
-
         placement = await addresses.place_report(request, fields, address, client)
         if isinstance(placement, JSONResponse):
             return placement  # 202: queued for a dispatcher to place by hand
@@ -197,8 +126,6 @@ async def create_case(
         headers["Idempotent-Replayed"] = "true"
     out = case_json(case, now, contact=True, config=config)
     if address:
-        from api.routes import addresses
-
         await addresses.keep_address(request, case["id"], address, placement)
         out.update(address=address, address_placement=placement)
     return JSONResponse(out, status_code=201, headers=headers)
@@ -260,7 +187,7 @@ def list_cases(
     now = clock()
     return JSONResponse(
         {
-            "cases": [_view(cases, caller, c, now) for c in rows],
+            "cases": [case_view(cases, caller, c, now) for c in rows],
             "total": total,
             "limit": limit,
             "offset": offset,
@@ -417,7 +344,7 @@ def get_case(case_id: int, request: Request, cases: CasesDep, caller: CallerDep,
     401: no key; 403: another grid's or app's case; 404: no such case."""
     case = cases.get(case_id)
     _check(cases, caller, case)
-    out = _view(cases, caller, case, clock())
+    out = case_view(cases, caller, case, clock())
     events = cases.events(case_id)
     out["events"] = [{**e, "at": e["at"].isoformat()} for e in events]
     created = case["created_at"].isoformat()
@@ -429,8 +356,6 @@ def get_case(case_id: int, request: Request, cases: CasesDep, caller: CallerDep,
         for e in events
         for ref in e["photos"]
     ]
-    from api.routes.open311 import geocoder_of  # (imports this module)
-
     kept = geocoder_of(request).address_of(case_id)
     if kept:
         out.update(address=kept["address"], address_placement=kept["placement"])
@@ -467,7 +392,7 @@ def transition(case_id: int, body: TransitionIn, cases: CasesDep, caller: KeyDep
         photos=check_photo_refs(body.photos),
         now=now,
     )
-    return JSONResponse(_view(cases, caller, case, now))
+    return JSONResponse(case_view(cases, caller, case, now))
 
 
 class NoteIn(BaseModel):
@@ -485,7 +410,7 @@ def add_note(case_id: int, body: NoteIn, cases: CasesDep, caller: KeyDep, clock:
     actor = _check(cases, caller, cases.get(case_id), act=True)
     now = clock()
     case = cases.note(case_id, body.note, check_photo_refs(body.photos), actor=actor, now=now)
-    return JSONResponse(_view(cases, caller, case, now), status_code=201)
+    return JSONResponse(case_view(cases, caller, case, now), status_code=201)
 
 
 class FeedbackIn(BaseModel):
@@ -503,4 +428,4 @@ def feedback(case_id: int, body: FeedbackIn, cases: CasesDep, caller: Dispatcher
     actor = cases.actor(caller, cases.get(case_id))
     now = clock()
     case = cases.feedback(case_id, callback=body.callback, rating=body.rating, actor=actor, now=now)
-    return JSONResponse(_view(cases, caller, case, now))
+    return JSONResponse(case_view(cases, caller, case, now))

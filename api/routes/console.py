@@ -23,8 +23,18 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import SESSION_COOKIE, CallerDep, ConsoleDep, ServiceDep, SettingsDep, caller_of, require
-from api.routes.cases import CasesDep, ClockDep, case_json
+from api.case_views import case_json
+from api.deps import (
+    SESSION_COOKIE,
+    CallerDep,
+    CasesDep,
+    ClockDep,
+    ConsoleDep,
+    ServiceDep,
+    SettingsDep,
+    caller_of,
+    require,
+)
 from api.routes.console_text import STATUS_COLOURS, text
 from gridgis.access import Caller, check_case
 from gridgis.cases import CATEGORIES, check_report

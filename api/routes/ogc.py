@@ -28,10 +28,9 @@ import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import CallerDep, PlanQuery, ServiceDep, SettingsDep
+from api.deps import CallerDep, PlanQuery, ServiceDep, SettingsDep, geocoder_of
 from api.errors import APIError
 from api.geojson import GEOJSON, feature, feature_collection, parse_bbox
-from api.routes.open311 import geocoder_of
 from gridgis.access import ANONYMOUS, Caller, require_role
 from gridgis.cases import CaseFilter
 from gridgis.errors import NotFoundError

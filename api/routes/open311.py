@@ -28,14 +28,13 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ServiceDep, SettingsDep, key_token
+from api.deps import CasesDep, ClockDep, ServiceDep, SettingsDep, geocoder_of, georeport_of, key_token
 from api.inputs import INT64_MAX, bad_text
-from api.routes.cases import CasesDep, ClockDep
 from gridgis.cases import CATEGORIES, CaseFilter, check_report, submit
 from gridgis.cases import open311 as doc
 from gridgis.cases.open311 import OPEN311_STATUSES
 from gridgis.errors import AccessError, GridgisError, InputError, NotFoundError, UnauthenticatedError
-from gridgis.geocode import Geocoder, NotPlaced
+from gridgis.geocode import NotPlaced
 from gridgis.georeport import ATTRIBUTES, PERSON_FIELDS, GeoReportStore, check_attributes, check_field
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -124,22 +123,6 @@ def _service(code: str | None) -> str:
     if code not in CATEGORIES:
         raise NotFoundError(f"No service {code[:40]!r}.", fix=f"use one of {list(CATEGORIES)} (GET services.json).")
     return code
-
-
-def georeport_of(request: Request) -> GeoReportStore:
-    """The service's GeoReport side table (created at the first use by a worker)."""
-    state = request.app.state
-    if getattr(state, "georeport", None) is None or state.georeport.store is not state.gridgis.store:
-        state.georeport = GeoReportStore(state.gridgis.store)
-    return state.georeport
-
-
-def geocoder_of(request: Request) -> Geocoder:
-    """The service's geocoder (address layers and the queue of unplaced reports; created at the first use)."""
-    state = request.app.state
-    if getattr(state, "geocoder", None) is None or state.geocoder.store is not state.gridgis.store:
-        state.geocoder = Geocoder(state.gridgis.store)
-    return state.geocoder
 
 
 # --- discovery and services ------------------------------------------------------------------

@@ -18,14 +18,12 @@ import pyproj
 import shapely
 
 from gridgis.model import STORAGE_CRS
+from gridgis.quality import check_plan, county_distribution, project
 
 #: distance (metres) within which a grid edge counts as lying on a barrier
 BARRIER_SNAP_M = 1.0
 #: how many unassigned building ids the report lists
 LIST_LIMIT = 50
-#: bins of the county-wide load histogram
-HISTOGRAM_BINS = 10
-
 
 def polsby_popper(geoms: np.ndarray) -> np.ndarray:
     """4 pi area / perimeter^2 of metric polygons (1 for a disc, pi/4 for a square).
@@ -148,7 +146,6 @@ def count_points(grids: gpd.GeoDataFrame, points: gpd.GeoSeries) -> np.ndarray:
 
 def build_report(inp, grids, buildings, geoms_m, b_grid, results, counts, tolerance, households, previous=None) -> dict:
     """The partition report (a dict of plain JSON values) of a plan of :class:`PartitionInput` ``inp``."""
-    from gridgis.quality import check_plan
 
     if inp.shops is not None:
         grids["shops"] = count_points(grids, inp.shops.geometry)
@@ -226,37 +223,6 @@ def build_report(inp, grids, buildings, geoms_m, b_grid, results, counts, tolera
     return strict(report)
 
 
-def county_distribution(grids: gpd.GeoDataFrame, tolerance: float, households=None) -> dict:
-    """County-wide load of the basic grids: mean, min, max, std, a histogram and the count outside the range.
-
-    The range is ``households`` when given, else the county mean +- ``tolerance``.
-
-    Examples
-    --------
-    >>> g = pd.DataFrame({"kind": "basic", "load": [90.0, 100.0, 110.0, 200.0]})
-    >>> d = county_distribution(g, 0.1)
-    >>> d["mean"], d["max"], d["range"], d["outside_range"], sum(d["histogram"]["counts"])
-    (125.0, 200.0, [112.5, 137.5], 4, 4)
-    """
-    load = grids.loc[grids["kind"] == "basic", "load"].to_numpy(dtype=float)
-    if not len(load):
-        return {"grids": 0}
-    mean = float(load.mean())
-    low, high = households if households is not None else (mean * (1 - tolerance), mean * (1 + tolerance))
-    counts, edges = np.histogram(load, bins=HISTOGRAM_BINS)
-    return {
-        "grids": int(len(load)),
-        "mean": mean,
-        "min": float(load.min()),
-        "max": float(load.max()),
-        "std": float(load.std()),
-        "max_deviation": float(np.abs(load - mean).max() / mean) if mean > 0 else 0.0,
-        "range": [float(low), float(high)],
-        "outside_range": int(((load < low - 1e-9) | (load > high + 1e-9)).sum()),
-        "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
-    }
-
-
 def _apportionment(loads: np.ndarray, n_basic: np.ndarray, households) -> dict:
     """Largest and smallest community mean load per basic grid, next to the least largest mean the counts allow."""
     from gridgis.partition.apportion import largest_mean
@@ -322,7 +288,6 @@ def _footprint_share(inp, geoms_m, b_grid) -> dict:
     Judged over the footprints that lie inside their community and that no barrier crosses (a grid
     edge must cut those; a building on a community boundary is cut by the boundary), to the millimetre.
     """
-    from gridgis.quality import project
 
     geoms = inp.buildings.geometry.values
     poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & (b_grid >= 0)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.routes.cases import get_clock
+from api.deps import get_clock
 from tests.cases.conftest import ADMIN, APP, COMMUNITY, COUNTY, DISPATCHER, G1, G2, IN_G1, OUTSIDE, T0, TOWN
 
 HOUR = timedelta(hours=1)

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import box
 
-from api.routes.cases import get_clock
+from api.deps import get_clock
 from gridgis.cases import check_report, run_escalation, submit
 from gridgis.errors import InputError
 from tests.cases.conftest import G1, IN_G1, IN_G2, T0
