@@ -119,7 +119,14 @@ async def create_case(
     now = clock()
     snapshot = service.snapshot or await run_in_threadpool(service.current, None)
     case, replayed = await submit_async(
-        cases, snapshot, report, client=client.prefix, client_id=client.key_id, idempotency_key=idempotency_key, now=now
+        cases,
+        snapshot,
+        report,
+        client=client.prefix,
+        client_id=client.key_id,
+        idempotency_key=idempotency_key,
+        now=now,
+        refresh=service.refresh,
     )
     headers = {"Location": f"/v1/cases/{case['id']}"}
     if replayed:

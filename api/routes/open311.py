@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CasesDep, ClockDep, ServiceDep, SettingsDep, geocoder_of, georeport_of, key_token
 from api.inputs import INT64_MAX, bad_text
-from gridgis.cases import CATEGORIES, CaseFilter, check_report, submit
+from gridgis.cases import CaseFilter, check_report, submit
 from gridgis.cases import open311 as doc
 from gridgis.cases.open311 import OPEN311_STATUSES
 from gridgis.errors import AccessError, GridgisError, InputError, NotFoundError, UnauthenticatedError
@@ -117,11 +117,12 @@ def _jurisdiction(settings, value: str | None) -> str | None:
     return value or ours or None
 
 
-def _service(code: str | None) -> str:
+def _service(code: str | None, categories) -> str:
+    """``code`` when it names a category of the configuration (``categories``: code -> category)."""
     if not code:
-        raise InputError("service_code is required.", fix=f"use one of {list(CATEGORIES)} (GET services.json).")
-    if code not in CATEGORIES:
-        raise NotFoundError(f"No service {code[:40]!r}.", fix=f"use one of {list(CATEGORIES)} (GET services.json).")
+        raise InputError("service_code is required.", fix=f"use one of {list(categories)} (GET services.json).")
+    if code not in categories:
+        raise NotFoundError(f"No service {code[:40]!r}.", fix=f"use one of {list(categories)} (GET services.json).")
     return code
 
 
@@ -162,12 +163,14 @@ def services(fmt: str, settings: SettingsDep, cases: CasesDep, jurisdiction_id: 
 
 
 @router.get("/services/{code}.{fmt}", summary="One service's definition with its attributes", responses=ERRORS)
-def service(code: str, fmt: str, settings: SettingsDep, jurisdiction_id: Jurisdiction = None) -> Response:
+def service(
+    code: str, fmt: str, settings: SettingsDep, cases: CasesDep, jurisdiction_id: Jurisdiction = None
+) -> Response:
     """One service's definition: its attributes (urgency, landmark, recurring). 404: unknown service."""
 
     def make() -> dict[str, Any]:
         _jurisdiction(settings, jurisdiction_id)
-        return {"service_code": _service(code), "attributes": ATTRIBUTES}
+        return {"service_code": _service(code, cases.config().categories), "attributes": ATTRIBUTES}
 
     return _answer(fmt, "service_definition", make)
 
@@ -201,13 +204,15 @@ def _form_fields(form) -> tuple[dict[str, str], dict[str, str]]:
 QUEUED = "The address matched no door plate: the request waits for a dispatcher to place it (GET tokens/TOKEN)."
 
 
-def _report_args(fields: dict[str, str], kept: dict[str, Any], lon: Any, lat: Any, crs: str) -> dict[str, Any]:
+def _report_args(
+    fields: dict[str, str], kept: dict[str, Any], lon: Any, lat: Any, crs: str, categories
+) -> dict[str, Any]:
     contact = {"email": kept["email"], "phone": kept["phone"]}
     name = " ".join(filter(None, (kept["last_name"], kept["first_name"])))
     if name:
         contact["name"] = name
     return {
-        "category": _service(fields.get("service_code")),
+        "category": _service(fields.get("service_code"), categories),
         "description": fields.get("description"),
         "lon": lon,
         "lat": lat,
@@ -236,8 +241,10 @@ def create_request(
             "Requests need lat and long, or an address_string the address layers place.",
             fix="send the point as lat and long (crs=gcj02 or bd09 for map-app points), or address_string.",
         )
+    categories = cases.config().categories
     report = check_report(
-        **_report_args(fields, kept, fields.get("long"), fields.get("lat"), fields.get("crs") or "wgs84")
+        **_report_args(fields, kept, fields.get("long"), fields.get("lat"), fields.get("crs") or "wgs84", categories),
+        categories=categories,
     )
     kept = {**kept, "crs": report.source_crs}
     case, _ = submit(cases, service.current(None), report, **submitter, idempotency_key=idempotency_key, now=now)
@@ -313,8 +320,9 @@ async def post_request(
         fields.pop("api_key", None)
         submitter = {"client": caller.prefix, "client_id": caller.key_id}
         if not (fields.get("lat") or fields.get("long")) and kept["address_string"]:
-            _service(fields.get("service_code"))
-            check_report(**_report_args(fields, kept, 112.9, 22.7, "wgs84"))  # the rest checked before queueing
+            categories = cases.config().categories
+            # the rest is checked before queueing: a stand-in point for the fields that need one
+            check_report(**_report_args(fields, kept, 112.9, 22.7, "wgs84", categories), categories=categories)
             try:
                 placement = geocoder.place(kept["address_string"])
             except NotPlaced:
@@ -326,7 +334,7 @@ async def post_request(
         case = create_request(
             service, cases, georeport, fields, kept, submitter, now=clock(), idempotency_key=idempotency_key
         )
-        return [{**doc.created(case)[0], "account_id": kept["account_id"]}]
+        return [{**doc.created(case, cases.config())[0], "account_id": kept["account_id"]}]
 
     if fmt not in FORMATS:
         return _answer(fmt, "service_requests", create)
@@ -432,7 +440,8 @@ async def get_requests(
             if s not in OPEN311_STATUSES:
                 raise InputError(f"Unknown status {s[:40]!r}.", fix="use open, closed or open,closed.")
             statuses += OPEN311_STATUSES[s]
-        codes = [_service(c) for c in filter(None, (service_code or "").split(","))]
+        categories = cases.config().categories
+        codes = [_service(c, categories) for c in filter(None, (service_code or "").split(","))]
         since, until = _time(start_date, "start_date"), _time(end_date, "end_date")
         if not ids and since is None:
             end = until or clock()

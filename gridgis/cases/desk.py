@@ -17,7 +17,7 @@ from typing import Any
 
 from gridgis.cases.intake import Report
 from gridgis.cases.routing import DepartmentAreas, Route, Territory, route_case
-from gridgis.cases.store import CaseStore
+from gridgis.cases.store import CaseStore, PlanChanged
 from gridgis.errors import NotFoundError
 from gridgis.times import utc_now
 
@@ -127,6 +127,10 @@ def _no_plan() -> NotFoundError:
     )
 
 
+#: routings of one report at most, when publishes keep changing the plan under it
+ROUTE_TRIES = 3
+
+
 def submit(
     cases: CaseStore,
     snapshot,
@@ -136,29 +140,52 @@ def submit(
     client_id: str | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    refresh: Callable[[], Any] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Route a checked report on the plan ``snapshot`` and store it; return (case, replayed).
 
-    ``client`` names the submitter, ``client_id`` identifies it (see :meth:`CaseStore.create`).
+    ``client`` names the submitter, ``client_id`` identifies it (see :meth:`CaseStore.create`). When a plan
+    is published between the routing and the write, ``refresh()`` (the service's) gives the new snapshot and
+    the report is routed again, so every case lies in a grid of the plan published when it was committed.
 
     The case is committed (durably) when this returns.
     """
-    if snapshot is None:
-        raise _no_plan()
     now = now or utc_now()
-    route = router_for(snapshot, cases.store).route(report, cases.rules(), cases, now)
-    return cases.create(report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now)
+    for attempt in range(ROUTE_TRIES):
+        if snapshot is None:
+            raise _no_plan()
+        route = router_for(snapshot, cases.store).route(report, cases.rules(), cases, now)
+        try:
+            return cases.create(
+                report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now,
+                plan_id=snapshot.plan.plan_id,
+            )  # fmt: skip
+        except PlanChanged:
+            if refresh is None or attempt == ROUTE_TRIES - 1:
+                raise
+            snapshot = refresh()
+    raise AssertionError("unreachable")
 
 
-async def submit_async(cases: CaseStore, snapshot, report: Report, **submitter: Any) -> tuple[dict[str, Any], bool]:
+async def submit_async(
+    cases: CaseStore, snapshot, report: Report, *, refresh: Callable[[], Any] | None = None, **submitter: Any
+) -> tuple[dict[str, Any], bool]:
     """:func:`submit` (same keywords) for an event loop: routes in the loop (a new plan's router is built
     off it), awaits the durable write without blocking it."""
-    if snapshot is None:
-        raise _no_plan()
-    router = _ready_router(snapshot)
-    if router is None:
-        router = await asyncio.to_thread(router_for, snapshot, cases.store)
-    return await cases.acreate(report, router.route(report, cases.rules(), cases, submitter.get("now")), **submitter)
+    for attempt in range(ROUTE_TRIES):
+        if snapshot is None:
+            raise _no_plan()
+        router = _ready_router(snapshot)
+        if router is None:
+            router = await asyncio.to_thread(router_for, snapshot, cases.store)
+        route = router.route(report, cases.rules(), cases, submitter.get("now"))
+        try:
+            return await cases.acreate(report, route, plan_id=snapshot.plan.plan_id, **submitter)
+        except PlanChanged:
+            if refresh is None or attempt == ROUTE_TRIES - 1:
+                raise
+            snapshot = await asyncio.to_thread(refresh)
+    raise AssertionError("unreachable")
 
 
 def run_escalation(

@@ -260,7 +260,9 @@ class CaseStore:
 
         Keywords: ``client`` (required) names the submitter (``submitted_by``, the audit log),
         ``client_id`` identifies it (``submitter_id``; default ``client``; :func:`gridgis.access.key_id`
-        for an API key), ``now`` (default: the UTC clock) and ``idempotency_key``: a second call by the
+        for an API key), ``now`` (default: the UTC clock), ``plan_id`` (the plan it was routed on: when
+        another plan was published meanwhile, :class:`PlanChanged` is raised and nothing written) and
+        ``idempotency_key``: a second call by the
         same ``client_id`` with that key returns the first case and ``replayed=True``; the same key with
         a different report raises :class:`ConflictError`.
         """
@@ -280,6 +282,7 @@ class CaseStore:
         client_id: str | None = None,
         now: datetime | None = None,
         idempotency_key: str | None = None,
+        plan_id: int | None = None,
     ) -> Callable[[Any], tuple[dict[str, Any], bool]]:
         now = now or utc_now()
         who = (client, client_id or client)
@@ -287,6 +290,8 @@ class CaseStore:
         digest = request_hash(report) if idempotency_key else None
 
         def work(cur):
+            if plan_id is not None:
+                self._check_plan(cur, plan_id)
             if idempotency_key:
                 cur.execute(
                     self._q(
@@ -311,6 +316,16 @@ class CaseStore:
             return self._insert_case(cur, report, route, who, now, due, idempotency_key), False
 
         return work
+
+    def _check_plan(self, cur, plan_id: int) -> None:
+        """Raise :class:`PlanChanged` unless ``plan_id`` is still the published plan. On PostGIS the published
+        row is share-locked until the case commits, so a publish (which updates that row first) waits for it and
+        then re-routes it, and an intake after the publish sees the new plan."""
+        lock = " FOR SHARE" if self.dialect is POSTGIS else ""
+        cur.execute(f"SELECT plan_id FROM plans WHERE status = 'published'{lock}")
+        row = cur.fetchone()
+        if row is None or int(row[0]) != plan_id:
+            raise PlanChanged("The published plan changed while the case was routed.", fix="route it again.")
 
     _INSERT_CASE = (
         "INSERT INTO cases (status, category, channel, description, lon, lat, source_crs, photo_urls, "
@@ -851,6 +866,12 @@ class CaseStore:
                 params,
             )
             return [(*r[:5], from_stored(r[5]), from_stored(r[6]), from_stored(r[7])) for r in cur.fetchall()]
+
+
+class PlanChanged(ConflictError):
+    """A case was routed on a plan that is no longer published (a publish committed meanwhile)."""
+
+    code = "plan_changed"
 
 
 def open_case_store(store_or_url=None) -> CaseStore:

@@ -50,7 +50,10 @@ def _names(value: str | None) -> tuple[str, ...]:
 @click.option("--barriers", default=None, help="Line layers grid edges should follow, e.g. roads,rivers.")
 @click.option("--dedicated", default=None, help="Polygon layer whose features each get a dedicated grid.")
 @click.option("--keep", "keep_path", default=None, type=click.Path(dir_okay=False),
-              help="Old plan GeoPackage: move as few buildings as the balance allows.")  # fmt: skip
+              help="Old plan GeoPackage: move as few buildings as the balance allows; grids that continue old "
+                   "ones keep their ids and codes, each community keeps its grid count unless its load leaves "
+                   "the range.")  # fmt: skip
+@click.option("--recount", is_flag=True, help="With --keep: apportion the grid counts afresh.")
 @click.option("--tolerance", default=0.10, show_default=True, type=float,
               help="Deviation from the community mean a grid may keep to follow streets (0.1 = 10 %).")  # fmt: skip
 @click.option("--jobs", default=1, show_default=True, type=int,
@@ -63,8 +66,8 @@ def _names(value: str | None) -> tuple[str, ...]:
 @output_opt
 @input_options(plan=True)
 @json_opt
-def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path, tolerance, jobs, engine, scheduler,
-        report_path, seed, output, crs, encoding, as_json):  # fmt: skip
+def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path, recount, tolerance, jobs, engine,
+        scheduler, report_path, seed, output, crs, encoding, as_json):  # fmt: skip
     """Cut every community of INPUT into balanced, contiguous, compact grids with 15-digit codes.
 
     Writes OUTPUT (a GeoPackage with layers grids, buildings and copies of the
@@ -88,6 +91,7 @@ def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path
         barriers=_names(barriers),
         dedicated=dedicated,
         keep=keep,
+        recount=recount,
         tolerance=tolerance,
         seed=seed,
         jobs=jobs,

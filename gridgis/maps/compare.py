@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gridgis import lineage
 from gridgis.maps.labels import text
 from gridgis.maps.layers import (
     MISSING,
@@ -28,11 +29,14 @@ KEPT_COLOR = "#7f7f7f"
 OLD_GRID_COLOR = "#000000"
 
 
-def moved_buildings(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def moved_buildings(
+    old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, new_grids: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
     """Buildings in both plans (matched by ``building_id``) with ``old_grid``, ``new_grid`` and ``moved``.
 
-    A building moves when its ``grid_id`` differs between the plans (grid ids
-    are the codes staff and other systems know, so a renumbered grid counts as a move).
+    A building moves when its new grid does not continue its old one, through the lineage of
+    :func:`gridgis.lineage.continues` (``new_grids``' ``previous_grid_id``; without it, a grid continues the
+    grid of the same id), so the count equals the ``keep`` figure of ``gridgis partition --keep``.
 
     Examples
     --------
@@ -46,7 +50,10 @@ def moved_buildings(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> gpd.GeoData
         pd.DataFrame({"building_id": old["building_id"], "old_grid": old["grid_id"]}), on="building_id", how="inner"
     )
     pairs = pairs.rename(columns={"grid_id": "new_grid"})
-    pairs["moved"] = pairs["old_grid"].astype(str) != pairs["new_grid"].astype(str)
+    if new_grids is None:
+        new_grids = pd.DataFrame({"grid_id": pd.unique(new["grid_id"].dropna().astype(str))})
+    line = lineage.continues(new_grids, old_ids=pd.unique(old["grid_id"].dropna().astype(str)))
+    pairs["moved"] = lineage.moved(pairs["old_grid"], pairs["new_grid"], line)
     return gpd.GeoDataFrame(pairs, geometry="geometry", crs=new.crs)
 
 
@@ -162,7 +169,7 @@ def compare_map(
     ).add_to(m)
     moves = None
     if all(p.get("buildings") is not None and not p["buildings"].empty for p in (old, new)):
-        moves = moved_buildings(old["buildings"], new["buildings"])
+        moves = moved_buildings(old["buildings"], new["buildings"], new_grids)
         points = building_points(moves, gcj02=gcj02)
         moved = moves["moved"].to_numpy()
         for mask, key, color, show in (

@@ -47,6 +47,7 @@ def partition(
     barriers: Sequence[str] = (),
     dedicated: str | gpd.GeoDataFrame | None = None,
     keep: gpd.GeoDataFrame | None = None,
+    recount: bool = False,
     tolerance: float = DEFAULT_TOLERANCE,
     seed: int = 0,
     jobs: int = 1,
@@ -92,7 +93,12 @@ def partition(
         dedicated grid (schools, hospitals, industrial parks, markets).
     keep
         An old ``grids`` layer: re-divide starting from it, moving as few
-        buildings as the balance allows.
+        buildings as the balance allows. A grid that continues an old one keeps
+        its id and code, new grids take the next unused numbers
+        (:mod:`gridgis.lineage`), and each community keeps its grid count while
+        its load per grid stays in the range (:func:`gridgis.lineage.kept_counts`).
+    recount
+        With ``keep``: apportion the grid counts afresh instead.
     tolerance
         Relative deviation from the community mean load a grid may have to
         follow streets and keep its shape (default 0.10). Also the county-wide
@@ -149,6 +155,8 @@ def partition(
         client = stack.enter_context(dask_client(scheduler)) if engine == "dask" else None
         inp = PartitionInput.build(layers, checked["weights"], tuple(barriers), dedicated, keep)
         counts, range_notes = _apportion(inp, n_grids, households)
+        if inp.keep is not None and not recount:
+            counts = _keep_counts(inp, counts, n_grids, households)
         tasks = [_task(inp, c, counts[c], seed, tolerance) for c in range(len(inp.communities))]
         results = _run(tasks, jobs, client)
     result = _assemble(inp, results, counts, tolerance, households)
@@ -160,6 +168,7 @@ def partition(
         "barriers": list(barriers),
         "dedicated": dedicated if isinstance(dedicated, str) else (None if dedicated is None else "<frame>"),
         "keep": keep is not None,
+        "recount": recount,
         "tolerance": tolerance,
         "seed": seed,
         "engine": engine,
@@ -343,6 +352,26 @@ def _apportion(
     return fixed + apportion(inp.basic_loads(), n_grids - fixed.sum(), lo - fixed, hi - fixed), {}
 
 
+def _keep_counts(inp, counts: np.ndarray, n_grids: int | None, households) -> np.ndarray:
+    """``--keep``: each community keeps its old basic grid count while its load per grid stays in the planner's
+    range (``--households``, else the county mean of ``--grids`` -/+ :data:`gridgis.lineage.KEEP_SPREAD`); see
+    :func:`gridgis.lineage.kept_counts`."""
+    from gridgis.lineage import KEEP_SPREAD, kept_counts
+
+    n_com = len(inp.communities)
+    fixed = np.array([inp.n_dedicated(c) for c in range(n_com)], dtype=np.int64)
+    loads = np.asarray(inp.basic_loads(), dtype=float)
+    old = np.array([len(np.unique(s[s >= 0])) for s in inp.keep.site_grid], dtype=np.int64)
+    if households is not None:
+        low, high = households
+    else:
+        mean = loads.sum() / max(int(counts.sum() - fixed.sum()), 1)
+        low, high = mean * (1 - KEEP_SPREAD), mean * (1 + KEEP_SPREAD)
+    lo = np.array([inp.minimum(c) for c in range(n_com)], dtype=np.int64)
+    hi = np.maximum(np.array([inp.maximum(c) for c in range(n_com)], dtype=np.int64), lo)
+    return np.clip(fixed + kept_counts(old, counts - fixed, loads, low, high), lo, hi)
+
+
 def _task(inp: PartitionInput, c: int, k_total: int, seed: int, tolerance: float) -> CommunityTask:
     """Community ``c`` as a unit of parallel work: its area, sites and their loads, its barriers."""
     barriers = None
@@ -390,6 +419,7 @@ def _assemble(
     tolerance: float,
     households: tuple[float, float] | None,
 ) -> PartitionResult:
+    from gridgis.lineage import keep_identity, keep_table
     from gridgis.partition.report import build_report, grid_table, match_previous
 
     back = pyproj.Transformer.from_crs(inp.crs, STORAGE_CRS, always_xy=True)
@@ -425,6 +455,11 @@ def _assemble(
         pos = np.flatnonzero(com_of == c)
         grid_code[pos] = grid_codes(inp.communities["community_id"].iloc[c], cents[pos, 0], cents[pos, 1])
     previous = None if inp.keep is None else match_previous(inp.keep.building_grid, b_grid, len(rows))
+    identity = None
+    if previous is not None:  # a grid that continues an old one keeps its id and code (gridgis.lineage)
+        coms = inp.communities["community_id"].to_numpy()[com_of]
+        identity = keep_identity(coms, grid_code, previous, inp.keep.grid_ids)
+        grid_code = identity.grid_codes
     grids = grid_table(inp, rows, geoms_m, grid_code, b_grid, back, previous)
     buildings = inp.buildings.copy()
     buildings["grid_id"] = pd.array([grid_code[g] if g >= 0 else None for g in b_grid], dtype="string")
@@ -435,6 +470,9 @@ def _assemble(
         )
         buildings["community_id"] = pd.array(ids, dtype="string")
     report = build_report(inp, grids, buildings, geoms_m, b_grid, results, counts, tolerance, households, previous)
+    if identity is not None:
+        table = keep_table(identity, coms, inp.keep.grid_ids, inp.keep.building_grid, b_grid)
+        report["keep"].update(moved=sum(r["buildings_moved"] for r in table), per_community=table)
     order = np.lexsort((grids["grid_code"].to_numpy(),))
     grids = grids.iloc[order].reset_index(drop=True)
     return PartitionResult(grids=grids, buildings=buildings, report=report)

@@ -415,6 +415,12 @@ def summary(report: dict) -> str:
     if "keep" in report:
         k = report["keep"]
         lines.append(f"keep         {k['moved']:,} of {k['buildings_compared']:,} buildings changed grid")
+        for row in k.get("per_community", []):
+            if row["new"] or row["retired"] or row["buildings_moved"]:
+                lines.append(
+                    f"  {row['community_id']}  grids {row['kept']} kept, {row['new']} new, {row['retired']} retired; "
+                    f"{row['buildings_moved']:,} buildings moved"
+                )
     worst = sorted(report["per_community"], key=lambda d: -d["max_deviation"])[:3]
     if worst and worst[0]["max_deviation"] > 0.01:
         lines.append(

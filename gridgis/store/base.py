@@ -19,6 +19,7 @@ import asyncio
 import json
 import re
 import secrets
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -32,7 +33,7 @@ import pandas as pd
 import shapely
 
 from gridgis.access import PREFIX_LENGTH, ROLES, key_id
-from gridgis.errors import InputError, NotFoundError
+from gridgis.errors import GridgisWarning, InputError, NotFoundError
 from gridgis.model import validate_layer
 from gridgis.store.dialect import Dialect, from_stored
 from gridgis.times import shown, utc_now
@@ -323,6 +324,7 @@ class Store(ABC):
         for layer in PLAN_LAYERS:
             if layer in layers:
                 validate_layer(layers[layer], layer, source=source or f"plan {name!r}")
+        layers = self._unused_codes(layers)
         with self.connect() as con:
             cur = con.cursor()
             plan_id = self._insert_plan(cur, name, source)
@@ -331,29 +333,73 @@ class Store(ABC):
                     self._insert_features(cur, plan_id, layer, *frame_records(layers[layer], ID_COLUMNS[layer]))
         return self.get_plan(name)
 
-    def publish_plan(self, name: str) -> PlanInfo:
-        """Make ``name`` the published plan, closing the validity of the previous one, in one transaction."""
-        with self.connect() as con:
-            cur = con.cursor()
-            self._lock_plans(cur)
-            cur.execute(self._q("SELECT plan_id FROM plans WHERE name = ?"), (name,))
-            row = cur.fetchone()
-            if row is None:
-                raise self._plan_missing(name, cur)
-            now = self._stamp()
-            cur.execute(
-                self._q("UPDATE plans SET status = 'retired', valid_to = ? WHERE status = 'published' AND name <> ?"),
-                (now, name),
-            )
-            cur.execute(
-                self._q(
-                    "UPDATE plans SET status = 'published', valid_from = ?, valid_to = NULL "
-                    "WHERE name = ? AND status <> 'published'"
-                ),
-                (now, name),
-            )
-            self._bump(cur)
+    def _unused_codes(self, layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+        """A re-plan's layers (grids with ``previous_grid_id``) where a new grid carrying a code published before
+        takes the next unused number of its community instead (its buildings follow), with a warning."""
+        grids = layers["grids"]
+        if "previous_grid_id" not in grids.columns:
+            return layers
+        from gridgis import lineage
+        from gridgis.store.replan import register_codes
+
+        used = register_codes(self)["grid_code"].tolist()
+        if not used:
+            return layers
+        codes = grids["grid_code"].astype(str) if "grid_code" in grids else grids["grid_id"].astype(str)
+        fresh = grids["previous_grid_id"].isna().to_numpy()
+        new = lineage.avoid_used(grids["community_id"].astype(str), codes, fresh, used)
+        renamed = {a: b for a, b in zip(grids["grid_id"].astype(str), new, strict=True) if a != b}
+        if not renamed:
+            return layers
+        grids = grids.copy()
+        grids["grid_id"] = grids["grid_id"].astype(str).replace(renamed)
+        if "grid_code" in grids:
+            grids["grid_code"] = new
+        if "name" in grids:  # "…第4网格" follows its number
+            grids["name"] = [
+                str(n).replace(f"第{int(a[-3:])}网格", f"第{int(renamed[a][-3:])}网格") if a in renamed else n
+                for a, n in zip(codes, grids["name"], strict=True)
+            ]
+        out = {**layers, "grids": grids}
+        if "buildings" in layers and "grid_id" in layers["buildings"]:
+            out["buildings"] = layers["buildings"].copy()
+            out["buildings"]["grid_id"] = out["buildings"]["grid_id"].replace(renamed)
+        pairs = ", ".join(f"{a} -> {b}" for a, b in list(renamed.items())[:10])
+        warnings.warn(
+            GridgisWarning(f"{len(renamed)} new grid(s) carried codes published before and were renumbered: {pairs}."),
+            stacklevel=3,
+        )
+        return out
+
+    def publish_plan(
+        self, name: str, *, mapping: dict[str, str] | None = None, force: bool = False, actor: str = "planner"
+    ) -> PlanInfo:
+        """Make ``name`` the published plan, closing the validity of the previous one, in one transaction that
+        also moves staff, worker keys and open cases to the grids that continue theirs
+        (:func:`gridgis.store.replan.publish`, which returns the per-community table; ``mapping``: the planner's
+        OLD -> NEW grid ids; ``force``: publish even when staff or open cases would be left on retired grids)."""
+        from gridgis.store.replan import publish
+
+        publish(self, name, mapping=mapping, force=force, actor=actor)
         return self.get_plan(name)
+
+    def _switch_plan(self, cur, name: str) -> None:
+        """Within the publish transaction: retire the published plan and publish ``name``."""
+        cur.execute(self._q("SELECT plan_id FROM plans WHERE name = ?"), (name,))
+        if cur.fetchone() is None:
+            raise self._plan_missing(name, cur)
+        now = self._stamp()
+        cur.execute(
+            self._q("UPDATE plans SET status = 'retired', valid_to = ? WHERE status = 'published' AND name <> ?"),
+            (now, name),
+        )
+        cur.execute(
+            self._q(
+                "UPDATE plans SET status = 'published', valid_from = ?, valid_to = NULL "
+                "WHERE name = ? AND status <> 'published'"
+            ),
+            (now, name),
+        )
 
     def _plan_missing(self, name: str, cur) -> NotFoundError:
         cur.execute("SELECT name FROM plans ORDER BY plan_id")

@@ -292,6 +292,13 @@ def test_configuration_file_and_api(centre, tmp_path):
     ] == "Street lights"
     services = centre.client.get("/open311/v2/services.json").json()
     assert {s["service_code"]: s["service_name"] for s in services}["street_lights"] == "路灯维修"
+    # a configured category is a service Open311 clients can define, submit and query
+    assert centre.client.get("/open311/v2/services/street_lights.json").status_code == 200
+    form = {"api_key": APP, "service_code": "street_lights", "lat": str(IN_G1[1]), "long": str(IN_G1[0])}
+    r = centre.client.post("/open311/v2/requests.json", data={**form, "description": "路灯不亮"})
+    assert r.status_code == 201, r.text
+    listed = centre.client.get("/open311/v2/requests.json", params={"service_code": "street_lights"}).json()
+    assert [q["service_code"] for q in listed] == ["street_lights"]
     case = centre.post_case(category="street_lights").json()
     assert case["category_name"] == "路灯维修"
     assert case["due_at"] > case["created_at"]
