@@ -282,6 +282,9 @@ class _State:
         for col in ("name", "note"):
             if col not in self.table:
                 self.table[col] = pd.array([None] * len(grids), dtype="string")
+        if "previous_grid_id" not in self.table:
+            # each grid continues itself (gridgis.lineage); a plan from a re-plan keeps its own lineage
+            self.table["previous_grid_id"] = pd.array(self.table["grid_id"], dtype="string")
         self.geom_ll = np.asarray(grids.geometry.values, dtype=object)
         self.geom_m = project(self.geom_ll, self.fwd)
         self.alive = np.ones(len(grids), dtype=bool)
@@ -665,6 +668,7 @@ def _split(st: _State, op: dict, i: int) -> None:
     row["grid_id"], row["grid_code"], row["locked"] = code, code, False
     row["name"] = f"{row['name'].iat[0] or st.gid(p)}（{int(code[12:])}）"
     row["note"] = None
+    row["previous_grid_id"] = None  # a new grid: the kept part continues the old one
     q = len(st.table)
     st.table = pd.concat([st.table, row], ignore_index=True)
     st.geom_ll = np.append(st.geom_ll, None)

@@ -46,8 +46,7 @@ def edit(plan_path, edits_path, names_path, output, crs, encoding, as_json) -> N
     plan = read_plan(plan_path, crs=crs, encoding=encoding)
     result = apply_edits(plan, edits)
     quality = check_plan(result.plan.grids, result.plan.buildings, result.plan.layers.get("communities"))
-    # the codes rule's west->east numbering does not hold for kept codes (DESIGN.md: a grid keeps its code)
-    broken = [f for f in quality.failures() if not (f.startswith("codes:") and "not numbered" in f)]
+    broken = quality.failures()
     if broken:
         raise PartitionError("The edited plan breaks a hard rule, so nothing was written: " + "; ".join(broken),
                              fix="report this with the plan and the edits; it is a bug.")  # fmt: skip

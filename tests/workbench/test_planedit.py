@@ -130,8 +130,9 @@ def test_split_gives_the_next_unused_code_and_never_a_retired_one(plan):
     assert result.added == [f"{COMMUNITY}003"]  # 002 was retired by the merge
     halves = result.plan.grids.set_index("grid_id").loc[[WEST, f"{COMMUNITY}003"]]
     assert halves["households"].tolist() == [72, 72] and halves["buildings"].sum() == 36
-    # tiling, buildings and contiguity hold; the sequence keeps the kept code (not west->east order)
-    quality(result.plan, skip=("codes",))
+    # the kept grid keeps its code (lineage: previous_grid_id), the new one has none
+    assert halves["previous_grid_id"].isna().tolist() == [False, True]
+    quality(result.plan)
 
 
 def test_rename_note_lock_unlock(plan):
