@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from gridgis.cases.lifecycle import OPEN_STATUSES
+from gridgis.cases.people import COMPONENT as PEOPLE
 from gridgis.cases.routing import pick_staff
 from gridgis.store.replan import HookResult, Replan
 
@@ -25,10 +26,36 @@ def move_routing_rules(store, cur, replan: Replan) -> HookResult:
     return HookResult()
 
 
-def _has_cases(store, cur) -> bool:
-    cur.execute("SELECT version FROM schema_version WHERE component = 'cases'")
+def _has_component(store, cur, component: str) -> bool:
+    cur.execute(store.dialect.q("SELECT version FROM schema_version WHERE component = ?"), (component,))
     row = cur.fetchone()
     return bool(row and row[0])
+
+
+def _has_cases(store, cur) -> bool:
+    return _has_component(store, cur, "cases")
+
+
+def move_people(store, cur, replan: Replan) -> HookResult:
+    """People's grid posts (:mod:`gridgis.cases.people`, the roster the public staff documents are written from)
+    follow their grid like the staff documents do; a post on a retired grid stays there, listed as unattached
+    until a planner maps the grid (the staff documents' hook already blocks the publish for it)."""
+    result = HookResult()
+    if not _has_component(store, cur, PEOPLE):
+        return result
+    q = store.dialect.q
+    cur.execute("SELECT DISTINCT person_id, grid_id FROM person_posts WHERE level = 'grid' ORDER BY grid_id")
+    posts = cur.fetchall()
+    for person_id, grid_id in posts:
+        if replan.mapping.get(grid_id) is None and grid_id in replan.retired:
+            result.unattached_row("person", person_id, grid_id, replan.old_community(grid_id))
+    moving = {g: replan.mapping[g] for _, g in posts if replan.mapping.get(g) not in (None, g)}
+    # two steps, so a grid that takes another's id in a swap is not moved twice
+    for old in moving:
+        cur.execute(q("UPDATE person_posts SET grid_id = ? WHERE level = 'grid' AND grid_id = ?"), (f"~{old}", old))
+    for old, new in moving.items():
+        cur.execute(q("UPDATE person_posts SET grid_id = ? WHERE level = 'grid' AND grid_id = ?"), (new, f"~{old}"))
+    return result
 
 
 def move_open_cases(store, cur, replan: Replan) -> HookResult:

@@ -369,7 +369,29 @@ def _keep_counts(inp, counts: np.ndarray, n_grids: int | None, households) -> np
         low, high = mean * (1 - KEEP_SPREAD), mean * (1 + KEEP_SPREAD)
     lo = np.array([inp.minimum(c) for c in range(n_com)], dtype=np.int64)
     hi = np.maximum(np.array([inp.maximum(c) for c in range(n_com)], dtype=np.int64), lo)
-    return np.clip(fixed + kept_counts(old, counts - fixed, loads, low, high), lo, hi)
+    out = np.clip(fixed + kept_counts(old, counts - fixed, loads, low, high), lo, hi)
+    return out if n_grids is None else _to_total(out, n_grids, loads, fixed, lo, hi)
+
+
+def _to_total(counts: np.ndarray, n_grids: int, loads: np.ndarray, fixed: np.ndarray, lo, hi) -> np.ndarray:
+    """Kept counts brought to the ``n_grids`` the planner asked for, one grid at a time: a grid more goes to the
+    community with the largest load per basic grid, a grid less comes from the one with the smallest (the
+    apportionment's rule, :mod:`gridgis.partition.apportion`), so every other community keeps its count."""
+    counts = counts.copy()
+    while counts.sum() != n_grids:
+        basic = np.maximum(counts - fixed, 0)
+        per = np.where(basic > 0, loads / np.maximum(basic, 1), np.where(loads > 0, np.inf, 0.0))
+        if counts.sum() < n_grids:
+            open_ = counts < hi
+            if not open_.any():
+                break
+            counts[int(np.argmax(np.where(open_, per, -np.inf)))] += 1
+        else:
+            open_ = counts > lo
+            if not open_.any():
+                break
+            counts[int(np.argmin(np.where(open_, per, np.inf)))] -= 1
+    return counts
 
 
 def _task(inp: PartitionInput, c: int, k_total: int, seed: int, tolerance: float) -> CommunityTask:

@@ -7,10 +7,11 @@ one (retired), and the new plan's grids with a point locator. It moves its rows 
 :class:`HookResult`: counts per community for the publish table, rows left unattached (listed until a
 planner maps them) and rows that block the publish unless mapped or forced. A hook must not commit.
 
-Hooks of today's tables: ``staff`` and ``worker_keys`` (here, the core store's tables), ``routing_rules`` and
-``open_cases`` (:mod:`gridgis.cases.replan`). A component adds its own by naming it in
-:data:`PUBLISH_HOOKS` (``"module:function"``, imported when a publish runs, so the command line and every
-API worker run the same hooks) or, for a component loaded at run time, :func:`register_publish_hook`::
+Hooks of today's tables: ``staff`` and ``worker_keys`` (here, the core store's tables), ``people`` (the
+roster's grid posts), ``routing_rules`` and ``open_cases`` (:mod:`gridgis.cases.replan`). A component adds
+its own by naming it in :data:`PUBLISH_HOOKS` (``"module:function"``, imported when a publish runs, so the
+command line and every API worker run the same hooks) or, for a component loaded at run time,
+:func:`register_publish_hook`::
 
     def move_people(store, cur, replan: Replan) -> HookResult:
         result = HookResult()
@@ -74,6 +75,7 @@ TABLE_COLUMNS = (
 PUBLISH_HOOKS: dict[str, str] = {
     "staff": "gridgis.store.replan:move_staff",
     "worker_keys": "gridgis.store.replan:move_worker_keys",
+    "people": "gridgis.cases.replan:move_people",
     "routing_rules": "gridgis.cases.replan:move_routing_rules",
     "open_cases": "gridgis.cases.replan:move_open_cases",
 }

@@ -259,3 +259,37 @@ def test_import_renumbers_a_new_grid_carrying_a_code_published_before(store, toy
     code = stored.loc[stored["previous_grid_id"].isna(), "grid_code"].item()
     assert code not in set(register_codes(store)["grid_code"]) and code.startswith(grids.loc[0, "community_id"])
     assert code == f"{com}{highest + 1:03d}"  # the next unused number of its community
+
+
+def test_people_posted_on_a_retired_grid_follow_the_map(plans, store, store_url, client, auth):
+    from gridgis.cases.people import PeopleStore
+
+    one, two = plans["one"].grids, plans["two"].grids
+    for name in ("one", "two"):
+        r = CliRunner().invoke(gridgis_cli, ["plan", "import", str(plans["paths"][name]), "--name", f"pp-{name}",
+                                             "--db", store_url])  # fmt: skip
+        assert r.exit_code == 0, r.output
+    assert client.post("/v1/plans/pp-one/publish", headers=auth["planner"]).status_code == 200
+    retired = sorted(set(one["grid_id"]) - set(two["previous_grid_id"].dropna()))
+    kept = sorted(set(one["grid_id"]) & set(two["grid_id"]))
+    assert retired and kept
+    posted = [(retired[0], "周退"), (kept[0], "吴留")]
+    roster = "编码,姓名,角色,电话,值班,单位\n" + "".join(
+        f"{gid},{name},网格员,1380000001{i},,社区\n" for i, (gid, name) in enumerate(posted)
+    )
+    files = {"file": ("roster.csv", roster.encode("utf-8-sig"), "text/csv")}
+    r = client.post("/v1/roster", files=files, headers=auth["admin"])
+    assert r.status_code == 200, r.text
+    target = two[two["community_id"] == retired[0][:12]]["grid_id"].iloc[0]
+    mapping = {gid: two[two["community_id"] == gid[:12]]["grid_id"].iloc[0] for gid in retired}
+    r = client.post(
+        "/v1/plans/pp-two/publish", params={"force": "true"}, json={"map": mapping}, headers=auth["planner"]
+    )
+    assert r.status_code == 200, r.text
+    people = PeopleStore(store)
+    directory = people.directory()
+    names = {g: [directory.people[p.person_id].name for p in directory.posts_at("grid", g)] for g in (target, kept[0])}
+    assert "周退" in names[target] and "吴留" in names[kept[0]]
+    assert directory.posts_at("grid", retired[0]) == []
+    people.sync_staff_docs()  # the public documents written again from the roster keep the moved worker
+    assert "周退" in [w["name"] for w in store.all_staff()[target]["workers"]]
