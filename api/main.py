@@ -32,6 +32,7 @@ from api.routes import (
     open311,
     plans,
     staff,
+    workbench,
 )
 from api.settings import Settings
 from gridgis import __version__
@@ -44,6 +45,8 @@ ROUTERS = [
     grids.router,
     staff.router,
     plans.router,
+    workbench.router,
+    workbench.page_router,
     layers.router,
     keys.router,
     ogc.router,

@@ -83,6 +83,13 @@ class ConflictError(GridgisError):
     code = "conflict"
 
 
+class EditRefused(ConflictError):
+    """A plan edit that would break a hard grid rule (a grid in two pieces, across a community boundary,
+    a moved building not touching its new grid, a locked grid changed); nothing is written."""
+
+    code = "edit_refused"
+
+
 class StoreError(GridgisError):
     """The store (SQLite or PostGIS) failed or is not reachable."""
 

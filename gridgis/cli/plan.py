@@ -217,3 +217,7 @@ def list_(db: str | None, as_json: bool) -> None:
         until = f"{p.valid_to:%Y-%m-%d %H:%M}" if p.valid_to else "now"
         since = f"{p.valid_from:%Y-%m-%d %H:%M} .. {until}" if p.valid_from else "never published"
         click.echo(f"{p.name:<24} {p.status:<10} {since:<36} grids={p.counts.get('grids', 0)}")
+
+from gridgis.cli.plan_edit import edit  # noqa: E402
+
+cli.add_command(edit)

@@ -1,0 +1,188 @@
+/* gridgis planners' workbench: the plan on a map, county-wide balance, edits checked by the server.
+   The page keeps the edit list; every change sends the whole list to POST /v1/plans/{name}/edits, so
+   undo is the list without its last operation and the server's answer is always the truth shown. */
+(function () {
+  "use strict";
+  var boot = JSON.parse(document.getElementById("gridgis-boot").textContent);
+  var wb = JSON.parse(document.getElementById("wb-boot").textContent);
+  var W = wb.words, NAME = wb.plan.name;
+  var BANDS = [[0.8, "#2166ac"], [0.9, "#92c5de"], [1.1, "#f7f7f7"], [1.2, "#f4a582"], [Infinity, "#b2182b"]];
+  var base = null, grids = {}, owner = {}, baseOwner = {}, dist = null, published = null;
+  var edits = [], redo = [], selected = {}, current = null, busy = false;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function el(tag, attrs, kids) {
+    var n = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") n.textContent = attrs[k]; else if (k === "class") n.className = attrs[k]; else n.setAttribute(k, attrs[k]);
+    });
+    (kids || []).forEach(function (c) { n.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
+    return n;
+  }
+  function call(method, url, body) {
+    var opts = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": boot.csrf } };
+    if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
+    return fetch(url, opts).then(function (r) {
+      if (r.status === 401) { window.location = "/console?lang=" + boot.lang; throw new Error("signed out"); }
+      return r.json().then(function (data) {
+        if (!r.ok) { var e = new Error((data.error && data.error.message) || r.statusText); e.status = r.status; throw e; }
+        return data;
+      });
+    });
+  }
+  function say(text, bad) { var m = $("wb-msg"); m.textContent = text; m.className = "wb-msg" + (bad ? " wb-bad" : ""); }
+  function colour(p) {
+    var ratio = dist && dist.mean ? p.households / dist.mean : 1;
+    for (var i = 0; i < BANDS.length; i++) if (ratio < BANDS[i][0]) return BANDS[i][1];
+    return BANDS[BANDS.length - 1][1];
+  }
+
+  var map = L.map("wb-map", { preferCanvas: false });
+  var gridLayer = L.geoJSON(null, {
+    style: function (f) {
+      var p = f.properties;
+      return { color: p.locked ? "#111" : "#555", weight: f.id === current ? 3 : (p.locked ? 2.5 : 1), dashArray: p.locked ? "6 4" : null,
+        fillColor: colour(p), fillOpacity: 0.75 };
+    },
+    onEachFeature: function (f, layer) {
+      layer.on("add", function () { layer.getElement().setAttribute("data-grid", f.id); });
+      layer.on("click", function () { selectGrid(f.id); });
+      layer.bindTooltip(function () { var p = grids[f.id].properties; return (p.name || f.id) + " · " + p.households; });
+    }
+  }).addTo(map);
+  var buildingLayer = L.geoJSON(null, {
+    style: function (f) { return { color: selected[f.id] ? "#ffb000" : "#333", weight: selected[f.id] ? 3 : 1, fillColor: "#666", fillOpacity: 0.6 }; },
+    onEachFeature: function (f, layer) {
+      layer.on("add", function () { layer.getElement().setAttribute("data-building", String(f.id)); });
+      layer.on("click", function (e) {
+        L.DomEvent.stopPropagation(e);
+        if (selected[f.id]) delete selected[f.id]; else selected[f.id] = true;
+        buildingLayer.resetStyle(layer);
+        showSelection();
+      });
+    }
+  }).addTo(map);
+
+  function community(gid) { return grids[gid] && grids[gid].properties.community_id; }
+  function options(sel, ids, keep) {
+    sel.textContent = "";
+    ids.forEach(function (g) { sel.appendChild(el("option", { value: g, text: (grids[g].properties.name || g) + " (" + g.slice(-3) + ")" })); });
+    if (keep && ids.indexOf(keep) >= 0) sel.value = keep;
+  }
+  function gridsOf(cid, except) {
+    return Object.keys(grids).filter(function (g) { return community(g) === cid && g !== except; }).sort();
+  }
+  function showSelection() {
+    var ids = Object.keys(selected);
+    $("wb-nsel").textContent = ids.length;
+    var cid = ids.length ? community(owner[ids[0]]) : (current ? community(current) : null);
+    options($("wb-move-to"), cid ? gridsOf(cid) : [], $("wb-move-to").value);
+  }
+  function selectGrid(gid) {
+    current = gid;
+    var p = grids[gid].properties;
+    var facts = el("table", { "class": "wb-facts" }, [
+      el("tr", {}, [el("td", { text: W.grid }), el("td", { text: gid + (p.locked ? " · " + W.locked : "") })]),
+      el("tr", {}, [el("td", { text: W.community }), el("td", { text: p.community_id })]),
+      el("tr", {}, [el("td", { text: W.households }), el("td", { id: "wb-hh", text: String(p.households) })]),
+      el("tr", {}, [el("td", { text: W.buildings }), el("td", { text: String(p.buildings) })]),
+      el("tr", {}, [el("td", { text: W.mean }), el("td", { text: dist.mean + " (" + (p.households / dist.mean).toFixed(2) + ")" })])
+    ]);
+    var box = $("wb-grid"); box.textContent = ""; box.className = ""; box.appendChild(el("b", { text: p.name || gid })); box.appendChild(facts);
+    $("wb-grid-tools").hidden = false;
+    $("wb-lock").textContent = p.locked ? W.unlock : W.lock;
+    $("wb-name").value = p.name || ""; $("wb-note").value = p.note || "";
+    options($("wb-merge-into"), gridsOf(p.community_id, gid));
+    showSelection();
+    gridLayer.setStyle(gridLayer.options.style);
+  }
+  function bars() {
+    var box = $("wb-dist"); box.textContent = "";
+    var grid = el("div", { "class": "wb-bars" });
+    var max = Math.max.apply(null, dist.bins.map(function (b) { return b.grids; }).concat(published ? published.distribution.bins.map(function (b) { return b.grids; }) : [1]));
+    dist.bins.forEach(function (b, i) {
+      var label = b.from + "–" + (b.to === null ? "" : b.to);
+      var cell = el("div", {}, [el("i", { style: "width:" + (100 * b.grids / max) + "%", title: W.draft })]);
+      if (published) cell.appendChild(el("i", { "class": "wb-pub", style: "width:" + (100 * published.distribution.bins[i].grids / max) + "%", title: W.published }));
+      grid.appendChild(el("span", { text: label })); grid.appendChild(cell); grid.appendChild(el("span", { "data-bin": i, text: String(b.grids) }));
+    });
+    box.appendChild(grid);
+    box.appendChild(el("div", { "class": "gg-muted", id: "wb-stats", text: W.mean + " " + dist.mean + " · CV " + dist.cv + " · " + dist.grids + " " + W.grid }));
+    var cmp = $("wb-compare");
+    cmp.textContent = published ? (W.published + " " + published.name + ": " + W.mean + " " + published.distribution.mean + ", CV " +
+      published.distribution.cv + ", " + published.distribution.grids + " " + W.grid + " · " + W.draft + ": CV " + dist.cv) : "—";
+  }
+  function show(answer) {
+    grids = {};
+    base.features.forEach(function (f) { grids[f.id] = { type: "Feature", id: f.id, geometry: f.geometry, properties: f.properties }; });
+    answer.removed.forEach(function (g) { delete grids[g]; });
+    answer.grids.features.forEach(function (f) { grids[f.id] = f; });
+    answer.figures.forEach(function (row) { if (grids[row.grid_id]) grids[row.grid_id].properties = row; });
+    owner = Object.assign({}, baseOwner, answer.moved);
+    dist = answer.distribution;
+    gridLayer.clearLayers(); gridLayer.addData(Object.keys(grids).map(function (g) { return grids[g]; }));
+    bars();
+    if (current && !grids[current]) { current = null; $("wb-grid-tools").hidden = true; $("wb-grid").textContent = W.none; }
+    if (current) selectGrid(current);
+    $("wb-undo").disabled = !edits.length; $("wb-redo").disabled = !redo.length;
+    $("wb-count").textContent = edits.length + " " + W.edits;
+    document.body.setAttribute("data-wb-edits", String(edits.length));
+  }
+  function run(list, after) {
+    if (busy) return Promise.resolve();
+    busy = true;
+    return call("POST", "/v1/plans/" + encodeURIComponent(NAME) + "/edits", { edits: list }).then(function (answer) {
+      edits = list; if (after) after();
+      say(""); show(answer);
+    }).catch(function (e) {
+      say(W.refused + ": " + e.message, true);
+      document.body.setAttribute("data-wb-refused", String(Number(document.body.getAttribute("data-wb-refused") || 0) + 1));
+    }).then(function () { busy = false; });
+  }
+  function edit(op) { return run(edits.concat([op]), function () { redo = []; }); }
+
+  $("wb-move").addEventListener("click", function () {
+    var ids = Object.keys(selected).map(function (b) { return isNaN(Number(b)) ? b : Number(b); });
+    if (!ids.length || !$("wb-move-to").value) return;
+    edit({ op: "move", buildings: ids, to: $("wb-move-to").value }).then(function () { selected = {}; buildingLayer.setStyle(buildingLayer.options.style); showSelection(); });
+  });
+  $("wb-lock").addEventListener("click", function () { edit({ op: grids[current].properties.locked ? "unlock" : "lock", grids: [current] }); });
+  $("wb-rebalance").addEventListener("click", function () { edit({ op: "rebalance", community: community(current) }); });
+  $("wb-split").addEventListener("click", function () { edit({ op: "split", grid: current, into: 2 }); });
+  $("wb-merge").addEventListener("click", function () { edit({ op: "merge", grids: [$("wb-merge-into").value, current] }).then(function () { if (!grids[current]) selectGrid($("wb-merge-into").value); }); });
+  $("wb-rename").addEventListener("click", function () { edit({ op: "rename", grid: current, name: $("wb-name").value }); });
+  $("wb-save-note").addEventListener("click", function () { edit({ op: "note", grid: current, text: $("wb-note").value }); });
+  $("wb-undo").addEventListener("click", function () {
+    var last = edits[edits.length - 1];
+    run(edits.slice(0, -1), function () { redo.push(last); });
+  });
+  $("wb-redo").addEventListener("click", function () {
+    var next = redo[redo.length - 1];
+    run(edits.concat([next]), function () { redo.pop(); });
+  });
+  $("wb-save").addEventListener("click", function () {
+    var name = $("wb-save-name").value.trim() || $("wb-save-name").placeholder;
+    call("POST", "/v1/plans/" + encodeURIComponent(NAME) + "/edits", { edits: edits, save_as: name }).then(function (answer) {
+      var link = el("a", { href: "/console/plans/" + encodeURIComponent(answer.saved.name) + "?lang=" + boot.lang, text: answer.saved.name });
+      say(W.saved + " "); $("wb-msg").appendChild(link);
+      document.body.setAttribute("data-wb-saved", answer.saved.name);
+    }).catch(function (e) { say(W.refused + ": " + e.message, true); });
+  });
+  $("wb-publish").addEventListener("click", function () {
+    if (!window.confirm(W.publish_confirm + " " + NAME)) return;
+    call("POST", "/v1/plans/" + encodeURIComponent(NAME) + "/publish").then(function (p) { say(W.published + ": " + p.name); document.querySelector(".wb-status").textContent = p.status; })
+      .catch(function (e) { say(e.message, true); });
+  });
+
+  call("GET", "/v1/plans/" + encodeURIComponent(NAME) + "/workbench").then(function (fc) {
+    base = fc; published = fc.published;
+    var bounds = L.geoJSON(fc).getBounds();
+    map.fitBounds(bounds);
+    return call("GET", "/v1/plans/" + encodeURIComponent(NAME) + "/workbench/buildings?bbox=" + bounds.toBBoxString()).then(function (b) {
+      b.features.forEach(function (f) { baseOwner[f.id] = f.properties.grid_id; });
+      buildingLayer.addData(b.features);
+      show({ removed: [], grids: { features: [] }, figures: fc.features.map(function (f) { return f.properties; }), moved: {}, distribution: fc.distribution });
+      document.body.setAttribute("data-wb-ready", "1");
+    });
+  }).catch(function (e) { say(e.message, true); });
+})();
