@@ -122,7 +122,11 @@ def test_case_chain_in_the_browser(browser, live, api, world, shots):
     panel.locator("input[type=file]").set_input_files({"name": "现场.png", "mimeType": "image/png", "buffer": png()})
     panel.locator("button", has_text="上传照片").click()
     panel.locator(".gg-photos img").wait_for()
-    assert panel.locator(".gg-photos img").evaluate("i => i.naturalWidth") == 8
+    loaded = (
+        "i => i.complete ? i.naturalWidth"
+        " : new Promise(r => { i.onload = () => r(i.naturalWidth); i.onerror = () => r(0); })"
+    )
+    assert panel.locator(".gg-photos img").evaluate(loaded) == 8  # the uploaded photo, served back and decoded
     panel.locator("textarea[name=note]").fill("已修复")
     wpage.screenshot(path=str(shots / "worker-resolve.png"))
     panel.locator("[data-move=resolved]").click()
