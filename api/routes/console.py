@@ -37,7 +37,7 @@ from api.deps import (
 )
 from api.routes.console_text import STATUS_COLOURS, text
 from gridgis.access import Caller, check_case
-from gridgis.cases import CATEGORIES, check_report
+from gridgis.cases import CATEGORIES, CaseStore, check_report
 from gridgis.cases.desk import submit_async
 from gridgis.cases.lifecycle import LEVELS, STATUSES
 from gridgis.console import query, review
@@ -278,8 +278,8 @@ def nav_url(lon: float, lat: float, name: str) -> str:
     )
 
 
-def _listed(case: dict[str, Any], now: datetime) -> dict[str, Any]:
-    out = case_json(case, now, contact=True)
+def _listed(cases: CaseStore, case: dict[str, Any], now: datetime) -> dict[str, Any]:
+    out = case_json(case, now, contact=True, names=cases.people.directory().name_of)
     out["due_shown"] = shown(case["due_at"]).strftime("%m-%d %H:%M")
     out["created_shown"] = shown(case["created_at"]).strftime("%m-%d %H:%M")
     out["nav_url"] = nav_url(case["lon"], case["lat"], f"case {case['id']}")
@@ -303,7 +303,7 @@ def list_cases(
     stamp = query.stamp(cases)
     rows, total = query.page(cases, s, sort=sort, limit=limit, offset=offset, now=now)
     out: dict[str, Any] = {
-        "cases": [{**_listed(c, now), "allowed_moves": cases.allowed_moves(c, caller)} for c in rows],
+        "cases": [{**_listed(cases, c, now), "allowed_moves": cases.allowed_moves(c, caller)} for c in rows],
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -331,7 +331,7 @@ def case_detail(
     case = cases.get(case_id)
     check_case(caller, case)
     now = clock()
-    out = _listed(case, now)
+    out = _listed(cases, case, now)
     out["events"] = [
         {**e, "at": e["at"].isoformat(), "at_shown": shown(e["at"]).strftime("%m-%d %H:%M")}
         for e in cases.events(case_id)
@@ -430,7 +430,7 @@ async def patrol(
     snapshot = service.snapshot or await run_in_threadpool(service.current, None)
     now = clock()
     case, _ = await submit_async(cases, snapshot, report, client=caller.prefix, client_id=caller.key_id, now=now)
-    return JSONResponse(_listed(case, now), status_code=201)
+    return JSONResponse(_listed(cases, case, now), status_code=201)
 
 
 @router.get("/api/grids.geojson", summary="The published plan's grid outlines for the console map")

@@ -83,7 +83,7 @@
         el("dt", { text: T.level }), el("dd", { text: levelName(c.level) }),
         el("dt", { text: T.category }), el("dd", { text: boot.categories[c.category] || c.category }),
         el("dt", { text: T.grid }), el("dd", { text: c.grid_id || "—" }),
-        el("dt", { text: T.assignee }), el("dd", { text: c.assignee }),
+        el("dt", { text: T.assignee }), el("dd", { text: c.assignee_name || c.assignee }),
         el("dt", { text: T.due }), el("dd", { "class": c.overdue ? "gg-over" : "", text: c.due_shown }),
         el("dt", { text: T.reported_at }), el("dd", { text: c.created_shown }),
       ]);
@@ -170,7 +170,7 @@
       return el("tr", { "data-id": String(c.id), onclick: function () { open(c.id); } }, [
         el("td", {}, [box]), el("td", { text: String(c.id) }), el("td", {}, [badge(c.status)]),
         el("td", { text: boot.categories[c.category] || c.category }), el("td", { text: c.grid_id || "—" }),
-        el("td", { text: c.assignee }), el("td", { text: levelName(c.level) }),
+        el("td", { text: c.assignee_name || c.assignee }), el("td", { text: levelName(c.level) }),
         el("td", { "class": c.overdue ? "gg-over" : "", text: c.due_shown }), el("td", { text: c.created_shown }),
       ]);
     }
