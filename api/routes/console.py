@@ -2,6 +2,11 @@
 view, the monthly review; pages in Chinese (``?lang=en``: English), offline (Leaflet from /maps/assets).
 
 Who sees what is :mod:`gridgis.access`'s: a dispatcher (and above) every case, a worker its grids' cases.
+Sign-in takes a staff key, or a person's phone number (or person id) and password
+(:mod:`gridgis.console.logins`: Argon2id hashes; failed attempts per account and per client back off
+exponentially, answered 429 with ``Retry-After``). Community, town and department handlers (people
+posted there, signed in with a password) use the dispatcher's page limited to their units' cases, with
+"held by me" on by default, and act as the chain's table allows them.
 The pages identify the caller by the session cookie set at sign-in (HttpOnly, SameSite=Strict, 12 h),
 through the same dependency chain as the API (``api.deps``); their scripts call the JSON routes here and
 ``POST /v1/cases/{id}/transitions`` with the session's CSRF token. The moves a page offers are the
@@ -13,6 +18,7 @@ JSON errors have the service's one shape; a page asked for without a session red
 from __future__ import annotations
 
 import json
+from math import ceil
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,8 +45,9 @@ from api.routes.console_text import STATUS_COLOURS, text
 from gridgis.access import Caller, check_case
 from gridgis.cases import CATEGORIES, CaseStore, check_report
 from gridgis.cases.desk import submit_async
-from gridgis.cases.lifecycle import LEVELS, STATUSES
+from gridgis.cases.lifecycle import DISPATCH_DESK, LEVELS, STATUSES
 from gridgis.console import query, review
+from gridgis.console.logins import account_of, caller_of_person, find_person
 from gridgis.console.photos import MAX_PHOTO_BYTES
 from gridgis.console.sessions import SESSION_TTL
 from gridgis.crs import wgs84_to_gcj02
@@ -54,6 +61,15 @@ STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 LangQuery = Annotated[str, Query(pattern="^(zh|en)$", description="zh (default) or en.")]
 
 
+def _who(request: Request, caller: Caller | None) -> str:
+    """How the header names the caller: the person's name (of a password session or a person's key), else the key prefix."""
+    if caller is None:
+        return ""
+    d = request.app.state.gridgis.cases.people.directory()
+    person = d.people.get(caller.person_id) if caller.person_id else d.person_of_key(caller.key_id)
+    return person.name if person else (caller.prefix or "")
+
+
 def _page(request: Request, name: str, caller: Caller | None, lang: str, **context: Any) -> HTMLResponse:
     t = text(lang)
     boot = {
@@ -62,6 +78,8 @@ def _page(request: Request, name: str, caller: Caller | None, lang: str, **conte
         "colours": STATUS_COLOURS,
         "csrf": getattr(request.state, "csrf", ""),
         "role": caller.role if caller else None,
+        "dispatcher": bool(caller and caller.at_least("dispatcher")),
+        "handler": bool(caller and _handler(caller)),
         "categories": {c.code: (c.name_zh if lang == "zh" else c.name) for c in CATEGORIES.values()},
         "levels": list(LEVELS),
         "max_photo_bytes": MAX_PHOTO_BYTES,
@@ -75,6 +93,8 @@ def _page(request: Request, name: str, caller: Caller | None, lang: str, **conte
             "lang": lang,
             "other_lang": "en" if lang == "zh" else "zh",
             "caller": caller,
+            "who": _who(request, caller),
+            "handler": bool(caller and _handler(caller)),
             "colours": STATUS_COLOURS,
             "statuses": [s for s in STATUSES],
             "boot": json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
@@ -92,8 +112,13 @@ CSP = (
 )
 
 
+def _handler(caller: Caller) -> bool:
+    """A community, town or department handler: uses the case list (its units' cases), not only the phone view."""
+    return caller.role == "worker" and bool(caller.units)
+
+
 def _home(caller: Caller, lang: str) -> str:
-    return f"/console/{'cases' if caller.at_least('dispatcher') else 'worker'}?lang={lang}"
+    return f"/console/{'cases' if caller.at_least('dispatcher') or _handler(caller) else 'worker'}?lang={lang}"
 
 
 def _sign_in_first(lang: str) -> RedirectResponse:
@@ -106,31 +131,59 @@ def sign_in_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") ->
     """The sign-in form; a signed-in caller is sent on to its view (303)."""
     if caller.role in ("worker",) or caller.at_least("dispatcher"):
         return RedirectResponse(_home(caller, lang), status_code=303)
-    return _page(request, "sign_in.html", None, lang, error=None)
+    return _page(request, "sign_in.html", None, lang, error=None, account="")
 
 
-@router.post("/sign-in", summary="Open a console session with a staff key (form: key)")
+def _client(request: Request) -> str:
+    """The client a sign-in attempt is counted against: its IP address (as the server sees it)."""
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/sign-in",
+    summary="Open a console session: a staff key, or an account (phone or person id) and its password",
+    responses={401: {"description": "Unknown key or account, or wrong password"}, 429: {"description": "Too many failures: wait"}},
+)
 async def sign_in(
     request: Request,
     service: ServiceDep,
     console: ConsoleDep,
     settings: SettingsDep,
-    key: Annotated[str, Form(max_length=500)],
+    secret: Annotated[str, Form(max_length=500, description="The staff key, or the account's password.")],
+    account: Annotated[str, Form(max_length=100, description="Phone number or person id (password sign-in).")] = "",
     lang: Annotated[str, Form(pattern="^(zh|en)$")] = "zh",
 ) -> Response:
-    """Check the key, open a session, set its cookie and go to the caller's view (303). 401 (the form again,
-    with a message): unknown, revoked or non-staff key."""
+    """Check the key (no account) or the account's password, open a session, set its cookie and go to the caller's
+    view (303). 401 (the form again, with a message): unknown, revoked or non-staff key, unknown account or wrong
+    password. 429 with ``Retry-After``: too many failures of this account or client (not checked)."""
+    t = text(lang)
     origin = request.headers.get("origin")
     if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
-        return _page(request, "sign_in.html", None, lang, error=text(lang)["bad_key"])
-    try:
-        caller = await caller_of(service, key.strip() or None)
-    except GridgisError:
-        caller = None
+        return _page(request, "sign_in.html", None, lang, error=t["bad_key"], account=account)
+    name, client = account_of(account) or None, _client(request)
+    wait = await run_in_threadpool(console.logins.wait, name, client)
+    if wait > 0:
+        page = _page(request, "sign_in.html", None, lang, error=t["too_many"].format(seconds=ceil(wait)), account=account)
+        page.status_code = 429
+        page.headers["Retry-After"] = str(ceil(wait))
+        return page
+    caller: Caller | None = None
+    if name is not None:  # a person's password
+        person_id = find_person(service.cases.people, name)
+        if await run_in_threadpool(console.logins.verify, person_id, secret):
+            caller = caller_of_person(service.cases.people, person_id)
+    else:
+        try:
+            caller = await caller_of(service, secret.strip() or None)
+        except GridgisError:
+            caller = None
     if caller is None or not (caller.role == "worker" or caller.at_least("dispatcher")):
-        page = _page(request, "sign_in.html", None, lang, error=text(lang)["bad_key"])
+        await run_in_threadpool(console.logins.failed, name, client)
+        page = _page(request, "sign_in.html", None, lang, error=t["bad_password" if name else "bad_key"], account=account)
         page.status_code = 401
         return page
+    if name is not None:
+        await run_in_threadpool(console.logins.succeeded, name)
     token, _ = await run_in_threadpool(console.sessions.open, caller)
     out = RedirectResponse(_home(caller, lang), status_code=303)
     out.set_cookie(
@@ -159,8 +212,9 @@ async def sign_out(request: Request, console: ConsoleDep, caller: CallerDep, lan
 # --- pages ---------------------------------------------------------------------------------------
 @router.get("/cases", response_class=HTMLResponse, summary="Dispatcher console: case list, map, detail, actions")
 def cases_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") -> Response:
-    """The dispatcher's page (HTML); a worker is sent to its own view, no session to sign-in (303)."""
-    if not caller.at_least("dispatcher"):
+    """The dispatcher's page (HTML), also a community/town/department handler's (their units' cases); a grid
+    worker is sent to its own view, no session to sign-in (303)."""
+    if not (caller.at_least("dispatcher") or _handler(caller)):
         return RedirectResponse(_home(caller, lang), 303) if caller.role == "worker" else _sign_in_first(lang)
     return _page(request, "cases.html", caller, lang, sorts=list(query.SORTS))
 
@@ -187,7 +241,7 @@ def review_page(
     if caller.role is None or not caller.at_least("worker"):
         return _sign_in_first(lang)
     month = month or shown(clock()).strftime("%Y-%m")
-    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, now=clock())
+    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, units=caller.units, now=clock())
     return _page(request, "review.html", caller, lang, rows=rows, month=month, unit=unit)
 
 
@@ -202,7 +256,7 @@ def review_xlsx(
 ) -> Response:
     """The review of ``month`` per ``unit`` as a workbook. 401/403: not staff; 422: bad month or unit."""
     t = text(lang)
-    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, now=clock())
+    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, units=caller.units, now=clock())
     headers = [
         t[unit],
         t["cases_n"],
@@ -232,6 +286,7 @@ def static(name: str) -> FileResponse:
 # --- JSON for the pages ---------------------------------------------------------------------------
 def selection(
     caller: Annotated[Caller, require("worker")],
+    cases: CasesDep,
     status: Annotated[list[str] | None, Query(description=f"Repeat or comma-separate: {list(STATUSES)}.")] = None,
     level: Annotated[str | None, Query(description=f"One of {list(LEVELS)}.")] = None,
     overdue: bool = False,
@@ -243,6 +298,7 @@ def selection(
     since: datetime | None = None,
     until: datetime | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Case id or words of the description/assignee.")] = None,
+    mine: Annotated[bool, Query(description="Only the cases held by the caller, or by a desk of its units.")] = False,
 ) -> query.Selection:
     """The console's filter from the query, limited to the caller's grids. 401/403: not staff; 422: bad value."""
     for name, value in (("since", since), ("until", until)):
@@ -262,8 +318,22 @@ def selection(
         since=since,
         until=until,
         search=q or None,
+        held_by=held_by(cases, caller) if mine else (),
         grid_ids=caller.scope,
+        units=caller.units,
     )
+
+
+def held_by(cases: CaseStore, caller: Caller) -> tuple[str, ...]:
+    """The assignees whose cases are the caller's own: its person, the desks of its grids and units, and for a
+    dispatcher the dispatch desk (returned cases)."""
+    d = cases.people.directory()
+    person = d.people.get(caller.person_id) if caller.person_id else d.person_of_key(caller.key_id)
+    out = [f"person:{person.person_id}"] if person else []
+    out += [f"grid:{g}" for g in caller.grids] + [f"{level}:{unit}" for level, unit in caller.units]
+    if caller.at_least("dispatcher"):
+        out.append(DISPATCH_DESK)
+    return tuple(out)
 
 
 SelectionDep = Annotated[query.Selection, Depends(selection)]

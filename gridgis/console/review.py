@@ -53,16 +53,18 @@ def review(
     period: tuple[datetime, datetime],
     *,
     grid_ids: tuple[str, ...] | None = None,
+    units: tuple[tuple[str, str], ...] = (),
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The figures of each ``unit`` (grid, community or town) for cases reported in ``period`` [start, end),
-    sorted by unit id; ``grid_ids`` limits them to a worker's grids. Rates are fractions (0..1, None
+    sorted by unit id; ``grid_ids`` (and ``units``) limit them to a worker's scope (see
+    :class:`gridgis.cases.CaseFilter`). Rates are fractions (0..1, None
     without closed cases); hours are floats rounded to 0.1."""
     if unit not in UNITS:
         raise InputError(f"Unknown unit {unit!r}.", fix=f"use one of {list(UNITS)}.", details={"field": "unit"})
     now = now or utc_now()
     cols = ["grid_id", "community_id", "town_id", "status", "level", "created_at", "closed_at", "due_at"]
-    rows = cases.timings(CaseFilter(since=period[0], until=period[1], grid_ids=grid_ids))
+    rows = cases.timings(CaseFilter(since=period[0], until=period[1], grid_ids=grid_ids, units=units))
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:
         return []

@@ -26,16 +26,16 @@ def test_sign_in_sets_a_strict_httponly_expiring_cookie(app):
     from fastapi.testclient import TestClient
 
     with TestClient(app, base_url="http://127.0.0.1") as c:
-        r = c.post("/console/sign-in", data={"key": DISPATCHER}, follow_redirects=False)
+        r = c.post("/console/sign-in", data={"secret": DISPATCHER}, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/console/cases?lang=zh"
         flags = r.headers["set-cookie"].lower()
         assert "httponly" in flags and "samesite=strict" in flags and "max-age=43200" in flags
         # a bad key, or a reader (an app) key, gets the form again with a message
         for key in ("ggk_nobody", READER):
-            bad = c.post("/console/sign-in", data={"key": key, "lang": "en"}, follow_redirects=False)
+            bad = c.post("/console/sign-in", data={"secret": key, "lang": "en"}, follow_redirects=False)
             assert bad.status_code == 401 and "unknown or revoked" in bad.text
         # from another site: refused
-        r = c.post("/console/sign-in", data={"key": DISPATCHER}, headers={"Origin": "http://evil.example"})
+        r = c.post("/console/sign-in", data={"secret": DISPATCHER}, headers={"Origin": "http://evil.example"})
         assert "gridgis_session" not in r.headers.get("set-cookie", "")
 
 

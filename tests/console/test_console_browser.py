@@ -60,7 +60,7 @@ def signed_in(browser, live, key, *, phone=False, lang="zh", **options):
     watch = Watch(context)
     page = watch.page(context)
     page.goto(f"{live}/console?lang={lang}")
-    page.fill("input[name=key]", key)
+    page.fill("input[name=secret]", key)
     page.click("button[type=submit]")
     page.wait_for_function("document.body.getAttribute('data-gridgis-ready') === '1'")
     return context, page, watch
