@@ -142,7 +142,6 @@ def _client(request: Request) -> str:
 @router.post(
     "/sign-in",
     summary="Open a console session: a staff key, or an account (phone or person id) and its password",
-    responses={401: {"description": "Unknown key or account, or wrong password"}, 429: {"description": "Too many failures: wait"}},
 )
 async def sign_in(
     request: Request,
@@ -155,12 +154,14 @@ async def sign_in(
 ) -> Response:
     """Check the key (no account) or the account's password, open a session, set its cookie and go to the caller's
     view (303). 401 (the form again, with a message): unknown, revoked or non-staff key, unknown account or wrong
-    password. 429 with ``Retry-After``: too many failures of this account or client (not checked)."""
+    password. 429 (with Retry-After): too many failures of this account or client; the attempt is not checked."""
     t = text(lang)
     origin = request.headers.get("origin")
     if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
         return _page(request, "sign_in.html", None, lang, error=t["bad_key"], account=account)
     name, client = account_of(account) or None, _client(request)
+    person_id = find_person(service.cases.people, name) if name else None
+    name = person_id or name  # one account whether typed as phone or person id
     wait = await run_in_threadpool(console.logins.wait, name, client)
     if wait > 0:
         page = _page(request, "sign_in.html", None, lang, error=t["too_many"].format(seconds=ceil(wait)), account=account)
@@ -169,7 +170,6 @@ async def sign_in(
         return page
     caller: Caller | None = None
     if name is not None:  # a person's password
-        person_id = find_person(service.cases.people, name)
         if await run_in_threadpool(console.logins.verify, person_id, secret):
             caller = caller_of_person(service.cases.people, person_id)
     else:

@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -66,14 +67,17 @@ _SQL = """
     CREATE INDEX sign_in_failures_subject ON sign_in_failures (kind, subject, at)
 """
 
+_PHONE = re.compile(r"\+?[0-9][0-9 \-]*")
 _HASHER = PasswordHasher()
 #: checked when the account is unknown, so that an unknown account costs as long as a wrong password
 _DUMMY = _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def account_of(text: str) -> str:
-    """The account as typed, normalised: spaces and dashes dropped (``138-0000 0000`` -> ``13800000000``)."""
-    return "".join(text.split()).replace("-", "")
+    """The account as typed, trimmed; a phone number without its spaces and dashes (``138-0000 0000`` ->
+    ``13800000000``)."""
+    text = text.strip()
+    return re.sub(r"[ \-]", "", text) if _PHONE.fullmatch(text) else text
 
 
 def check_password(password: str) -> str:
