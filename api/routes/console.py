@@ -45,6 +45,7 @@ from api.routes.console_text import STATUS_COLOURS, text
 from gridgis.access import Caller, check_case
 from gridgis.cases import CATEGORIES, CaseStore, check_report
 from gridgis.cases.desk import submit_async
+from gridgis.cases.ledger import unit_names
 from gridgis.cases.lifecycle import DISPATCH_DESK, LEVELS, STATUSES
 from gridgis.console import query, review
 from gridgis.console.logins import account_of, caller_of_person, find_person
@@ -52,6 +53,7 @@ from gridgis.console.photos import MAX_PHOTO_BYTES
 from gridgis.console.sessions import SESSION_TTL
 from gridgis.crs import wgs84_to_gcj02
 from gridgis.errors import GridgisError, InputError
+from gridgis.service import Service
 from gridgis.times import shown
 
 router = APIRouter(prefix="/console", tags=["console"])
@@ -230,6 +232,7 @@ def worker_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") -> 
 @router.get("/review", response_class=HTMLResponse, summary="Monthly review (考核) figures")
 def review_page(
     request: Request,
+    service: ServiceDep,
     caller: CallerDep,
     cases: CasesDep,
     clock: ClockDep,
@@ -241,12 +244,21 @@ def review_page(
     if caller.role is None or not caller.at_least("worker"):
         return _sign_in_first(lang)
     month = month or shown(clock()).strftime("%Y-%m")
-    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, units=caller.units, now=clock())
+    rows = review.review(
+        cases,
+        unit,
+        review.month_range(month),
+        grid_ids=caller.scope,
+        units=caller.units,
+        names=unit_names_of(service)[unit],
+        now=clock(),
+    )
     return _page(request, "review.html", caller, lang, rows=rows, month=month, unit=unit)
 
 
 @router.get("/review.xlsx", summary="Monthly review as XLSX (staff)")
 def review_xlsx(
+    service: ServiceDep,
     caller: Annotated[Caller, require("worker")],
     cases: CasesDep,
     clock: ClockDep,
@@ -256,8 +268,17 @@ def review_xlsx(
 ) -> Response:
     """The review of ``month`` per ``unit`` as a workbook. 401/403: not staff; 422: bad month or unit."""
     t = text(lang)
-    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, units=caller.units, now=clock())
+    rows = review.review(
+        cases,
+        unit,
+        review.month_range(month),
+        grid_ids=caller.scope,
+        units=caller.units,
+        names=unit_names_of(service)[unit],
+        now=clock(),
+    )
     headers = [
+        t["code"],
         t[unit],
         t["cases_n"],
         t["closed_n"],
@@ -348,8 +369,27 @@ def nav_url(lon: float, lat: float, name: str) -> str:
     )
 
 
-def _listed(cases: CaseStore, case: dict[str, Any], now: datetime) -> dict[str, Any]:
+def unit_names_of(service: Service) -> dict[str, dict[str, str]]:
+    """``grid``/``community``/``town`` -> code -> name of the published plan (:func:`gridgis.cases.ledger.unit_names`),
+    built once per snapshot."""
+    snap = service.snapshot
+    key = (snap.plan.plan_id, snap.revision) if snap is not None else None
+    cached = _NAMES.get("key")
+    if cached is None or cached[0] != key:
+        cached = (key, unit_names(snap))
+        _NAMES["key"] = cached
+    return cached[1]
+
+
+#: the unit names of the last snapshot asked for: (plan id, revision) -> names
+_NAMES: dict[str, tuple] = {}
+
+
+def _listed(cases: CaseStore, case: dict[str, Any], now: datetime, names: dict[str, dict[str, str]]) -> dict[str, Any]:
     out = case_json(case, now, contact=True, names=cases.people.directory().name_of)
+    for level in ("grid", "community", "town"):
+        code = case[f"{level}_id"]
+        out[f"{level}_name"] = names[level].get(str(code)) if code is not None else None
     out["due_shown"] = shown(case["due_at"]).strftime("%m-%d %H:%M")
     out["created_shown"] = shown(case["created_at"]).strftime("%m-%d %H:%M")
     out["nav_url"] = nav_url(case["lon"], case["lat"], f"case {case['id']}")
@@ -358,6 +398,7 @@ def _listed(cases: CaseStore, case: dict[str, Any], now: datetime) -> dict[str, 
 
 @router.get("/api/cases", summary="A page of the console's selection and its map points (staff)")
 def list_cases(
+    service: ServiceDep,
     cases: CasesDep,
     s: SelectionDep,
     clock: ClockDep,
@@ -372,8 +413,9 @@ def list_cases(
     now = clock()
     stamp = query.stamp(cases)
     rows, total = query.page(cases, s, sort=sort, limit=limit, offset=offset, now=now)
+    names = unit_names_of(service)
     out: dict[str, Any] = {
-        "cases": [{**_listed(cases, c, now), "allowed_moves": cases.allowed_moves(c, caller)} for c in rows],
+        "cases": [{**_listed(cases, c, now, names), "allowed_moves": cases.allowed_moves(c, caller)} for c in rows],
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -394,14 +436,19 @@ def stamp(cases: CasesDep, caller: Annotated[Caller, require("worker")]) -> dict
 
 @router.get("/api/cases/{case_id}", summary="One case for the console: history, photos, moves (staff)")
 def case_detail(
-    case_id: int, cases: CasesDep, console: ConsoleDep, caller: Annotated[Caller, require("worker")], clock: ClockDep
+    case_id: int,
+    service: ServiceDep,
+    cases: CasesDep,
+    console: ConsoleDep,
+    caller: Annotated[Caller, require("worker")],
+    clock: ClockDep,
 ) -> JSONResponse:
     """The case (as /v1/cases/{id}) with ``events``, ``photos`` and ``moves`` (the server's allowed moves
     for this caller; empty when it may not act). 401/403: not staff or another grid's case; 404: no case."""
     case = cases.get(case_id)
     check_case(caller, case)
     now = clock()
-    out = _listed(cases, case, now)
+    out = _listed(cases, case, now, unit_names_of(service))
     out["events"] = [
         {**e, "at": e["at"].isoformat(), "at_shown": shown(e["at"]).strftime("%m-%d %H:%M")}
         for e in cases.events(case_id)
@@ -500,7 +547,7 @@ async def patrol(
     snapshot = service.snapshot or await run_in_threadpool(service.current, None)
     now = clock()
     case, _ = await submit_async(cases, snapshot, report, client=caller.prefix, client_id=caller.key_id, now=now)
-    return JSONResponse(_listed(cases, case, now), status_code=201)
+    return JSONResponse(_listed(cases, case, now, unit_names_of(service)), status_code=201)
 
 
 @router.get("/api/grids.geojson", summary="The published plan's grid outlines for the console map")

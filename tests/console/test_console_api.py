@@ -198,9 +198,13 @@ def test_review_counts_and_xlsx(app, api):
     assert r.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][0] == "社区" and rows[0][6] == "按时办结率"
+    assert rows[0][:2] == ("编码", "社区") and rows[0][7] == "按时办结率"
     row = next(r for r in rows[1:] if r[0] == GRID[:12])
-    assert row[1] >= 1 and row[2] >= 1 and 0 < row[6] <= 1
+    assert row[1] == "雅瑶东社区" and row[2] >= 1 and row[3] >= 1 and 0 < row[7] <= 1
+    assert sheet["H2"].number_format == "0.0%"
+    # the page names the units (the code beside the name)
+    page = client.get(f"/console/review?month={month}&unit=community")
+    assert "<td>雅瑶东社区</td>" in page.text and GRID[:12] in page.text
     assert client.get("/console/review.xlsx?month=2026-13").status_code == 422
     assert api.get(f"/console/review.xlsx?month={month}").status_code == 401
     client.__exit__(None, None, None)

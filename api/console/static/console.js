@@ -82,7 +82,9 @@
         el("dt", { text: T.status }), el("dd", {}, [badge(c.status), c.overdue ? el("span", { "class": "gg-over", text: " " + T.overdue }) : null]),
         el("dt", { text: T.level }), el("dd", { text: levelName(c.level) }),
         el("dt", { text: T.category }), el("dd", { text: boot.categories[c.category] || c.category }),
-        el("dt", { text: T.grid }), el("dd", { text: c.grid_id || "—" }),
+        el("dt", { text: T.grid }), el("dd", { title: c.grid_id || "", text: c.grid_name || c.grid_id || "—" }),
+        el("dt", { text: T.community }), el("dd", { title: c.community_id || "", text: c.community_name || c.community_id || "—" }),
+        el("dt", { text: T.town }), el("dd", { title: c.town_id || "", text: c.town_name || c.town_id || "—" }),
         el("dt", { text: T.assignee }), el("dd", { text: c.assignee_name || c.assignee }),
         el("dt", { text: T.due }), el("dd", { "class": c.overdue ? "gg-over" : "", text: c.due_shown }),
         el("dt", { text: T.reported_at }), el("dd", { text: c.created_shown }),
@@ -140,7 +142,22 @@
     var panel = document.getElementById("gg-detail");
     var selected = new Set();
     var offset = 0, limit = 50, total = 0;
+    var split = document.querySelector(".gg-split");
     var map = L.map("gg-map", { preferCanvas: true, zoomControl: true }).setView([22.7, 112.95], 12);
+    var markers = {};
+    // the detail takes a column of its own between the list and the map (it never covers the map)
+    new MutationObserver(function () {
+      split.classList.toggle("gg-has-detail", !panel.hidden);
+      map.invalidateSize();
+      mark(panel.hidden ? null : Number(panel.dataset.caseId));
+    }).observe(panel, { attributes: true, attributeFilter: ["hidden", "data-case-id"] });
+    function mark(id) {
+      Object.keys(markers).forEach(function (k) {
+        var on = Number(k) === id;
+        markers[k].setRadius(on ? 10 : 6);
+        if (on) { markers[k].bringToFront(); if (!map.getBounds().contains(markers[k].getLatLng())) map.panTo(markers[k].getLatLng()); }
+      });
+    }
     var renderer = L.canvas({ padding: 0.3 });
     var dots = L.layerGroup().addTo(map);
     var fitted = false;
@@ -168,13 +185,14 @@
       box.checked = selected.has(c.id);
       box.addEventListener("click", function (ev) { ev.stopPropagation(); if (box.checked) selected.add(c.id); else selected.delete(c.id); count(); });
       return el("tr", { "data-id": String(c.id), onclick: function () { open(c.id); } }, [
-        el("td", {}, [box]), el("td", { text: String(c.id) }), el("td", {}, [badge(c.status)]),
-        el("td", { text: boot.categories[c.category] || c.category }), el("td", { text: c.grid_id || "—" }),
+        bulk ? el("td", {}, [box]) : null, el("td", { text: String(c.id) }), el("td", {}, [badge(c.status)]),
+        el("td", { text: boot.categories[c.category] || c.category }), el("td", { title: c.grid_id || "", text: c.grid_name || c.grid_id || "—" }),
         el("td", { text: c.assignee_name || c.assignee }), el("td", { text: levelName(c.level) }),
         el("td", { "class": c.overdue ? "gg-over" : "", text: c.due_shown }), el("td", { text: c.created_shown }),
       ]);
     }
-    function count() { document.getElementById("gg-nsel").textContent = selected.size; }
+    var bulk = document.getElementById("gg-bulk-assign");  // a dispatcher's only
+    function count() { if (bulk) document.getElementById("gg-nsel").textContent = selected.size; }
     function refresh() {  // after a change: the list, the map and an open detail
       return load().then(function () { if (!panel.hidden && panel.dataset.caseId && !busy(panel)) showDetail(panel, panel.dataset.caseId, load); });
     }
@@ -182,11 +200,12 @@
       return api("GET", "/console/api/cases?" + params().toString()).then(function (d) {
         total = d.total;
         tbody.replaceChildren.apply(tbody, d.cases.map(row));
-        if (!d.cases.length) tbody.appendChild(el("tr", {}, [el("td", { colspan: "9", "class": "gg-muted", text: T.no_cases })]));
+        if (!d.cases.length) tbody.appendChild(el("tr", {}, [el("td", { colspan: bulk ? "9" : "8", "class": "gg-muted", text: T.no_cases })]));
         document.getElementById("gg-count").textContent = T.total + " " + total + " " + T.items + " · " + (total ? offset + 1 : 0) + "–" + Math.min(offset + limit, total);
         document.getElementById("gg-prev").disabled = offset === 0;
         document.getElementById("gg-next").disabled = offset + limit >= total;
         dots.clearLayers();
+        markers = {};
         var latlngs = [];
         d.points.forEach(function (p) {
           var m = L.circleMarker([p[2], p[1]], { renderer: renderer, radius: 6, weight: p[4] ? 2.5 : 1, color: p[4] ? "#000" : "#fff",
@@ -194,8 +213,10 @@
           m.bindTooltip("#" + p[0] + " " + statusName(p[3]));
           m.on("click", function () { open(p[0]); });
           m.addTo(dots);
+          markers[p[0]] = m;
           latlngs.push([p[2], p[1]]);
         });
+        if (!panel.hidden) mark(Number(panel.dataset.caseId));
         document.getElementById("gg-capped").textContent = d.points_capped ? T.map_capped + " " + d.points.length : "";
         if (!fitted && latlngs.length) { map.fitBounds(latlngs, { maxZoom: 15 }); fitted = true; }
         document.body.setAttribute("data-gridgis-ready", "1");
@@ -204,7 +225,7 @@
     form.addEventListener("submit", function (ev) { ev.preventDefault(); offset = 0; load(); });
     document.getElementById("gg-prev").addEventListener("click", function () { offset = Math.max(0, offset - limit); load(); });
     document.getElementById("gg-next").addEventListener("click", function () { offset += limit; load(); });
-    document.getElementById("gg-all").addEventListener("click", function (ev) {
+    if (bulk) document.getElementById("gg-all").addEventListener("click", function (ev) {
       tbody.querySelectorAll("tr[data-id]").forEach(function (tr) {
         var id = Number(tr.dataset.id);
         if (ev.target.checked) selected.add(id); else selected.delete(id);
@@ -212,7 +233,7 @@
       });
       count();
     });
-    document.getElementById("gg-bulk-assign").addEventListener("click", function () {
+    if (bulk) bulk.addEventListener("click", function () {
       var who = document.getElementById("gg-bulk-assignee").value.trim();
       var msg = document.getElementById("gg-bulk-msg");
       if (!who || !selected.size) return;
@@ -237,7 +258,7 @@
         el("div", { "class": "gg-row" }, [el("b", { text: "#" + c.id + " " + (boot.categories[c.category] || c.category) }), badge(c.status)]),
         el("div", { "class": "gg-row gg-muted" }, [
           el("span", { "class": c.overdue ? "gg-over" : "", text: T.due + " " + c.due_shown }),
-          el("span", { text: levelName(c.level) + " · " + (c.grid_id || "—") })]),
+          el("span", { text: levelName(c.level) + " · " + (c.grid_name || c.grid_id || "—") })]),
         el("p", { text: c.description }),
         el("div", { "class": "gg-moves" }, [
           el("a", { "class": "gg-button", href: c.nav_url, target: "_blank", rel: "noopener", text: T.navigate }),
