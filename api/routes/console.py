@@ -42,7 +42,7 @@ from api.deps import (
     require,
 )
 from api.routes.console_text import STATUS_COLOURS, text
-from gridgis.access import Caller, check_case
+from gridgis.access import Caller, check_case, may_read
 from gridgis.cases import CATEGORIES, CaseStore, check_report
 from gridgis.cases.desk import submit_async
 from gridgis.cases.ledger import unit_names
@@ -213,12 +213,30 @@ async def sign_out(request: Request, console: ConsoleDep, caller: CallerDep, lan
 
 # --- pages ---------------------------------------------------------------------------------------
 @router.get("/cases", response_class=HTMLResponse, summary="Dispatcher console: case list, map, detail, actions")
-def cases_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") -> Response:
+def cases_page(request: Request, service: ServiceDep, caller: CallerDep, lang: LangQuery = "zh") -> Response:
     """The dispatcher's page (HTML), also a community/town/department handler's (their units' cases); a grid
     worker is sent to its own view, no session to sign-in (303)."""
     if not (caller.at_least("dispatcher") or _handler(caller)):
         return RedirectResponse(_home(caller, lang), 303) if caller.role == "worker" else _sign_in_first(lang)
-    return _page(request, "cases.html", caller, lang, sorts=list(query.SORTS))
+    return _page(request, "cases.html", caller, lang, sorts=list(query.SORTS), units=filter_units(service, caller))
+
+
+def filter_units(service: Service, caller: Caller) -> dict[str, list[tuple[str, str]]]:
+    """The towns, communities and grids the page's filters offer, as (code, name) sorted by code: the published
+    plan's, limited to the caller's grids and units."""
+    snap = service.snapshot
+    out: dict[str, dict[str, str]] = {"town": {}, "community": {}, "grid": {}}
+    for answer in snap.answers if snap is not None else ():
+        town, community, grid = (answer.get(k) or {} for k in ("town", "community", "grid"))
+        case = {"grid_id": str(grid.get("grid_id")), "community_id": community.get("community_id")}
+        case["town_id"], case["department"] = town.get("town_id"), None
+        if not (caller.at_least("dispatcher") or may_read(caller, case)):
+            continue
+        for level, unit in (("town", town), ("community", community), ("grid", grid)):
+            code = unit.get(f"{level}_id")
+            if code is not None:
+                out[level][str(code)] = str(unit.get("name") or code)
+    return {level: sorted(units.items()) for level, units in out.items()}
 
 
 @router.get("/worker", response_class=HTMLResponse, summary="Grid worker's phone view: my cases by deadline")
@@ -449,8 +467,14 @@ def case_detail(
     check_case(caller, case)
     now = clock()
     out = _listed(cases, case, now, unit_names_of(service))
+    name_of = cases.people.directory().name_of
     out["events"] = [
-        {**e, "at": e["at"].isoformat(), "at_shown": shown(e["at"]).strftime("%m-%d %H:%M")}
+        {
+            **e,
+            "at": e["at"].isoformat(),
+            "at_shown": shown(e["at"]).strftime("%m-%d %H:%M"),
+            "assignee_name": name_of(e["assignee"]),
+        }
         for e in cases.events(case_id)
     ]
     out["photos"] = [

@@ -94,7 +94,7 @@
       }));
       var history = el("ol", { "class": "gg-history" }, c.events.map(function (e) {
         return el("li", {}, [e.at_shown + " · " + e.actor + " · ", badge(e.to_status),
-          e.assignee ? " → " + e.assignee : "", e.note ? el("div", { text: e.note }) : null]);
+          e.assignee ? " → " + (e.assignee_name || e.assignee) : "", e.note ? el("div", { text: e.note }) : null]);
       }));
       var canAct = c.moves.length > 0;
       panel.append.apply(panel, [
