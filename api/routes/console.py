@@ -403,8 +403,20 @@ def unit_names_of(service: Service) -> dict[str, dict[str, str]]:
 _NAMES: dict[str, tuple] = {}
 
 
+def assignee_name(cases: CaseStore, names: dict[str, dict[str, str]], assignee: str | None) -> str | None:
+    """The name of who holds a case: a person's name, or the name of the grid, community or town whose desk
+    (``grid:ID``...) holds it; None for another assignee (a department is named by its name already)."""
+    if not assignee:
+        return None
+    kind, _, ref = assignee.partition(":")
+    if kind in names:
+        return names[kind].get(ref)
+    return cases.people.directory().name_of(assignee)
+
+
 def _listed(cases: CaseStore, case: dict[str, Any], now: datetime, names: dict[str, dict[str, str]]) -> dict[str, Any]:
     out = case_json(case, now, contact=True, names=cases.people.directory().name_of)
+    out["assignee_name"] = out.get("assignee_name") or assignee_name(cases, names, case["assignee"])
     for level in ("grid", "community", "town"):
         code = case[f"{level}_id"]
         out[f"{level}_name"] = names[level].get(str(code)) if code is not None else None
@@ -466,14 +478,14 @@ def case_detail(
     case = cases.get(case_id)
     check_case(caller, case)
     now = clock()
-    out = _listed(cases, case, now, unit_names_of(service))
-    name_of = cases.people.directory().name_of
+    names = unit_names_of(service)
+    out = _listed(cases, case, now, names)
     out["events"] = [
         {
             **e,
             "at": e["at"].isoformat(),
             "at_shown": shown(e["at"]).strftime("%m-%d %H:%M"),
-            "assignee_name": name_of(e["assignee"]),
+            "assignee_name": assignee_name(cases, names, e["assignee"]),
         }
         for e in cases.events(case_id)
     ]

@@ -79,7 +79,7 @@ TEXT = {
         "export": "导出 XLSX",
         "closed_n": "已办结",
         "open_n": "在办",
-        "escalated_n": "已上报",
+        "escalated_n": "已升级",
         "on_time": "按时办结率",
         "median_hours": "办结时长中位数(小时)",
         "unit_id": "单位",

@@ -187,8 +187,8 @@
       return el("tr", { "data-id": String(c.id), onclick: function () { open(c.id); } }, [
         bulk ? el("td", {}, [box]) : null, el("td", { text: String(c.id) }), el("td", {}, [badge(c.status)]),
         el("td", { text: boot.categories[c.category] || c.category }), el("td", { title: c.grid_id || "", text: c.grid_name || c.grid_id || "—" }),
-        el("td", { text: c.assignee_name || c.assignee }), el("td", { text: levelName(c.level) }),
-        el("td", { "class": c.overdue ? "gg-over" : "", text: c.due_shown }), el("td", { text: c.created_shown }),
+        el("td", { text: c.assignee_name || c.assignee }), el("td", { "class": "gg-opt", text: levelName(c.level) }),
+        el("td", { "class": c.overdue ? "gg-over" : "", text: c.due_shown }), el("td", { "class": "gg-opt", text: c.created_shown }),
       ]);
     }
     var bulk = document.getElementById("gg-bulk-assign");  // a dispatcher's only
