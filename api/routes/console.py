@@ -47,6 +47,7 @@ from gridgis.cases import CATEGORIES, CaseStore, check_report
 from gridgis.cases.desk import submit_async
 from gridgis.cases.ledger import unit_names
 from gridgis.cases.lifecycle import DISPATCH_DESK, LEVELS, STATUSES
+from gridgis.cases.people import ROLE_NAMES_ZH
 from gridgis.console import query, review
 from gridgis.console.logins import account_of, caller_of_person, find_person
 from gridgis.console.photos import MAX_PHOTO_BYTES
@@ -218,7 +219,26 @@ def cases_page(request: Request, service: ServiceDep, caller: CallerDep, lang: L
     worker is sent to its own view, no session to sign-in (303)."""
     if not (caller.at_least("dispatcher") or _handler(caller)):
         return RedirectResponse(_home(caller, lang), 303) if caller.role == "worker" else _sign_in_first(lang)
-    return _page(request, "cases.html", caller, lang, sorts=list(query.SORTS), units=filter_units(service, caller))
+    assignees = assignee_options(service.cases) if caller.at_least("dispatcher") else []
+    return _page(
+        request, "cases.html", caller, lang, sorts=list(query.SORTS), units=filter_units(service, caller), assignees=assignees
+    )
+
+
+def assignee_options(cases: CaseStore) -> list[tuple[str, str]]:
+    """What a dispatcher may assign to, as (value, label): each person (by name, or ``person:ID`` when the name is
+    not unique; labelled with role and posts) and each configured department (``department:NAME``)."""
+    d = cases.people.directory()
+    counts: dict[str, int] = {}
+    for person in d.people.values():
+        counts[person.name] = counts.get(person.name, 0) + 1
+    out = []
+    for pid, person in sorted(d.people.items(), key=lambda item: item[1].name):
+        posts = ", ".join(p.unit_id for p in d.posts_of(pid))
+        value = person.name if counts[person.name] == 1 else f"person:{pid}"
+        out.append((value, f"{person.name} · {ROLE_NAMES_ZH.get(person.role, person.role)} · {posts}"))
+    out += [(f"department:{name}", name) for name in cases.config().departments]
+    return out
 
 
 def filter_units(service: Service, caller: Caller) -> dict[str, list[tuple[str, str]]]:

@@ -54,7 +54,7 @@
       panel.textContent = "";
       var msg = el("div", { "class": "gg-msg gg-muted", role: "status" });
       var note = el("textarea", { rows: "2", name: "note", maxlength: "4000", placeholder: T.note });
-      var assignee = el("input", { type: "text", name: "assignee", maxlength: "200", placeholder: T.assign_to });
+      var assignee = el("input", { type: "text", name: "assignee", maxlength: "200", placeholder: T.assign_to, list: "gg-assignees" });
       var moves = el("div", { "class": "gg-moves" });
       c.moves.forEach(function (target) {
         moves.appendChild(el("button", {
