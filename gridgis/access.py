@@ -174,9 +174,7 @@ def require_role(caller: Caller, role: str | None = None, what: str = "This requ
 
 def in_scope(caller: Caller, case: Mapping[str, Any]) -> bool:
     """True when ``case`` lies in one of the caller's grids or units (see :class:`Caller`)."""
-    return case["grid_id"] in caller.grids or any(
-        case.get(UNIT_COLUMNS[level]) == unit for level, unit in caller.units
-    )
+    return case["grid_id"] in caller.grids or any(case.get(UNIT_COLUMNS[level]) == unit for level, unit in caller.units)
 
 
 def may_read(caller: Caller, case: Mapping[str, Any]) -> bool:

@@ -18,8 +18,8 @@ JSON errors have the service's one shape; a page asked for without a session red
 from __future__ import annotations
 
 import json
-from math import ceil
 from datetime import datetime
+from math import ceil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,7 +65,7 @@ LangQuery = Annotated[str, Query(pattern="^(zh|en)$", description="zh (default) 
 
 
 def _who(request: Request, caller: Caller | None) -> str:
-    """How the header names the caller: the person's name (of a password session or a person's key), else the key prefix."""
+    """How the header names the caller: the person's name (a password session, a person's key), else the key prefix."""
     if caller is None:
         return ""
     d = request.app.state.gridgis.cases.people.directory()
@@ -167,7 +167,9 @@ async def sign_in(
     name = person_id or name  # one account whether typed as phone or person id
     wait = await run_in_threadpool(console.logins.wait, name, client)
     if wait > 0:
-        page = _page(request, "sign_in.html", None, lang, error=t["too_many"].format(seconds=ceil(wait)), account=account)
+        page = _page(
+            request, "sign_in.html", None, lang, error=t["too_many"].format(seconds=ceil(wait)), account=account
+        )
         page.status_code = 429
         page.headers["Retry-After"] = str(ceil(wait))
         return page
@@ -182,7 +184,9 @@ async def sign_in(
             caller = None
     if caller is None or not (caller.role == "worker" or caller.at_least("dispatcher")):
         await run_in_threadpool(console.logins.failed, name, client)
-        page = _page(request, "sign_in.html", None, lang, error=t["bad_password" if name else "bad_key"], account=account)
+        page = _page(
+            request, "sign_in.html", None, lang, error=t["bad_password" if name else "bad_key"], account=account
+        )
         page.status_code = 401
         return page
     if name is not None:
@@ -221,7 +225,13 @@ def cases_page(request: Request, service: ServiceDep, caller: CallerDep, lang: L
         return RedirectResponse(_home(caller, lang), 303) if caller.role == "worker" else _sign_in_first(lang)
     assignees = assignee_options(service.cases) if caller.at_least("dispatcher") else []
     return _page(
-        request, "cases.html", caller, lang, sorts=list(query.SORTS), units=filter_units(service, caller), assignees=assignees
+        request,
+        "cases.html",
+        caller,
+        lang,
+        sorts=list(query.SORTS),
+        units=filter_units(service, caller),
+        assignees=assignees,
     )
 
 

@@ -165,7 +165,11 @@ class PasswordIn(BaseModel):
     summary="Set a person's console password (admin); their open sessions end",
 )
 def set_person_password(
-    person_id: str, body: PasswordIn, service: ServiceDep, console: ConsoleDep, caller: Annotated[Caller, require("admin")]
+    person_id: str,
+    body: PasswordIn,
+    service: ServiceDep,
+    console: ConsoleDep,
+    caller: Annotated[Caller, require("admin")],
 ) -> Response:
     """The person then signs in to ``/console`` with their phone number (or person id) and this password.
     204; 401/403: no admin key; 404: no such person; 422: a password too short or too long."""

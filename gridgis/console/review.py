@@ -32,7 +32,17 @@ from gridgis.times import utc_now
 #: units the figures are grouped by
 UNITS = {"grid": "grid_id", "community": "community_id", "town": "town_id"}
 #: the review's columns, in order
-COLUMNS = ("unit_id", "name", "cases", "closed", "open", "overdue", "escalated", "on_time_rate", "median_hours_to_close")
+COLUMNS = (
+    "unit_id",
+    "name",
+    "cases",
+    "closed",
+    "open",
+    "overdue",
+    "escalated",
+    "on_time_rate",
+    "median_hours_to_close",
+)
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -61,8 +71,8 @@ def review(
     """The figures of each ``unit`` (grid, community or town) for cases reported in ``period`` [start, end),
     sorted by unit id; ``grid_ids`` (and ``units``) limit them to a worker's scope (see
     :class:`gridgis.cases.CaseFilter`); ``names`` (code -> name, e.g. of
-    :func:`gridgis.cases.ledger.unit_names`) gives each row its ``name`` (None when unknown). Rates are fractions (0..1, None
-    without closed cases); hours are floats rounded to 0.1."""
+    :func:`gridgis.cases.ledger.unit_names`) gives each row its ``name`` (None when unknown). Rates are
+    fractions (0..1, None without closed cases); hours are floats rounded to 0.1."""
     if unit not in UNITS:
         raise InputError(f"Unknown unit {unit!r}.", fix=f"use one of {list(UNITS)}.", details={"field": "unit"})
     now = now or utc_now()

@@ -3,8 +3,9 @@
 A session is opened with a staff member's API key (checked by the service like any key) and then
 stands for that key: revoking the key ends its sessions at once. A session opened with a person's
 password (:mod:`gridgis.console.logins`) stands for the person (key id ``person:ID``): ``persons(id)``
-gives their caller as the roster says now, and setting or clearing their password ends it. Each session carries a CSRF token
-that every changing request made with the cookie must echo (``X-CSRF-Token`` header or form field).
+gives their caller as the roster says now, and setting or clearing their password ends it. Each session
+carries a CSRF token that every changing request made with the cookie must echo (``X-CSRF-Token``
+header or form field).
 
 Component ``console_sessions`` (its own table). Times are aware UTC datetimes.
 

@@ -250,7 +250,9 @@ def test_community_handler_signs_in_with_a_password_and_works_escalated_cases(br
     page.wait_for_function("document.body.getAttribute('data-gridgis-ready') === '1'")
     assert page.url.endswith("/console/cases?lang=zh") and "李书记" in page.inner_text(".gg-who")
     assert page.is_checked("#gg-mine-only") and page.locator("#gg-bulk-assign").count() == 0
-    assert page.locator("#gg-list tbody tr[data-id]").evaluate_all("rs => rs.map(r => r.dataset.id)") == [str(first["id"])]
+    assert page.locator("#gg-list tbody tr[data-id]").evaluate_all("rs => rs.map(r => r.dataset.id)") == [
+        str(first["id"])
+    ]
     # a case escalated to them now shows within 5 s
     second = submit(api, description="占道经营 street stall")
     assert api.post(f"/v1/cases/{second['id']}/transitions", json={"to": "escalated"}, headers=desk).status_code == 200

@@ -85,7 +85,9 @@ def test_an_admin_sets_a_password_and_the_person_signs_in_with_it(app, api, worl
     assert page.status_code == 200 and SECRETARY[0] in page.text
     assert client.get("/console/api/cases").status_code == 200
     new = PASSWORD + " again"
-    assert api.put(f"/v1/people/{pid}/password", json={"password": new}, headers={"X-API-Key": admin}).status_code == 204
+    assert (
+        api.put(f"/v1/people/{pid}/password", json={"password": new}, headers={"X-API-Key": admin}).status_code == 204
+    )
     assert client.get("/console/api/cases").status_code == 401
     client.__exit__(None, None, None)
     # cleared: no sign-in with it any more
@@ -93,7 +95,10 @@ def test_an_admin_sets_a_password_and_the_person_signs_in_with_it(app, api, worl
     assert api.delete(f"/v1/people/{pid}/password", headers={"X-API-Key": admin}).status_code == 404
     with TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.2", 1)) as c:
         assert c.post("/console/sign-in", data={"account": SECRETARY[1], "secret": new}).status_code == 401
-    assert api.put(f"/v1/people/{pid}/password", json={"password": PASSWORD}, headers={"X-API-Key": admin}).status_code == 204
+    assert (
+        api.put(f"/v1/people/{pid}/password", json={"password": PASSWORD}, headers={"X-API-Key": admin}).status_code
+        == 204
+    )
 
 
 def test_failed_sign_ins_back_off_per_account(app, people):
@@ -196,7 +201,9 @@ def test_the_cli_sets_a_password(world, app, people):
     r = CliRunner().invoke(main, ["roster", "password", "139", "--db", url, "--password-stdin"], input=PASSWORD + "\n")
     assert r.exit_code == 1 and "Fix:" in r.output
     new = "a new passphrase for the cli"
-    r = CliRunner().invoke(main, ["roster", "password", SECRETARY[1], "--db", url, "--password-stdin"], input=new + "\n")
+    r = CliRunner().invoke(
+        main, ["roster", "password", SECRETARY[1], "--db", url, "--password-stdin"], input=new + "\n"
+    )
     assert r.exit_code == 0 and SECRETARY[0] in r.output
     with TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.3", 1)) as c:
         r = c.post("/console/sign-in", data={"account": SECRETARY[1], "secret": new}, follow_redirects=False)

@@ -155,7 +155,7 @@
       Object.keys(markers).forEach(function (k) {
         var on = Number(k) === id;
         markers[k].setRadius(on ? 10 : 6);
-        if (on) { markers[k].bringToFront(); if (!map.getBounds().contains(markers[k].getLatLng())) map.panTo(markers[k].getLatLng()); }
+        if (on) { markers[k].bringToFront(); if (!map.getBounds().pad(-0.15).contains(markers[k].getLatLng())) map.panTo(markers[k].getLatLng()); }
       });
     }
     var renderer = L.canvas({ padding: 0.3 });
@@ -163,7 +163,8 @@
     var fitted = false;
     api("GET", "/console/api/grids.geojson").then(function (g) {
       var grids = L.geoJSON(g, { style: { color: "#5b6b7d", weight: 1, fill: false }, interactive: false }).addTo(map);
-      if (grids.getLayers().length) { map.fitBounds(grids.getBounds()); fitted = true; }
+      // a dispatcher sees the whole plan; a handler's map fits its own cases (below)
+      if (boot.dispatcher && grids.getLayers().length) { map.fitBounds(grids.getBounds()); fitted = true; }
     }).catch(function () {});
 
     function params() {
