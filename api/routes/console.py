@@ -42,7 +42,7 @@ from api.deps import (
     require,
 )
 from api.routes.console_text import STATUS_COLOURS, text
-from gridgis.access import Caller, check_case, may_read
+from gridgis.access import Caller, check_case, may_act, may_read
 from gridgis.cases import CATEGORIES, CaseStore, check_report
 from gridgis.cases.desk import submit_async
 from gridgis.cases.ledger import unit_names
@@ -524,6 +524,8 @@ def case_detail(
         for p in console.photos.list(case_id)
     ]
     out["moves"] = cases.allowed_moves(case, caller)  # the chain's one table, for this caller
+    # as POST /v1/cases/{id}/notes allows: a chain role on the case, or the access rules' right to move it
+    out["may_note"] = bool(cases.actor(caller, case).roles) or may_act(caller, case)
     return JSONResponse(out)
 
 

@@ -127,6 +127,9 @@ def test_case_chain_in_the_browser(browser, live, api, world, shots):
         " : new Promise(r => { i.onload = () => r(i.naturalWidth); i.onerror = () => r(0); })"
     )
     assert panel.locator(".gg-photos img").evaluate(loaded) == 8  # the uploaded photo, served back and decoded
+    panel.locator("textarea[name=note]").fill("已到现场")  # a note without a move
+    panel.locator("[data-action=note]").click()
+    wpage.wait_for_function("document.querySelector('#gg-detail .gg-history').textContent.includes('已到现场')")
     panel.locator("textarea[name=note]").fill("已修复")
     wpage.screenshot(path=str(shots / "worker-resolve.png"))
     panel.locator("[data-move=resolved]").click()
@@ -147,6 +150,12 @@ def test_case_chain_in_the_browser(browser, live, api, world, shots):
     history = dpage.locator("#gg-detail .gg-history li").all_inner_texts()
     assert len(history) >= 6 and "已修复" in " ".join(history)
     assert dpage.locator("#gg-detail .gg-photos img").count() == 1
+    # the call-back to the reporter (回访) with their rating
+    dpage.fill("#gg-detail textarea[name=note]", "居民满意")
+    dpage.select_option("#gg-detail select[name=rating]", "5")
+    dpage.click("#gg-detail [data-action=callback]")
+    dpage.wait_for_function("document.querySelector('#gg-detail .gg-history').textContent.includes('回访: 居民满意')")
+    assert _case(api, case["id"])["rating"] == 5
     dpage.screenshot(path=str(shots / "dispatcher-closed.png"))
 
     # the ledger shows the chain, with the people who moved it

@@ -96,7 +96,25 @@
         return el("li", {}, [e.at_shown + " · " + e.actor + " · ", badge(e.to_status),
           e.assignee ? " → " + (e.assignee_name || e.assignee) : "", e.note ? el("div", { text: e.note }) : null]);
       }));
-      var canAct = c.moves.length > 0;
+      var canAct = c.moves.length > 0 || c.may_note;
+      function post(url, body) {
+        api("POST", url, body).then(function () { msg.textContent = T.done; changed(); showDetail(panel, id, changed); })
+          .catch(function (e) { msg.textContent = e.message; msg.className = "gg-msg gg-error"; });
+      }
+      // a note without a move; the call-back (回访) and rating once resolved (dispatchers)
+      var extra = el("div", { "class": "gg-moves" }, [
+        c.may_note ? el("button", { type: "button", "data-action": "note", text: T.add_note, onclick: function () {
+          if (note.value.trim()) post("/v1/cases/" + c.id + "/notes", { note: note.value });
+        } }) : null,
+      ]);
+      if (boot.dispatcher && ["resolved", "verified", "closed"].indexOf(c.status) >= 0) {
+        var rating = el("select", { name: "rating", "aria-label": T.rating }, [el("option", { value: "", text: T.rating })]
+          .concat([5, 4, 3, 2, 1].map(function (n) { return el("option", { value: String(n), text: n + " ★" }); })));
+        extra.append(rating, el("button", { type: "button", "data-action": "callback", text: T.callback, onclick: function () {
+          if (!note.value.trim()) return;
+          post("/v1/cases/" + c.id + "/feedback", { callback: note.value, rating: rating.value ? Number(rating.value) : null });
+        } }));
+      }
       panel.append.apply(panel, [
         el("button", { type: "button", "class": "gg-close", text: "×", "aria-label": "close", onclick: function () { panel.hidden = true; } }),
         el("h2", { text: "#" + c.id + " " + (boot.categories[c.category] || c.category) }),
@@ -104,9 +122,9 @@
         el("a", { href: c.nav_url, target: "_blank", rel: "noopener", "class": "gg-button", text: T.navigate }),
         el("h3", { text: T.photos }), photos,
         canAct ? el("div", {}, [photoInput, upload]) : null,
-        canAct ? el("h3", { text: T.note }) : null, canAct ? note : null,
+        canAct || boot.dispatcher ? el("h3", { text: T.note }) : null, canAct || boot.dispatcher ? note : null,
         canAct && c.moves.indexOf("assigned") >= 0 ? assignee : null,
-        moves, msg,
+        moves, canAct || extra.childNodes.length ? extra : null, msg,
         el("h3", { text: T.history }), history
       ].filter(function (n) { return n != null; }));
       panel.dataset.caseId = String(c.id);
