@@ -211,3 +211,26 @@ def test_the_cli_sets_a_password(world, app, people):
         r = CliRunner().invoke(main, ["roster", "password", SECRETARY[1], "--db", url, "--clear"])
         assert r.exit_code == 0 and "removed" in r.output
         assert c.post("/console/sign-in", data={"account": SECRETARY[1], "secret": new}).status_code == 401
+
+
+def test_a_case_held_by_a_unit_desk_is_handled_by_the_people_posted_there(app, api):
+    """No leader named in 共和镇: an escalated case waits at the town's desk (town:ID); a person posted to the
+    town sees it as theirs and may work it; a grid worker key of another grid may not read it."""
+    town = OTHER_GRID[:9]
+    row = RosterRow(1, "town", town, "何干事", "worker", "13800000009", "", "")
+    app.state.gridgis.cases.people.apply([row])
+    pid = person_id_of(row.name, row.phone, f"town:{town}")
+    app.state.console.logins.set_password(pid, PASSWORD, by="test")
+    desk = {"X-API-Key": DISPATCHER}
+    case = submit(api, lon=112.97, lat=22.71)
+    url = f"/v1/cases/{case['id']}"
+    for _ in range(2):
+        assert api.post(f"{url}/transitions", json={"to": "escalated"}, headers=desk).status_code == 200
+    assert api.get(url, headers=desk).json()["assignee"] == f"town:{town}"
+    officer = password_client(app, row.phone)
+    mine = officer.get("/console/api/cases", params={"mine": True}).json()["cases"]
+    assert case["id"] in [c["id"] for c in mine]
+    held = next(c for c in mine if c["id"] == case["id"])
+    assert held["assignee_name"] == "共和镇" and "accepted" in held["allowed_moves"]
+    assert _move(officer, case["id"], "accepted").status_code == 200
+    officer.__exit__(None, None, None)
