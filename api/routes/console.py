@@ -421,15 +421,14 @@ def unit_names_of(service: Service) -> dict[str, dict[str, str]]:
     """``grid``/``community``/``town`` -> code -> name of the published plan (:func:`gridgis.cases.ledger.unit_names`),
     built once per snapshot."""
     snap = service.snapshot
-    key = (snap.plan.plan_id, snap.revision) if snap is not None else None
     cached = _NAMES.get("key")
-    if cached is None or cached[0] != key:
-        cached = (key, unit_names(snap))
+    if cached is None or cached[0] is not snap:  # the snapshot itself: two apps' stores may share plan ids
+        cached = (snap, unit_names(snap))
         _NAMES["key"] = cached
     return cached[1]
 
 
-#: the unit names of the last snapshot asked for: (plan id, revision) -> names
+#: the unit names of the last snapshot asked for: (snapshot, names)
 _NAMES: dict[str, tuple] = {}
 
 
