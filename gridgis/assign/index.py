@@ -168,10 +168,11 @@ class GridIndex:
         u2, v2 = (end[:, 0] - self._x0) * self._inv, (end[:, 1] - self._y0) * self._inv
         marked_cell, marked_grid = self._trace_edges(u1, v1, u2, v2, seg_grid)
         count, label, inside_pairs = self._fill_centres(u1, v1, u2, v2, seg_grid)
-        boundary = _unique(marked_cell)
-        # candidates of a boundary cell: grids whose edges mark it + grids holding its centre
+        # boundary cells, sorted, by a mask over the table (linear: no sort of the marks)
         is_boundary = np.zeros(self._nrows * self._ncols, dtype=bool)
-        is_boundary[boundary] = True
+        is_boundary[marked_cell] = True
+        boundary = np.flatnonzero(is_boundary)
+        # candidates of a boundary cell: grids whose edges mark it + grids holding its centre
         flat_label = label.ravel()
         single = boundary[(count.ravel()[boundary] == 1)]
         cells = [marked_cell, single]
@@ -191,7 +192,11 @@ class GridIndex:
         self.boundary_cells = int(boundary.size)
 
     def _trace_edges(self, u1, v1, u2, v2, seg_grid) -> tuple[np.ndarray, np.ndarray]:
-        """Cells within the margin of any edge, with the edge's grid (a widened supercover)."""
+        """Cells within the margin of any edge, with the edge's grid (a widened supercover).
+
+        Each mark is made at both ends of the margin; the second one only where it falls in
+        another cell (most do not), so that the marks stay few.
+        """
         m = _MARGIN
         cols, rows, grids = [], [], []
 
@@ -200,10 +205,18 @@ class GridIndex:
             rows.append(r)
             grids.append(g)
 
-        # vertices
-        for du in (-m, m):
-            for dv in (-m, m):
-                mark(np.floor(u1 + du), np.floor(v1 + dv), seg_grid)
+        def widened(a):
+            lo, hi = np.floor(a - m), np.floor(a + m)
+            return lo, hi, hi != lo
+
+        # vertices: the (up to) four cells around u1 +- m, v1 +- m
+        ulo, uhi, ud = widened(u1)
+        vlo, vhi, vd = widened(v1)
+        mark(ulo, vlo, seg_grid)
+        mark(uhi[ud], vlo[ud], seg_grid[ud])
+        mark(ulo[vd], vhi[vd], seg_grid[vd])
+        both = ud & vd
+        mark(uhi[both], vhi[both], seg_grid[both])
         # crossings with the vertical cell lines u = i, then the horizontal ones v = j
         for a1, b1, a2, b2, vertical in ((u1, v1, u2, v2, True), (v1, u1, v2, u2, False)):
             lo, hi = np.minimum(a1, a2), np.maximum(a1, a2)
@@ -215,12 +228,13 @@ class GridIndex:
             t = (line - a1[seg]) / (a2[seg] - a1[seg])
             other = b1[seg] + t * (b2[seg] - b1[seg])
             g = seg_grid[seg]
+            olo, ohi, od = widened(other)
             for side in (line - 1, line):
-                for d in (-m, m):
+                for o, sel in ((olo, slice(None)), (ohi[od], od)):
                     if vertical:
-                        mark(side, np.floor(other + d), g)
+                        mark(side[sel], o, g[sel])
                     else:
-                        mark(np.floor(other + d), side, g)
+                        mark(o, side[sel], g[sel])
         c = np.clip(np.concatenate(cols), 0, self._ncols - 1).astype(np.int64)
         r = np.clip(np.concatenate(rows), 0, self._nrows - 1).astype(np.int64)
         return r * self._ncols + c, np.concatenate(grids).astype(np.int64)
@@ -249,12 +263,12 @@ class GridIndex:
         # per grid and row the crossings pair up into [enter, leave) intervals
         g, r, c0, c1 = grid[0::2], row[0::2], col[0::2], col[1::2]
         width = self._ncols + 1
-        diff_count = np.zeros(self._nrows * width, dtype=np.int32)
-        diff_label = np.zeros(self._nrows * width, dtype=np.int32)
-        np.add.at(diff_count, r * width + c0, 1)
-        np.add.at(diff_count, r * width + c1, -1)
-        np.add.at(diff_label, r * width + c0, (g + 1).astype(np.int32))
-        np.add.at(diff_label, r * width + c1, -(g + 1).astype(np.int32))
+        size, enter, leave = self._nrows * width, r * width + c0, r * width + c1
+        diff_count = (np.bincount(enter, minlength=size) - np.bincount(leave, minlength=size)).astype(np.int32)
+        # label sums are small integers: exact in the float64 weights of bincount
+        weight = (g + 1).astype(np.float64)
+        diff_label = np.bincount(enter, weight, minlength=size) - np.bincount(leave, weight, minlength=size)
+        diff_label = diff_label.astype(np.int32)
         count = np.cumsum(diff_count.reshape(self._nrows, width), axis=1, dtype=np.int32)[:, :-1]
         total = np.cumsum(diff_label.reshape(self._nrows, width), axis=1, dtype=np.int32)[:, :-1]
         label = np.where(count == 1, total - 1, -1)
