@@ -19,11 +19,16 @@ The edge rule: a point belongs to the grid with the **lowest row position
 among the grids that cover it** (shapely ``covers``: the boundary counts), so a
 point on an edge shared by grids 3 and 7 goes to grid 3, and a point in two
 overlapping grids goes to the lower one. Points covered by no grid get -1.
+With ``predicate="within"`` only the grids' interiors count (shapely
+``contains``: a point on an edge belongs to no grid). The table serves both rules:
+a point outside the boundary cells lies at least the margin away from every
+edge, in the interior of the grids that cover it; only the exact test differs.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -34,7 +39,12 @@ from gridgis.crs import local_metric_crs
 from gridgis.errors import CRSError, GeometryError, InputError, SchemaError
 from gridgis.listing import listing
 
-__all__ = ["GridIndex"]
+__all__ = ["GridIndex", "Predicate"]
+
+#: The point rule: "intersects" (the grid covers the point, boundary included) or "within" (its interior).
+Predicate = Literal["intersects", "within"]
+#: The exact test of each rule, on prepared polygons.
+_EXACT = {"intersects": shapely.intersects_xy, "within": shapely.contains_xy}
 
 #: Most cells in the lookup table by default (16 MiB of int32): about 25 m cells over a county.
 DEFAULT_CELLS = 1 << 22
@@ -92,6 +102,15 @@ def grid_geometries(grids) -> tuple[np.ndarray, pyproj.CRS]:
             fix="repair them (gridgis.repair.repair_geometries, or shapely.make_valid) and check the plan.",
         )
     return geoms, series.crs
+
+
+def _exact_test(predicate: str):
+    try:
+        return _EXACT[predicate]
+    except (KeyError, TypeError):
+        raise InputError(
+            f"Unknown predicate {predicate!r}.", fix=f"use one of {', '.join(map(repr, _EXACT))}."
+        ) from None
 
 
 def _unique(values: np.ndarray) -> np.ndarray:
@@ -299,13 +318,16 @@ class GridIndex:
         """(rows, columns) of the lookup table."""
         return self._nrows, self._ncols
 
-    def locate(self, lon, lat) -> np.ndarray:
+    def locate(self, lon, lat, *, predicate: Predicate = "intersects") -> np.ndarray:
         """Grid position of each point (lowest covering grid; -1 for none or NaN).
 
         Parameters
         ----------
         lon, lat
             Array-likes (or scalars) of equal shape, in the grids' CRS.
+        predicate
+            ``"intersects"``: the grid covers the point (boundary included); ``"within"``: the
+            point lies in the grid's interior.
 
         Returns
         -------
@@ -319,6 +341,7 @@ class GridIndex:
         >>> index.locate([0.5, 2.0], [0.5, 0.5])
         array([ 0, -1])
         """
+        exact = _exact_test(predicate)
         x, y = self._coords(lon, lat)
         out = np.empty(x.size, dtype=np.int64)
         xf, yf = x.ravel(), y.ravel()
@@ -327,7 +350,7 @@ class GridIndex:
         # one exact pass for all points in edge cells: its cost is per candidate grid, not per point
         fallback = np.flatnonzero(out < -1)
         if fallback.size:
-            out[fallback] = self._exact(xf[fallback], yf[fallback], -2 - out[fallback])
+            out[fallback] = self._exact(xf[fallback], yf[fallback], -2 - out[fallback], exact)
         return out.reshape(x.shape)
 
     def locate_point(self, lon: float, lat: float) -> int:
@@ -392,7 +415,7 @@ class GridIndex:
         cell += u.astype(np.int64)
         out[:] = self._table.take(cell)
 
-    def _exact(self, x: np.ndarray, y: np.ndarray, boundary: np.ndarray) -> np.ndarray:
+    def _exact(self, x: np.ndarray, y: np.ndarray, boundary: np.ndarray, test=shapely.intersects_xy) -> np.ndarray:
         """Exact lowest covering grid of points in boundary cells, testing only their candidates."""
         start = self._cand_ptr[boundary]
         n = self._cand_ptr[boundary + 1] - start
@@ -405,7 +428,7 @@ class GridIndex:
         for lo, hi in zip(np.r_[0, edges], np.r_[edges, grouped.size], strict=True):
             sel = order[lo:hi]
             p = point[sel]
-            hit[sel] = shapely.intersects_xy(self.geometries[grouped[lo]], x[p], y[p])
+            hit[sel] = test(self.geometries[grouped[lo]], x[p], y[p])
         # pairs run by point, then by ascending grid: the first hit of a point is its lowest covering grid
         out = np.full(boundary.size, -1, dtype=np.int64)
         hp, hc = point[hit], cand[hit]
