@@ -102,6 +102,7 @@ def assign_file(
     lat: str = "lat",
     limit: int = 20,
     progress: bool = False,
+    index: GridIndex | None = None,
 ) -> AssignSummary:
     """Assign every feature of a file to ``grids`` and write it with :data:`GRID_COLUMNS` added.
 
@@ -124,13 +125,16 @@ def assign_file(
         How many outside/overlap features the summary lists (all are counted).
     progress
         Show a progress bar on stderr.
+    index
+        The :class:`GridIndex` of ``grids`` when it is at hand (e.g. kept with the plan:
+        :func:`gridgis.assign.saved.kept_index`); else built.
 
     Returns
     -------
     AssignSummary
     """
     features, output = Path(features), Path(output)
-    index = GridIndex(grids)
+    index = index if index is not None else GridIndex(grids)
     overlaps = grid_overlaps(index)
     grid_ids = grids["grid_id"].to_numpy(dtype=object)
     summary = AssignSummary(

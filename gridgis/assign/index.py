@@ -27,6 +27,7 @@ edge, in the interior of the grids that cover it; only the exact test differs.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 from typing import Literal
 
@@ -46,6 +47,9 @@ Predicate = Literal["intersects", "within"]
 #: The exact test of each rule, on prepared polygons.
 _EXACT = {"intersects": shapely.intersects_xy, "within": shapely.contains_xy}
 
+#: Version of the table's construction, part of :attr:`GridIndex.fingerprint`: a kept table
+#: (:mod:`gridgis.assign.saved`) built by another version is rebuilt.
+TABLE_VERSION = 1
 #: Most cells in the lookup table by default (16 MiB of int32): about 25 m cells over a county.
 DEFAULT_CELLS = 1 << 22
 # By default the table gets this many cells per edge segment (within [2**16, DEFAULT_CELLS]):
@@ -102,6 +106,16 @@ def grid_geometries(grids) -> tuple[np.ndarray, pyproj.CRS]:
             fix="repair them (gridgis.repair.repair_geometries, or shapely.make_valid) and check the plan.",
         )
     return geoms, series.crs
+
+
+def grids_fingerprint(geoms: np.ndarray, crs: pyproj.CRS, cells: int | None) -> str:
+    """SHA-256 (hex) of all a lookup table depends on: :data:`TABLE_VERSION`, the cells asked for
+    (None: the default), the CRS and every grid's WKB in row order."""
+    digest = hashlib.sha256(f"gridgis-grid-index {TABLE_VERSION} {cells} {crs.to_wkt()}".encode())
+    for wkb in shapely.to_wkb(geoms):
+        digest.update(len(wkb).to_bytes(8, "little"))
+        digest.update(wkb)
+    return digest.hexdigest()
 
 
 def _exact_test(predicate: str):
@@ -164,6 +178,7 @@ class GridIndex:
         self.geometries = geoms
         self.crs = crs
         self.n_grids = len(geoms)
+        self.cells_asked = cells
         if cells is None:
             segments = int(shapely.get_num_coordinates(geoms).sum())
             cells = min(max(_CELLS_PER_SEGMENT * segments, 1 << 16), DEFAULT_CELLS)
@@ -310,6 +325,59 @@ class GridIndex:
             label = flat.reshape(label.shape)
             return count, label, (pc, pg)
         return count, label, (np.empty(0, np.int64), np.empty(0, np.int64))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """:func:`grids_fingerprint` of the grids and cells this table was built for."""
+        return grids_fingerprint(self.geometries, self.crs, self.cells_asked)
+
+    def parts(self) -> dict[str, np.ndarray]:
+        """The lookup table as plain arrays (for :mod:`gridgis.assign.saved`): the table run-length
+        encoded (``values`` repeated ``lengths`` times, row by row), the candidates of each boundary cell,
+        and the raster's placement ``[x0, y0, 1/cell size]`` and shape ``[rows, columns]``."""
+        table = self._table
+        starts = np.r_[0, np.flatnonzero(table[1:] != table[:-1]) + 1]
+        return {
+            "values": table[starts],
+            "lengths": np.diff(np.r_[starts, table.size]).astype(np.int64),
+            "cand_ptr": self._cand_ptr,
+            "cand_grid": self._cand_grid.astype(np.int32),
+            "placement": np.array([self._x0, self._y0, self._inv], dtype=np.float64),
+            "shape": np.array([self._nrows, self._ncols, self._cells], dtype=np.int64),
+        }
+
+    @classmethod
+    def from_parts(cls, geoms: np.ndarray, crs: pyproj.CRS, cells: int | None, parts) -> GridIndex:
+        """The index whose :meth:`parts` these are, over the grids they were built from.
+
+        The caller vouches for the grids (same :attr:`fingerprint`, hence valid); the arrays are
+        checked for consistency, so that a damaged file gives :class:`ValueError`, never a wrong
+        answer or an out-of-range read.
+        """
+        nrows, ncols, n_cells = (int(v) for v in parts["shape"])
+        values, lengths = parts["values"].astype(np.int32), parts["lengths"]
+        cand_ptr, cand_grid = parts["cand_ptr"].astype(np.int64), parts["cand_grid"].astype(np.int64)
+        boundary = cand_ptr.size - 1
+        checks = (
+            min(nrows, ncols) > 0 and values.shape == lengths.shape and values.size > 0,
+            lengths.min(initial=1) > 0 and int(lengths.sum()) == nrows * ncols,
+            values.min() >= -1 - boundary and values.max() < len(geoms),
+            boundary >= 0 and cand_ptr[0] == 0 and cand_ptr[-1] == cand_grid.size,
+            bool(np.all(np.diff(cand_ptr) >= 0)),
+            cand_grid.size == 0 or (cand_grid.min() >= 0 and cand_grid.max() < len(geoms)),
+            parts["placement"].shape == (3,) and bool(np.isfinite(parts["placement"]).all()),
+        )
+        if not all(checks):
+            raise ValueError("inconsistent grid index arrays")
+        index = cls.__new__(cls)
+        index.geometries, index.crs, index.n_grids, index.cells_asked = geoms, crs, len(geoms), cells
+        shapely.prepare(geoms)
+        index._cells, index._nrows, index._ncols = n_cells, nrows, ncols
+        index._x0, index._y0, index._inv = (float(v) for v in parts["placement"])
+        index._table = np.repeat(values, lengths)
+        index._cand_ptr, index._cand_grid = cand_ptr, cand_grid
+        index.boundary_cells = boundary
+        return index
 
     # -- queries -------------------------------------------------------------------------------------
 

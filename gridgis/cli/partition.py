@@ -75,6 +75,8 @@ def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path
     Nothing is written when a hard rule (tiling, contiguity, one grid per
     building, count, codes) would be broken.
     """
+    from gridgis.assign.files import read_grids
+    from gridgis.assign.saved import kept_index
     from gridgis.io import atomic, read_layer, read_layers, write_layers
     from gridgis.io.formats import check_geopackage
     from gridgis.partition import partition
@@ -108,6 +110,7 @@ def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path
     out = {"grids": result.grids, "buildings": result.buildings}
     out.update({name: layers[name] for name in COPIED_LAYERS if name in layers})
     write_layers(out, output)
+    kept_index(read_grids(output), output)  # the grids as written: gridgis assign reads this index, not builds it
     report_path = Path(report_path) if report_path else Path(output).with_suffix(".report.json")
     text = report_json(result.report)
     with atomic.atomic_path(report_path) as tmp:
