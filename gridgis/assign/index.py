@@ -297,12 +297,12 @@ class GridIndex:
         # per grid and row the crossings pair up into [enter, leave) intervals
         g, r, c0, c1 = grid[0::2], row[0::2], col[0::2], col[1::2]
         width = self._ncols + 1
-        size, enter, leave = self._nrows * width, r * width + c0, r * width + c1
-        diff_count = (np.bincount(enter, minlength=size) - np.bincount(leave, minlength=size)).astype(np.int32)
-        # label sums are small integers: exact in the float64 weights of bincount
-        weight = (g + 1).astype(np.float64)
-        diff_label = np.bincount(enter, weight, minlength=size) - np.bincount(leave, weight, minlength=size)
-        diff_label = diff_label.astype(np.int32)
+        diff_count = np.zeros(self._nrows * width, dtype=np.int32)
+        diff_label = np.zeros(self._nrows * width, dtype=np.int32)
+        np.add.at(diff_count, r * width + c0, 1)
+        np.add.at(diff_count, r * width + c1, -1)
+        np.add.at(diff_label, r * width + c0, (g + 1).astype(np.int32))
+        np.add.at(diff_label, r * width + c1, -(g + 1).astype(np.int32))
         count = np.cumsum(diff_count.reshape(self._nrows, width), axis=1, dtype=np.int32)[:, :-1]
         total = np.cumsum(diff_label.reshape(self._nrows, width), axis=1, dtype=np.int32)[:, :-1]
         label = np.where(count == 1, total - 1, -1)
