@@ -35,15 +35,13 @@ def prepare_features(features, crs, *, source: str = "features") -> np.ndarray:
     SchemaError
         Geometry types other than Point, Polygon, MultiPolygon (rows quoted).
     """
-    series, geoms, _ = _checked(features, crs, source)
-    if shapely.is_empty(geoms).any():
-        _refuse_missing(series, geoms, source)
+    series, geoms = _checked(features, crs, source)
+    _points_xy(geoms, series, source)
     return geoms
 
 
-def _checked(features, crs, source: str) -> tuple[gpd.GeoSeries, np.ndarray, np.ndarray]:
-    """Series, geometries in ``crs`` and type ids, with every check but the one for empty geometries
-    (which costs a walk of its own: callers find empties on the way, see :func:`_point_xy`)."""
+def _checked(features, crs, source: str) -> tuple[gpd.GeoSeries, np.ndarray]:
+    """The features' series and geometries in ``crs``, after the checks of the layer as a whole."""
     if isinstance(features, gpd.GeoDataFrame):
         series = features.geometry
     elif isinstance(features, gpd.GeoSeries):
@@ -66,18 +64,43 @@ def _checked(features, crs, source: str) -> tuple[gpd.GeoSeries, np.ndarray, np.
             stacklevel=3,
         )
         series = series.set_crs(crs, allow_override=True) if same else series.to_crs(crs)
-    geoms = np.asarray(series.values, dtype=object)
-    types = shapely.get_type_id(geoms)  # -1 for a missing geometry
+    return series, np.asarray(series.values, dtype=object)
+
+
+def _points_xy(geoms: np.ndarray, series: gpd.GeoSeries, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y of every point (NaN for the other rows) and the positions of the polygons, every row checked.
+
+    The geometries are walked once for x and once for y; only the rows whose x or y is NaN (polygons,
+    nulls, other types, points at NaN) are looked at again. GEOS refuses the x of an empty point.
+
+    Raises
+    ------
+    GeometryError
+        Null or empty geometries (rows quoted).
+    SchemaError
+        Geometry types other than Point, Polygon, MultiPolygon (rows quoted).
+    """
+    try:
+        x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+    except shapely.errors.GEOSException:
+        _refuse_missing(series, geoms, source)
+        raise
+    odd = np.flatnonzero(np.isnan(x) | np.isnan(y))
+    types = shapely.get_type_id(geoms[odd])  # -1 for a missing geometry
     if (types == -1).any():
         _refuse_missing(series, geoms, source)
     bad = (types != _POINT) & (types != _POLYGON) & (types != _MULTIPOLYGON)
     if bad.any():
+        rows = odd[bad]
         raise SchemaError(
-            f"The {source} hold {sorted(set(series.geom_type[bad]))} at row(s) {listing(series.index[bad])}; "
+            f"The {source} hold {sorted(set(series.geom_type.iloc[rows]))} at row(s) {listing(series.index[rows])}; "
             "assignment takes Point, Polygon and MultiPolygon.",
             fix="use points or polygons (e.g. the representative point of each line).",
         )
-    return series, geoms, types
+    polygons = odd[types != _POINT]
+    if shapely.is_empty(geoms[polygons]).any():
+        _refuse_missing(series, geoms, source)
+    return x, y, polygons
 
 
 def _refuse_missing(series: gpd.GeoSeries, geoms: np.ndarray, source: str) -> None:
@@ -86,15 +109,6 @@ def _refuse_missing(series: gpd.GeoSeries, geoms: np.ndarray, source: str) -> No
         f"The {source} have null or empty geometries at row(s) {listing(series.index[missing])}.",
         fix="drop those rows or give them a location.",
     )
-
-
-def _point_xy(points: np.ndarray, series: gpd.GeoSeries, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """x, y of non-empty points; an empty one (GEOS refuses its x) is reported with every null or empty row."""
-    try:
-        return shapely.get_x(points), shapely.get_y(points)
-    except shapely.errors.GEOSException:
-        _refuse_missing(series, np.asarray(series.values, dtype=object), source)
-        raise
 
 
 def feature_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,20 +175,12 @@ def assign(
     [0, 0, 1, -1]
     """
     index = grids if isinstance(grids, GridIndex) else GridIndex(grids)
-    series, geoms, types = _checked(features, index.crs, "features")
-    if not len(geoms):
-        return np.full(0, -1, dtype=np.int64)
-    # one walk for the types, one each for x and y: the geometries are not visited again
-    is_point = types == _POINT
-    if is_point.all():
-        return index.locate(*_point_xy(geoms, series, "features"), predicate=predicate)
-    out = np.full(len(geoms), -1, dtype=np.int64)
-    if is_point.any():
-        out[is_point] = index.locate(*_point_xy(geoms[is_point], series, "features"), predicate=predicate)
-    polygons = np.flatnonzero(~is_point)
-    if shapely.is_empty(geoms[polygons]).any():
-        _refuse_missing(series, geoms, "features")
-    out[polygons] = _assign_polygons(geoms[polygons], index, predicate)
+    series, geoms = _checked(features, index.crs, "features")
+    # the geometries are walked once for x and once for y (polygons give NaN there), not again
+    x, y, polygons = _points_xy(geoms, series, "features")
+    out = index.locate(x, y, predicate=predicate)
+    if polygons.size:
+        out[polygons] = _assign_polygons(geoms[polygons], index, predicate)
     return out
 
 

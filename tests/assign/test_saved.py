@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import shapely
 from click.testing import CliRunner
-from shapely.geometry import box
+from shapely.geometry import LineString, Point, Polygon, box
 
 from gridgis.assign import GridIndex, assign
 from gridgis.assign.saved import FORMAT, kept_index, load_index, save_index, sidecar
 from gridgis.cli import main
-from gridgis.errors import InputError
+from gridgis.errors import GeometryError, InputError, SchemaError
 from tests.assign.test_index import adversarial_points, tricky_grids, voronoi_grids
 
 
@@ -113,3 +113,18 @@ def test_cli_assign_keeps_the_index_beside_the_plan(tmp_path, toy_city, toy_plan
     assert sidecar(plan).is_file()
     assert runs[0] == runs[1]
     assert load_index(sidecar(plan), gpd.read_file(plan, layer="grids")) is not None
+
+
+def test_the_single_walk_still_refuses_every_bad_row():
+    grids = gpd.GeoSeries([box(0, 0, 1, 1)], crs="EPSG:4326")
+    rows = [Point(0.5, 0.5), Point(), None, box(0, 0, 0.5, 0.5), Polygon(), Point(np.nan, np.nan)]
+    with pytest.raises(GeometryError, match=r"null or empty geometries at row\(s\) 1, 2, 4"):
+        assign(gpd.GeoSeries(rows, crs="EPSG:4326"), grids)
+    for empty in (Point(), Polygon()):
+        with pytest.raises(GeometryError, match=r"at row\(s\) 1\."):
+            assign(gpd.GeoSeries([Point(0.5, 0.5), empty], crs="EPSG:4326"), grids)
+    mixed = gpd.GeoSeries([Point(0.5, 0.5), LineString([(0, 0), (1, 1)]), Point(2, 2)], crs="EPSG:4326")
+    with pytest.raises(SchemaError, match=r"\['LineString'\] at row\(s\) 1;"):
+        assign(mixed, grids)
+    nan = gpd.GeoSeries([rows[0], rows[3], rows[5]], crs="EPSG:4326")
+    assert assign(nan, grids).tolist() == [0, 0, -1]
