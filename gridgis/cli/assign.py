@@ -17,6 +17,7 @@ from gridgis.cli.options import (
     input_options,
     json_opt,
     output_opt,
+    progress_opt,
     scheduler_opt,
     show_opt,
 )
@@ -65,6 +66,7 @@ def _print_summary(summary: AssignSummary, output: str) -> None:
 @scheduler_opt
 @show_opt
 @json_opt
+@progress_opt
 def cli(
     grids_path: str,
     features_path: str,
@@ -110,7 +112,6 @@ def cli(
             lon=lon,
             lat=lat,
             limit=show,
-            progress=not as_json,
             index=index,
         )
     if as_json:

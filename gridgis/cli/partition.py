@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from gridgis.cli.options import engine_opt, input_options, json_opt, output_opt, scheduler_opt, seed_opt
+from gridgis.cli.options import (
+    engine_opt,
+    input_options,
+    json_opt,
+    output_opt,
+    progress_opt,
+    scheduler_opt,
+    seed_opt,
+)
 from gridgis.errors import PartitionError
 
 #: input layers copied into the plan when present
@@ -66,6 +74,7 @@ def _names(value: str | None) -> tuple[str, ...]:
 @output_opt
 @input_options(plan=True)
 @json_opt
+@progress_opt
 def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path, recount, tolerance, jobs, engine,
         scheduler, report_path, seed, output, crs, encoding, as_json):  # fmt: skip
     """Cut every community of INPUT into balanced, contiguous, compact grids with 15-digit codes.
