@@ -80,7 +80,8 @@ def shown(*, quiet: bool = False, console: Console | None = None) -> Iterator[Pr
         TimeRemainingColumn(),
         TextColumn("left"),
     )
-    with Progress(*columns, console=console, transient=True) as display:
+    # stdout is left alone (not routed through the display): a command's result goes where it was sent
+    with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as display:
         token = _display.set(display)
         try:
             yield display
@@ -118,10 +119,12 @@ def task(description: str, total: float | None = None) -> Iterator[Task]:
         yield Task(None, None)
         return
     task_id = display.add_task(description, total=total)
+    display.refresh()  # drawn now, however short the work
     try:
         yield Task(display, task_id)
     finally:
         display.remove_task(task_id)
+        display.refresh()  # the bar goes now, before the command prints its result
 
 
 def track(items: Iterable[T], description: str, total: float | None = None) -> Iterator[T]:
