@@ -19,6 +19,7 @@ themselves always come from the plan. ``gridgis partition`` writes the file with
 from __future__ import annotations
 
 import contextlib
+import io
 import zipfile
 from pathlib import Path
 
@@ -28,12 +29,13 @@ import numpy as np
 from gridgis.assign.index import GridIndex, grid_geometries, grids_fingerprint
 from gridgis.io.atomic import atomic_path
 
-__all__ = ["FORMAT", "SUFFIX", "kept_index", "load_index", "save_index", "sidecar"]
+__all__ = ["FORMAT", "SUFFIX", "index_bytes", "index_from_bytes", "kept_index", "load_index", "save_index", "sidecar"]
 
 #: Layout version of the ``.gridindex.npz`` file.
 FORMAT = 1
 #: Suffix of the file kept beside a plan.
 SUFFIX = ".gridindex.npz"
+_PARTS = ("values", "lengths", "cand_ptr", "cand_grid", "placement", "shape")
 
 
 def sidecar(plan: str | Path) -> Path:
@@ -41,36 +43,50 @@ def sidecar(plan: str | Path) -> Path:
     return Path(plan).with_suffix(SUFFIX)
 
 
-def save_index(index: GridIndex, path: str | Path) -> Path:
-    """Write ``index`` to ``path`` atomically (a failed write leaves the old file or none)."""
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, format=np.array(FORMAT), fingerprint=np.array(index.fingerprint), **index.parts())
-    return path
+def index_bytes(index: GridIndex) -> bytes:
+    """``index`` as the bytes of a ``.gridindex.npz`` file (for a file, or a store's column)."""
+    out = io.BytesIO()
+    np.savez(out, format=np.array(FORMAT), fingerprint=np.array(index.fingerprint), **index.parts())
+    return out.getvalue()
 
 
-def load_index(path: str | Path, grids: gpd.GeoDataFrame | gpd.GeoSeries, *, cells: int | None = None):
-    """The index kept at ``path`` for these ``grids``, or None when it is missing, of another
-    format, built for other grids or cells, or unreadable.
+def index_from_bytes(data: bytes | io.IOBase | str | Path, grids, *, cells: int | None = None) -> GridIndex | None:
+    """The index held in ``data`` (bytes, a file object or a path) for these ``grids``, or None when
+    ``data`` is of another format, built for other grids or cells, or unreadable.
 
     ``grids`` with a matching fingerprint are the grids the kept index was built (and checked) from;
     other grids are not checked here (:class:`GridIndex` does that when it builds).
     """
-    path = Path(path)
-    if not path.is_file() or not isinstance(grids, gpd.GeoDataFrame | gpd.GeoSeries) or grids.crs is None:
+    if not isinstance(grids, gpd.GeoDataFrame | gpd.GeoSeries) or grids.crs is None:
         return None
     series = grids.geometry if isinstance(grids, gpd.GeoDataFrame) else grids
     geoms = np.asarray(series.values, dtype=object)
+    source = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if int(data["format"]) != FORMAT:
+        with np.load(source, allow_pickle=False) as arrays:
+            if int(arrays["format"]) != FORMAT:
                 return None
-            if str(data["fingerprint"]) != grids_fingerprint(geoms, series.crs, cells):
+            if str(arrays["fingerprint"]) != grids_fingerprint(geoms, series.crs, cells):
                 return None
-            parts = {name: data[name] for name in ("values", "lengths", "cand_ptr", "cand_grid", "placement", "shape")}
+            parts = {name: arrays[name] for name in _PARTS}
         return GridIndex.from_parts(geoms, series.crs, cells, parts)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError):
         return None
+
+
+def save_index(index: GridIndex, path: str | Path) -> Path:
+    """Write ``index`` to ``path`` atomically (a failed write leaves the old file or none)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(index_bytes(index))
+    return path
+
+
+def load_index(path: str | Path, grids: gpd.GeoDataFrame | gpd.GeoSeries, *, cells: int | None = None):
+    """The index kept at ``path`` for these ``grids``, or None when it is missing or
+    :func:`index_from_bytes` finds it stale or unreadable."""
+    path = Path(path)
+    return index_from_bytes(path, grids, cells=cells) if path.is_file() else None
 
 
 def kept_index(grids: gpd.GeoDataFrame | gpd.GeoSeries, plan: str | Path, *, cells: int | None = None) -> GridIndex:
