@@ -80,7 +80,8 @@ def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path
     """Cut every community of INPUT into balanced, contiguous, compact grids with 15-digit codes.
 
     Writes OUTPUT (a GeoPackage with layers grids, buildings and copies of the
-    input's towns, communities, shops, roads, rivers) and a quality report.
+    input's towns, communities, shops, roads, rivers), a quality report and the grids'
+    lookup index for `gridgis assign` (OUTPUT with .gridindex.npz).
     Nothing is written when a hard rule (tiling, contiguity, one grid per
     building, count, codes) would be broken.
     """
