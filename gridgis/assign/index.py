@@ -111,10 +111,10 @@ def grid_geometries(grids) -> tuple[np.ndarray, pyproj.CRS]:
 def grids_fingerprint(geoms: np.ndarray, crs: pyproj.CRS, cells: int | None) -> str:
     """SHA-256 (hex) of all a lookup table depends on: :data:`TABLE_VERSION`, the cells asked for
     (None: the default), the CRS and every grid's WKB in row order."""
+    wkb = shapely.to_wkb(geoms)
     digest = hashlib.sha256(f"gridgis-grid-index {TABLE_VERSION} {cells} {crs.to_wkt()}".encode())
-    for wkb in shapely.to_wkb(geoms):
-        digest.update(len(wkb).to_bytes(8, "little"))
-        digest.update(wkb)
+    digest.update(np.fromiter(map(len, wkb), dtype="<i8", count=len(wkb)).tobytes())  # where each grid ends
+    digest.update(b"".join(wkb))
     return digest.hexdigest()
 
 
