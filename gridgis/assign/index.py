@@ -208,7 +208,7 @@ class GridIndex:
         boundary = np.flatnonzero(is_boundary)
         # candidates of a boundary cell: grids whose edges mark it + grids holding its centre
         flat_label = label.ravel()
-        single = boundary[(count.ravel()[boundary] == 1)]
+        single = boundary[count[np.divmod(boundary, self._ncols)] == 1]
         cells = [marked_cell, single]
         grids_ = [marked_grid, flat_label[single]]
         if inside_pairs[0].size:
@@ -292,7 +292,8 @@ class GridIndex:
         # the crossing flips inside/outside for every centre k + 0.5 > u
         col = np.clip(np.floor(u - 0.5) + 1, 0, self._ncols).astype(np.int64)
         grid = seg_grid[seg]
-        order = np.lexsort((col, row, grid))
+        # by grid, then row, then column: one sort of a combined key (all three are small)
+        order = np.argsort((grid * self._nrows + row) * (self._ncols + 1) + col)
         grid, row, col = grid[order], row[order], col[order]
         # per grid and row the crossings pair up into [enter, leave) intervals
         g, r, c0, c1 = grid[0::2], row[0::2], col[0::2], col[1::2]
