@@ -29,6 +29,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from typing import TypeVar
@@ -59,11 +60,17 @@ def shown(*, quiet: bool = False, console: Console | None = None) -> Iterator[Pr
     quiet
         Draw nothing (a command's ``--quiet``).
     console
-        Where to draw; default: stderr. Nothing is drawn unless it is a terminal
-        (``Console(force_terminal=True)`` draws anyway, e.g. in tests).
+        Where to draw; default: stderr, drawn on only when it is a terminal (not a dumb one;
+        ``FORCE_COLOR`` does not count). A console given is drawn on when rich takes it for a
+        terminal (``Console(force_terminal=True)`` in tests).
     """
-    console = console if console is not None else Console(stderr=True)
-    if quiet or not console.is_terminal:
+    if console is None:
+        # stderr itself must be a terminal: FORCE_COLOR (colour in CI logs) does not make one
+        console = Console(stderr=True)
+        terminal = _isatty(sys.stderr) and not console.is_dumb_terminal
+    else:
+        terminal = console.is_terminal
+    if quiet or not terminal:
         token = _display.set(None)  # work inside draws nothing, even under an open display
         try:
             yield None
@@ -92,6 +99,13 @@ def shown(*, quiet: bool = False, console: Console | None = None) -> Iterator[Pr
 def drawing() -> bool:
     """Whether a display is open (to skip work done only for it, e.g. counting what is to come)."""
     return _display.get() is not None
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
 
 
 class Task:

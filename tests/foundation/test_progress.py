@@ -100,3 +100,11 @@ def test_assign_draws_progress_on_a_terminal_only(assign_files):
     code, out = gridgis([*args, "-o", str(tmp / "c.csv")], terminal=False)
     assert code == 0 and "144 features: 144 assigned" in out and BAR not in out and "\x1b[" not in out
     assert (tmp / "a.csv").read_bytes() == (tmp / "b.csv").read_bytes() == (tmp / "c.csv").read_bytes()
+
+
+def test_colour_forced_into_a_log_is_still_not_a_terminal(assign_files):
+    tmp, args = assign_files
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FORCE_COLOR": "1"}
+    cmd = [sys.executable, "-m", "gridgis.cli", *args, "-o", str(tmp / "d.csv")]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 0 and BAR not in done.stderr and "assigning" not in done.stderr
