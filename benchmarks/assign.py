@@ -16,7 +16,8 @@ End to end: ``gridgis.assign(points, grids)`` on a GeoDataFrame of 1 M points ag
 ``geopandas.sjoin(points, grids, predicate=...)`` reduced to the same answer (lowest grid
 position), for both predicates: gridgis with a cold index (built in the call) and with the
 index kept beside the plan (read from its ``.gridindex.npz`` in the call). Best of 3 runs,
-wall and CPU seconds; the answers must be equal point for point.
+wall and CPU seconds (on a loaded machine the CPU ratio is the steadier one); the answers must
+be equal point for point.
 
 Run: ``.venv/bin/python benchmarks/assign.py [--seed 0] [--big 10000000]``
 """
@@ -147,11 +148,11 @@ def end_to_end(grids: gpd.GeoSeries, x: np.ndarray, y: np.ndarray, runs: int = 3
             f"\nassign() end to end on a GeoDataFrame of {len(x):,} points (best of {runs}; "
             f"kept index file {size / 2**20:.1f} MiB; load average {os.getloadavg()[0]:.1f})"
         )
-        print(f"{'method':<44}{'wall s':>9}{'CPU s':>9}{'vs sjoin (wall)':>17}")
+        print(f"{'method':<44}{'wall s':>9}{'CPU s':>9}{'vs sjoin (wall)':>17}{'(CPU)':>8}")
         same = True
         for predicate in ("intersects", "within"):
-            want, base, cpu = best_of(runs, sjoin_lowest, points, frame, predicate)
-            print(f"{'geopandas.sjoin ' + predicate:<44}{base:>9.3f}{cpu:>9.3f}{'1.0x':>17}")
+            want, base, base_cpu = best_of(runs, sjoin_lowest, points, frame, predicate)
+            print(f"{'geopandas.sjoin ' + predicate:<44}{base:>9.3f}{base_cpu:>9.3f}{'1.0x':>17}{'1.0x':>8}")
             methods = {
                 "gridgis assign, index built in the call": lambda p=predicate: assign(points, frame, predicate=p),
                 "gridgis assign, index kept with the plan": lambda p=predicate: assign(
@@ -161,7 +162,7 @@ def end_to_end(grids: gpd.GeoSeries, x: np.ndarray, y: np.ndarray, runs: int = 3
             for name, fn in methods.items():
                 got, wall, cpu = best_of(runs, fn)
                 same &= bool(np.array_equal(got, want))
-                print(f"{'  ' + name:<44}{wall:>9.3f}{cpu:>9.3f}{base / wall:>16.1f}x")
+                print(f"{'  ' + name:<44}{wall:>9.3f}{cpu:>9.3f}{base / wall:>16.1f}x{base_cpu / cpu:>7.1f}x")
     print(f"answers equal to sjoin's point for point: {same}")
     return same
 
