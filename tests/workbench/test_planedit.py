@@ -182,6 +182,17 @@ def test_figures_are_county_wide(plan):
     assert np.isclose(moved["cv"], moved["std"] / 72.0, atol=1e-4)
 
 
+def test_figures_are_the_quality_report_distribution_of_basic_grids(plan):
+    from gridgis.quality import county_distribution
+
+    grids = plan.grids.assign(kind=["dedicated"] + ["basic"] * 7)
+    grids.loc[0, "households"] = 500  # a school's grid: not part of the balance
+    fig = figures(grids)
+    same = county_distribution(grids.assign(load=grids["households"].astype(float)), 0.10)
+    assert {k: fig[k] for k in same} == same and fig["grids"] == 7 and fig["max"] == 72.0
+    assert sum(fig["per_community"][c]["grids"] for c in fig["per_community"]) == 7
+
+
 def test_an_editor_continues_from_a_remembered_list_with_the_same_result(plan):
     from gridgis.planedit import Editor
 
