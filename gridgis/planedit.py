@@ -311,6 +311,8 @@ class _State:
         self.b_load = load
         #: building_id (as text) -> position, shared by every copy
         self.b_index = {str(v): k for k, v in enumerate(self.buildings["building_id"])}
+        #: what is built once on demand and shared by every copy (the buildings' point tree)
+        self.shared: dict[str, Any] = {}
 
     def copy(self) -> _State:
         new = copy.copy(self)
@@ -340,8 +342,9 @@ class _State:
                 raise InputError(f"operation {i} (move): no block {str(op['block'])[:40]!r}.",
                                     fix="use a block_id of the plan's blocks layer.")  # fmt: skip
             area = project(np.asarray(hit.geometry.values, dtype=object), self.fwd)
-            pts = shapely.points(self.b_xy)
-            return np.unique(shapely.STRtree(pts).query(shapely.union_all(area), predicate="intersects"))
+            if "points" not in self.shared:
+                self.shared["points"] = shapely.STRtree(shapely.points(self.b_xy))
+            return np.unique(self.shared["points"].query(shapely.union_all(area), predicate="intersects"))
         pos, unknown = [], []
         for v in op["buildings"]:
             k = self.b_index.get(str(v))

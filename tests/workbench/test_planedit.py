@@ -207,3 +207,30 @@ def test_an_editor_continues_from_a_remembered_list_with_the_same_result(plan):
     assert shapely.equals_exact(two.geometry.values, fresh.geometry.values, 0).all()
     assert shapely.equals_exact(again.geometry.values, one.geometry.values, 0).all()
     assert row(Plan({"grids": two}), WEST)["households"] == 84
+
+
+def test_the_partition_writes_its_street_blocks_and_a_whole_block_moves():
+    from gridgis.partition import partition
+    from tests.conftest import _toy_city
+
+    city = _toy_city()
+    result = partition(city, n_grids=12, barriers=["roads"])
+    blocks = result.blocks  # the road cuts every community into a south and a north block of 18 buildings
+    assert len(blocks) == 8 and blocks["block_id"].is_unique
+    assert blocks["buildings"].tolist() == [18] * 8 and blocks["households"].tolist() == [72] * 8
+    com = city["communities"].set_index("community_id").geometry
+    for cid, mine in blocks.groupby("community_id"):
+        assert np.isclose(shapely.union_all(mine.geometry.values).area, com[cid].area, rtol=1e-6)
+    plan = Plan({"grids": result.grids, "buildings": result.buildings, "blocks": blocks})
+    south = blocks[blocks["block_id"] == f"{COMMUNITY}B0002"].geometry.iloc[0]  # numbered north-west first
+    inside = set(result.buildings.loc[result.buildings.representative_point().within(south), "building_id"])
+    accepted = []
+    for gid in sorted(result.grids.loc[result.grids["community_id"] == COMMUNITY, "grid_id"]):
+        try:
+            res = apply_edits(plan, [{"op": "move", "block": f"{COMMUNITY}B0002", "to": gid}])
+        except EditRefused:
+            continue
+        accepted.append(gid)
+        b = res.plan.buildings
+        assert set(b.loc[b["grid_id"] == gid, "building_id"]) >= inside and row(res.plan, gid)["households"] >= 72
+    assert accepted  # some grid of the community can take the whole south block
