@@ -64,13 +64,40 @@ def neighbour_moves(plan, editor, n: int) -> list[dict]:
     return moves
 
 
+def block_moves(plan, editor, n: int, tries: int = 400) -> list[dict]:
+    """Up to ``n`` single block moves the rules allow: a street block whose buildings lie in several grids,
+    moved whole to the grid holding most of them (tried on at most ``tries`` such blocks)."""
+    from gridgis.errors import EditRefused
+
+    b = plan.buildings
+    pts = shapely.points(shapely.get_coordinates(b.representative_point().values))
+    blocks = plan.layers["blocks"].reset_index(drop=True)
+    bi, pi = shapely.STRtree(pts).query(blocks.geometry.values, predicate="intersects")
+    grid = b["grid_id"].to_numpy()
+    moves = []
+    for k in np.unique(bi)[:tries]:
+        held = grid[pi[bi == k]]
+        ids, counts = np.unique(held.astype(str), return_counts=True)
+        if len(ids) < 2:
+            continue
+        move = {"op": "move", "block": blocks["block_id"].iat[k], "to": ids[int(np.argmax(counts))]}
+        try:
+            editor.apply([move], layers=False)
+        except EditRefused:
+            continue
+        moves.append(move)
+        if len(moves) >= n:
+            break
+    return moves
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument(
         "--plan",
-        default=str(Path(tempfile.gettempdir()) / "gridgis-bench-heshan-plan.gpkg"),
+        default=str(Path(tempfile.gettempdir()) / "gridgis-bench-heshan-blocks-plan.gpkg"),
         help="the partitioned demo, written on the first run and read on the next ones",
     )
     args = parser.parse_args()
@@ -88,11 +115,13 @@ def main() -> None:
         plan = read_plan(args.plan)
     else:
         layers = build_heshan(seed=0)
-        result = partition(layers, n_grids=379, jobs=args.jobs)
-        plan = Plan({"grids": result.grids, "buildings": result.buildings, "communities": layers["communities"],
-                     "towns": layers["towns"]})  # fmt: skip
+        # as scripts/demo partitions it: roads and rivers cut street blocks, schools are dedicated grids
+        result = partition(layers, n_grids=379, barriers=["roads", "rivers"], dedicated="facilities", jobs=args.jobs)
+        plan = Plan({"grids": result.grids, "buildings": result.buildings, "blocks": result.blocks,
+                     "communities": layers["communities"], "towns": layers["towns"]})  # fmt: skip
         write_plan(plan, args.plan)
-    print(f"Heshan demo: {len(plan.buildings):,} buildings, {len(plan.grids)} grids "
+    print(f"Heshan demo: {len(plan.buildings):,} buildings, {len(plan.grids)} grids, "
+          f"{len(plan.layers['blocks']):,} street blocks "
           f"(built/partitioned or read in {time.perf_counter() - t0:.0f} s)")  # fmt: skip
     t0 = time.perf_counter()
     editor = Editor(plan)
@@ -100,8 +129,11 @@ def main() -> None:
     moves = neighbour_moves(plan, editor, 20)
     # every timed list is one the editor has not seen: a new move (the 4 remembered lists are evicted by
     # cycling through more), or the page's case, a remembered list of 9 plus one new move
+    blocks = block_moves(plan, editor, 10)
+    print(f"block moves the rules allow: {len(blocks)} of the blocks tried")
     cases = {
         "one new move": [[moves[r % len(moves)]] for r in range(args.repeat)],
+        "one block move": [[blocks[r % len(blocks)]] for r in range(args.repeat)],
         "9 + one new move": [moves[:9] + [moves[9 + r % (len(moves) - 9)]] for r in range(args.repeat)],
     }
 

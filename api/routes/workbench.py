@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep, StoreDep, require
 from api.geojson import dumps, feature_collection, features_json, parse_bbox
 from api.routes.console import LangQuery, _page
+from api.uploads import with_upload
 from gridgis.access import require_role
 from gridgis.errors import InputError, NotFoundError
 from gridgis.planedit import MAX_OPS, Editor, Plan, figures
@@ -36,6 +37,8 @@ CACHED_PLANS = 2
 #: the figures of each grid the page shows and colours by
 GRID_FIELDS = ("grid_id", "grid_code", "community_id", "town_id", "name", "note", "households", "population",
                "buildings", "locked")  # fmt: skip
+#: the figures of each street block (gridgis.partition.blocks)
+BLOCK_FIELDS = ("block_id", "community_id", "buildings", "households")
 MAX_BUILDINGS = 20_000
 
 _cache: OrderedDict[tuple, Editor] = OrderedDict()
@@ -128,6 +131,65 @@ def workbench_buildings(
         raise InputError(f"{len(b)} buildings in the box, at most {MAX_BUILDINGS}.", fix="give a smaller bbox.")
     rows = rows_of(b, ("building_id", "grid_id", "households", "population"))
     return feature_collection(list(b["building_id"]), rows, b.geometry.values)
+
+
+@router.get(
+    "/{name}/workbench/blocks",
+    dependencies=[PlannerDep],
+    summary="A plan's street blocks in a bounding box, to move whole (planner)",
+    responses={200: {"content": {"application/geo+json": {}}}, 401: {}, 403: {}, 404: {}, 422: {}},
+)
+def workbench_blocks(
+    name: str,
+    store: StoreDep,
+    bbox: Annotated[str | None, Query(max_length=200, description="minx,miny,maxx,maxy in WGS84 degrees")] = None,
+):
+    """Street blocks (block_id, community_id, buildings, households) intersecting ``bbox``: the ids a move's
+    ``"block"`` takes. An empty collection when the plan has no blocks layer (a plan partitioned before blocks
+    were written); 422 when more than 20,000 match (zoom in). 401/403: no planner key or session; 404: no plan."""
+    blocks = editor_of(store, name).plan.layers.get("blocks")
+    if blocks is None:
+        return feature_collection([], [], np.array([]))
+    box = parse_bbox(bbox)
+    if box is not None:
+        blocks = blocks.cx[box[0] : box[2], box[1] : box[3]]
+    if len(blocks) > MAX_BUILDINGS:
+        raise InputError(f"{len(blocks)} blocks in the box, at most {MAX_BUILDINGS}.", fix="give a smaller bbox.")
+    rows = rows_of(blocks, BLOCK_FIELDS)
+    return feature_collection(list(blocks["block_id"]), rows, blocks.geometry.values)
+
+
+@router.post(
+    "/{name}/edits/names",
+    dependencies=[PlannerDep],
+    summary="Grid names and notes from a CSV or XLSX table, as rename and note operations (planner)",
+    responses={
+        200: {"description": "The operations, checked against the plan's grids; nothing is applied or stored."},
+        401: {"description": "No key or session."},
+        403: {"description": "Not a planner, or a console request without its CSRF token."},
+        404: {"description": "No plan by that name."},
+        413: {"description": "The file is larger than the service accepts."},
+        422: {"description": "An unreadable table, a bad row (named), or grid ids the plan does not have."},
+    },
+)
+def names_table(
+    name: str,
+    store: StoreDep,
+    file: Annotated[UploadFile, File(description="names.csv or names.xlsx: columns grid_id, name and/or note")],
+) -> dict:
+    """Read a names table (columns ``grid_id``, ``name`` and/or ``note``; an empty cell changes nothing) into
+    ``edits``: rename and note operations to append to an edit list (the workbench page appends them, so they
+    undo like any edit; ``gridgis plan edit --names`` does the same). ``grids``: how many grids the table names."""
+    from gridgis.planedit import edits_from_table
+
+    editor = editor_of(store, name)
+    ops = with_upload(file, "names.csv", edits_from_table, cli="gridgis plan edit --names")
+    known = set(editor.plan.grids["grid_id"].astype(str))
+    unknown = sorted({str(op["grid"]) for op in ops} - known)
+    if unknown:
+        raise InputError(f"uploaded names table: {len(unknown)} grid id(s) not in plan {name!r}: {unknown[:10]}.",
+                         fix="use grid_id values of the plan (GET /v1/plans/NAME/workbench lists them).")  # fmt: skip
+    return {"plan": name, "edits": ops, "grids": len({op["grid"] for op in ops})}
 
 
 @router.post(
