@@ -169,7 +169,7 @@ def test_workbench_in_the_browser(browser, live, world, roads_plan, shots):  # n
     # a whole street block to a grid of its community: the first such move the library allows
     blocks = plan.layers["blocks"]
     mine = sorted(blocks.loc[blocks["community_id"] == COMMUNITY, "block_id"])
-    op, result = _accepted(plan, done, ({"op": "move", "block": k, "to": g} for k in mine for g in (g1, g2, g3)))
+    op, result = _accepted(plan, done, ({"op": "move", "block": k, "to": g} for k in mine for g in (g2, g3, g1)))
     page.click("#wb-mode-block")
     page.locator(f"path[data-block='{op['block']}']").dispatch_event("click")
     assert page.locator("#wb-block").inner_text().startswith(f"Block {op['block']} · 18 Buildings · 72 Households")

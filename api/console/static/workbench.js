@@ -168,10 +168,10 @@
       grid.appendChild(el("span", { text: label })); grid.appendChild(cell); grid.appendChild(el("span", { "data-bin": i, text: String(b.grids) }));
     });
     box.appendChild(grid);
-    box.appendChild(el("div", { "class": "gg-muted", id: "wb-stats", text: W.mean + " " + num(dist.mean) + " · CV " + dist.cv + " · " + dist.grids + " " + W.grid }));
+    box.appendChild(el("div", { "class": "gg-muted", id: "wb-stats", text: W.mean + " " + num(dist.mean) + " · CV " + dist.cv + " · " + dist.grids + " " + W.grids }));
     var cmp = $("wb-compare");
     cmp.textContent = published ? (W.published + " " + published.name + ": " + W.mean + " " + num(published.distribution.mean) + ", CV " +
-      published.distribution.cv + ", " + published.distribution.grids + " " + W.grid + " · " + W.draft + ": CV " + dist.cv) : "—";
+      published.distribution.cv + ", " + published.distribution.grids + " " + W.grids + " · " + W.draft + ": CV " + dist.cv) : "—";
   }
   function show(answer) {
     grids = {};
@@ -245,7 +245,10 @@
       return el("tr", { "data-community": r.community_id }, [el("td", { text: r.community_id })].concat(COLS.map(function (c) { return el("td", { text: String(r[c]) }); })));
     });
     var total = el("tr", { "class": "wb-total" }, [el("td", { text: W.total })].concat(COLS.map(function (c) { return el("td", { "data-total": c, text: String(report.totals[c]) }); })));
-    var box = el("div", {}, [el("table", { "class": "wb-migration" }, [head].concat(body, [total]))]);
+    var sums = el("div", { "class": "wb-sums" }, COLS.filter(function (c) { return c !== "kept"; }).map(function (c) {
+      return el("span", { "data-sum": c }, [W.cols[c] + " ", el("b", { text: String(report.totals[c]) })]);
+    }));
+    var box = el("div", {}, [sums, el("div", { "class": "wb-scroll" }, [el("table", { "class": "wb-migration" }, [head].concat(body, [total]))])]);
     if (report.unattached.length) box.appendChild(el("p", { "class": "wb-bad", text: W.unattached + ": " + report.unattached.length + " (" +
       report.unattached.slice(0, 5).map(function (u) { return u.kind + " " + u.id + " @ " + u.grid_id; }).join(", ") + ")" }));
     return box;
