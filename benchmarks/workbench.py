@@ -6,6 +6,7 @@ SQLite store; a FastAPI app answers ``POST /v1/plans/{name}/edits`` in-process. 
 - prepare: the first request of a plan (load the layers from the store, project, index the buildings);
 - a new move: one building moved to the neighbouring grid of its community (the plan prepared);
   ``server`` wraps the in-process app call (no network), ``library`` is :meth:`gridgis.planedit.Editor.apply`;
+- one block move: a whole street block (one of the plan's ``blocks``) moved to the grid holding most of it;
 - 9 + one new move: the page resends its whole list on every change; the editor continues from the 9 it saw.
 
 Target (issue 17): a move's result back in < 200 ms server time. Not part of the test suite.
