@@ -75,4 +75,5 @@ def blocks_layer(inp, barriers: list[shapely.Geometry | None]) -> gpd.GeoDataFra
         "buildings": np.bincount(which, minlength=len(ids)).astype(np.int64),
         "households": np.round(np.bincount(which, weights=hh[where], minlength=len(ids))).astype(np.int64),
     })  # fmt: skip
-    return gpd.GeoDataFrame(frame, geometry=list(geoms_ll), crs=STORAGE_CRS)
+    out = gpd.GeoDataFrame(frame, geometry=list(geoms_ll), crs=STORAGE_CRS)
+    return out.sort_values("block_id", ignore_index=True)
