@@ -67,7 +67,8 @@ def blocks_layer(inp, barriers: list[shapely.Geometry | None]) -> gpd.GeoDataFra
     where, which = shapely.STRtree(geoms_m).query(shapely.points(inp.building_xy), predicate="intersects")
     first = np.unique(where, return_index=True)[1]  # a point on a shared edge counts once
     where, which = where[first], which[first]
-    hh = inp.buildings["households"].to_numpy(dtype=float) if "households" in inp.buildings else np.zeros(len(where))
+    n = len(inp.buildings)
+    hh = inp.buildings["households"].to_numpy(dtype=float) if "households" in inp.buildings else np.zeros(n)
     geoms_ll = shapely.transform(geoms_m, lambda a: np.column_stack(back.transform(a[:, 0], a[:, 1])))
     frame = pd.DataFrame({
         "block_id": ids,
