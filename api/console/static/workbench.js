@@ -282,6 +282,7 @@
           say(W.published + ": " + p.name + " · " + W.cols.buildings_moved + " " + p.migration.totals.buildings_moved + " · " +
             W.cols.cases_rerouted + " " + p.migration.totals.cases_rerouted);
           document.querySelector(".wb-status").textContent = p.status;
+          published = null; bars();  // this plan is the published one now
         }).catch(function (e) { say(e.message, true); });
       });
       document.body.setAttribute("data-wb-dry-run", "1");
