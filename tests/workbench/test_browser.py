@@ -235,14 +235,14 @@ def test_workbench_in_the_browser(browser, live, world, roads_plan, shots):  # n
     assert shapely.equals_exact(saved.loc[g1].geometry, locked, 1e-9)
     assert store.get_plan("draft-v2").counts["blocks"] == len(blocks)  # the blocks go with the saved draft
     # the saved draft opens in the workbench; publishing shows the re-plan dry run first, then publishes
-    page.goto(f"{live}/console/plans/draft-v2?lang=en")
+    page.goto(f"{live}/console/plans/draft-v2?lang=zh")
     page.wait_for_function("document.body.getAttribute('data-wb-ready') === '1'")
     page.click("#wb-publish")
     page.wait_for_function("document.body.getAttribute('data-wb-dry-run') === '1'")
     dry = publish(store, "draft-v2", dry_run=True, actor="test")
     assert store.get_plan().name == "now"  # nothing published yet
     box = page.locator("#wb-publish-box")
-    assert "dry run" in box.inner_text() and "cases re-routed" in box.inner_text()
+    assert "迁移预演" in box.inner_text() and "案件改派" in box.inner_text()
     for col in ("buildings_moved", "cases_rerouted", "staff_moved", "keys_moved"):
         assert box.locator(f"[data-total='{col}']").inner_text() == str(dry.totals[col])
     assert dry.totals["cases_rerouted"] + dry.totals["buildings_moved"] > 0
