@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gridgis.cli.options import output_opt, seed_opt
+from gridgis.cli.options import output_opt, progress_opt, seed_opt
 from gridgis.errors import InputError
 
 
@@ -19,6 +19,7 @@ def cli() -> None:
 @cli.command("heshan")
 @output_opt
 @seed_opt
+@progress_opt
 def heshan(output: str, seed: int) -> None:
     """A synthetic Heshan (鹤山市) inside its real outline, written to a GeoPackage.
 
@@ -28,6 +29,7 @@ def heshan(output: str, seed: int) -> None:
     """
     from gridgis.demo import build_heshan
     from gridgis.io import write_layers
+    from gridgis.progress import task
 
     path = Path(output)
     if path.suffix.lower() != ".gpkg":
@@ -36,7 +38,8 @@ def heshan(output: str, seed: int) -> None:
             fix=f"write it to a .gpkg file, e.g. -o {path.with_suffix('.gpkg')}.",
         )
     start = time.perf_counter()
-    layers = build_heshan(seed=seed)
+    with task("building the Heshan demo"):
+        layers = build_heshan(seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_layers(layers, path)
     counts = ", ".join(f"{len(frame):,} {name}" for name, frame in layers.items())
