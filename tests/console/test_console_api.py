@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 
 import openpyxl
+
+from gridgis.times import shown
 
 from .conftest import DISPATCHER, GRID, IN_GRID, OTHER_DISPATCHER, READER, png, sign_in, submit
 
@@ -191,7 +194,7 @@ def test_review_counts_and_xlsx(app, api):
     for to in ("verified", "closed"):
         r = api.post(f"/v1/cases/{case['id']}/transitions", json={"to": to}, headers={"X-API-Key": OTHER_DISPATCHER})
         assert r.status_code == 200, r.text
-    month = case["created_at"][:7]  # UTC month; the test runs away from a month's edge in Beijing
+    month = shown(datetime.fromisoformat(case["created_at"])).strftime("%Y-%m")  # the review's months are Beijing's
     page = client.get(f"/console/review?month={month}&unit=grid&lang=en")
     assert page.status_code == 200 and GRID in page.text and "On-time rate" in page.text
     r = client.get(f"/console/review.xlsx?month={month}&unit=community")
