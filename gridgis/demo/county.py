@@ -25,6 +25,7 @@ from gridgis.demo import tessellate as tes
 from gridgis.demo.names import SHOP_KINDS, place_names, shop_names
 from gridgis.model import STORAGE_CRS, validate_layer
 
+
 @dataclass(frozen=True)
 class Town:
     """One town-level division and the figures the demo aims at."""
