@@ -215,6 +215,9 @@ def _divisions(outline, centres, towns_spec, rng) -> tuple[pd.DataFrame, pd.Data
     polygons = tes.region_polygons(mesh, community_of, len(communities), simplify=BORDER_SMOOTHING)
     communities["geometry"] = tes.absorb_fragments(polygons, communities["town_id"].to_numpy())
     seeds = np.vstack(seeds)
+    # A community whose seed drew no cell (its neighbours' power regions covered it) is left out.
+    drawn = ~shapely.is_empty(communities.geometry.to_numpy())
+    communities, seeds = communities[drawn].reset_index(drop=True), seeds[drawn]
     # A seed whose cells went to a neighbour (contiguity repair) moves to a point inside its community.
     inside = shapely.contains_xy(communities.geometry.to_numpy(), seeds[:, 0], seeds[:, 1])
     seeds[~inside] = shapely.get_coordinates(shapely.point_on_surface(communities.geometry.to_numpy()[~inside]))
