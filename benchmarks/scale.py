@@ -9,8 +9,8 @@ Sizes (all synthetic, ``gridgis demo``; cached in --workdir):
 
 Steps, each a fresh subprocess measured from outside: wall seconds, CPU seconds (user + sys of the
 process and every child it waited for, from ``getrusage(RUSAGE_CHILDREN)``) and the peak of the
-summed resident memory of the process tree (sampled every 0.2 s with psutil, so the workers of
-``--jobs`` are counted together):
+summed proportional memory (PSS: pages shared by forked workers count once) of the process tree,
+sampled every 0.2 s with psutil, so the workers of ``--jobs`` are counted together:
 
 - partition: ``gridgis partition IN --households 300-500 --barriers roads,rivers --dedicated
   facilities --jobs 2`` (or ``--engine dask``, a LocalCluster of 2 workers),
@@ -63,7 +63,7 @@ GRIDGIS = [sys.executable, "-m", "gridgis.cli"]
 
 @dataclass
 class Run:
-    """One measured command: wall and CPU seconds, peak summed RSS of its process tree (bytes), its output."""
+    """One measured command: wall and CPU seconds, peak summed PSS of its process tree (bytes), its output."""
 
     wall: float
     cpu: float
@@ -82,7 +82,7 @@ def measure(cmd: list[str], *, env: dict | None = None) -> Run:
     while proc.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            peak = max(peak, sum(_pss(p) for p in tree))
         except psutil.Error:
             pass
         time.sleep(0.2)
@@ -93,6 +93,14 @@ def measure(cmd: list[str], *, env: dict | None = None) -> Run:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{output[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Run(wall=wall, cpu=cpu, peak_rss=peak, output=output)
+
+
+def _pss(proc: psutil.Process) -> int:
+    """Proportional set size: a forked worker's pages shared with its parent count once over the tree."""
+    try:
+        return proc.memory_full_info().pss
+    except psutil.Error:
+        return 0
 
 
 def worker_rss(server: subprocess.Popen) -> list[int]:
@@ -199,7 +207,7 @@ def table(rows: list[dict], empty: list[int]) -> str:
         ("demo wall s / CPU s", lambda r: cell(r, "demo", lambda m: f"{m.wall:.0f} / {m.cpu:.0f}")),
         ("partition wall s", lambda r: f"{r['partition'].wall:.0f}"),
         ("partition CPU s", lambda r: f"{r['partition'].cpu:.0f}"),
-        ("partition peak RSS GiB (tree)", lambda r: f"{r['partition'].peak_rss / 2**30:.2f}"),
+        ("partition peak GiB (tree PSS)", lambda r: f"{r['partition'].peak_rss / 2**30:.2f}"),
         ("import+publish SQLite s", lambda r: f"{r['import_sqlite'].wall:.1f}"),
         ("import+publish PostGIS s", lambda r: cell(r, "import_postgis", lambda m: f"{m.wall:.1f}")),
         ("GET /v1/locate req/s", lambda r: f"{r['locate']['rps']:,.0f}"),
