@@ -103,10 +103,11 @@ def _pss(proc: psutil.Process) -> int:
         return 0
 
 
-def worker_rss(server: subprocess.Popen) -> list[int]:
-    """Resident bytes of each uvicorn worker (the children of the serve process that are Python)."""
+def worker_rss(server: subprocess.Popen, workers: int) -> list[int]:
+    """Resident bytes of each uvicorn worker: the ``workers`` largest children of the serve process
+    (the others are multiprocessing's small helpers)."""
     kids = psutil.Process(server.pid).children(recursive=True)
-    return sorted(p.memory_info().rss for p in kids if "python" in p.name().lower())
+    return sorted(p.memory_info().rss for p in kids)[-workers:]
 
 
 def serve(db: str, workers: int) -> tuple[subprocess.Popen, str]:
@@ -174,7 +175,7 @@ def bench_size(size: str, args) -> dict:
         assert answer.get("grid"), answer
         wrk(f"{base}/v1/locate", get_script(*pick.T), 3, args.connections)  # warm-up
         row["locate"] = wrk(f"{base}/v1/locate", get_script(*pick.T), args.seconds, args.connections)
-        row["worker_rss"] = worker_rss(server)
+        row["worker_rss"] = worker_rss(server, args.workers)
     finally:
         stop(server)
     print(f"[{size}] locate: {row['locate']['rps']:,.0f} req/s, p99 {row['locate']['p99']:.1f} ms; "
@@ -189,7 +190,7 @@ def empty_worker_rss(args) -> list[int]:
     server, base = serve(f"sqlite:///{db}", args.workers)
     try:
         httpx.get(f"{base}/v1/locate", params={"lon": 112.9, "lat": 22.7}, timeout=30)
-        return worker_rss(server)
+        return worker_rss(server, args.workers)
     finally:
         stop(server)
 
