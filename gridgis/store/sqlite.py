@@ -7,6 +7,7 @@ and exact tests run in shapely after the box filter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -262,10 +263,8 @@ def _answer(answers: list[tuple[Any, Any, Any, BaseException | None]]) -> None:
         else:
             by_loop.setdefault(loop, []).append((job, value, error))
     for loop, items in by_loop.items():
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these answers any more
             loop.call_soon_threadsafe(_settle, items)
-        except RuntimeError:  # the loop closed: nobody waits for these answers any more
-            pass
 
 
 def _settle(items: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
