@@ -177,13 +177,13 @@ async def create_case(request: Request) -> JSONResponse:
         idempotency_key=idempotency_key,
         now=now,
         refresh=service.refresh,
+        also=service.geocoder.address_writer(address, placement) if address else None,
     )
     headers = {"Location": f"/v1/cases/{case['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     out = case_json(case, now, contact=True, config=config)
     if address:
-        await addresses.keep_address(request, case["id"], address, placement)
         out.update(address=address, address_placement=placement)
     return JSONResponse(out, status_code=201, headers=headers)
 
