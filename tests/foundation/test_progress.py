@@ -19,7 +19,7 @@ from gridgis.progress import shown, task, track
 from tests.conftest import REPO
 
 #: every long command (issue 19): demo, partition, import, export, assign
-LONG_COMMANDS = (["demo", "heshan"], ["partition"], ["plan", "import"], ["export"], ["assign"])
+LONG_COMMANDS = (["demo", "heshan"], ["demo", "jiangmen"], ["partition"], ["plan", "import"], ["export"], ["assign"])
 BAR = "━"
 
 
