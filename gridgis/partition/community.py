@@ -16,7 +16,7 @@ from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
 from gridgis.partition.bounds import balance_bound, pocket_bound
 from gridgis.partition.keep import adjust_count
-from gridgis.partition.refine import balance, make_contiguous
+from gridgis.partition.refine import balance, make_contiguous, shape
 from gridgis.partition.smooth import smooth_grids
 from gridgis.partition.tessellate import PRECISION_M, tessellate
 
@@ -42,6 +42,8 @@ KICK_WORK = 40_000
 #: rounds of splitting street blocks while a grid misses the tolerance, and blocks split per grid and round
 SPLIT_ROUNDS = 6
 SPLIT_PER_ROUND = 2
+#: weight of cut edges off the streets against compactness when trading balance (see refine.shape)
+STREET_WEIGHT = 2.0
 
 
 @dataclass
@@ -217,7 +219,30 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
         if (np.abs(load - target) > tolerance * target + 1e-9).any():
             # still off once no block is left to split: forced moves (refine.balance ``kicks``)
             labels = _kick(ulabels, graph, uw, k, max(tol, tolerance), smooth_rounds=SMOOTH_ROUNDS)[unit]
+    if k > 1 and n_blocks > 1 and tess.site_area is not None and len(tess.site_area) == n:
+        labels = _shaped(labels, unit, tess, n, w, k, max(tol, tolerance))
     return labels
+
+
+def _shaped(labels, unit, tess, n: int, w, k: int, band: float) -> np.ndarray:
+    """The plan's units traded within ``band`` for compactness and edges on streets (see :func:`refine.shape`)."""
+    m = int(unit.max()) + 1
+    member = sparse.csr_matrix((np.ones(n), (np.arange(n), unit)), shape=(n, m))
+
+    def lift(g):
+        g = (member.T @ g @ member).tolil()
+        g.setdiag(0)
+        g = g.tocsr()
+        g.eliminate_zeros()
+        return g
+
+    ulabels = np.zeros(m, dtype=np.int64)
+    ulabels[unit] = labels
+    area = np.bincount(unit, weights=tess.site_area, minlength=m)
+    outer = np.bincount(unit, weights=tess.site_outer, minlength=m)
+    uw = np.bincount(unit, weights=w, minlength=m)
+    length, inner = lift(tess.graph(n)), lift(tess.graph(n, barrier_discount=1.0))
+    return shape(ulabels, length, inner, area, outer, uw, k, band=band, street_weight=STREET_WEIGHT)[unit]
 
 
 def _units(block: np.ndarray, split: np.ndarray) -> np.ndarray:
