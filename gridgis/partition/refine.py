@@ -615,10 +615,8 @@ def shape(
     weights = np.asarray(weights, dtype=float)
     target = np.full(k, weights.sum() / k if weights.sum() > 0 else 1.0)
     coo = graph.tocoo()  # in the order of graph.data
-    s = _Shaper(
-        labels, graph, np.asarray(inner[coo.row, coo.col], dtype=float).ravel(), area, outer, weights, k, target, band, street_weight,
-        balance_weight,
-    )
+    off_street = np.asarray(inner[coo.row, coo.col], dtype=float).ravel()
+    s = _Shaper(labels, graph, off_street, area, outer, weights, k, target, band, street_weight, balance_weight)
     for _ in range(max_rounds):
         if s.round() == 0:
             break
