@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
@@ -42,6 +43,8 @@ KICK_WORK = 40_000
 #: rounds of splitting street blocks while a grid misses the tolerance, and blocks split per grid and round
 SPLIT_ROUNDS = 6
 SPLIT_PER_ROUND = 2
+#: communities up to this many units try every restart when plans are shaped (see _best_of)
+SHAPE_TRIES_MAX_UNITS = 2000
 #: weight of cut edges off the streets against compactness when trading balance (see refine.shape)
 STREET_WEIGHT = 2.0
 
@@ -179,21 +182,20 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
             break
         split[room[np.argmax(block_load[room])]] = True
     labels = None
+    shaping = n_blocks > 1 and tess.site_area is not None and len(tess.site_area) == n and k > 1
     for _ in range(SPLIT_ROUNDS + 1):
-        unit = _units(block, split)
+        unit = _units(block, split, cost_graph)
         m = int(unit.max()) + 1
         member = sparse.csr_matrix((np.ones(n), (np.arange(n), unit)), shape=(n, m))
-        graph = (member.T @ cost_graph @ member).tolil()
-        graph.setdiag(0)
-        graph = graph.tocsr()
-        graph.eliminate_zeros()
+        graph = _lift(member, cost_graph)
         uw = np.bincount(unit, weights=w, minlength=m)
         uxy = (member.T @ (xy * (w + 1e-9)[:, None])) / (uw + 1e-9 * np.bincount(unit, minlength=m))[:, None]
         upper = sparse.triu(graph, k=1).tocoo()
         edges, cost = np.column_stack([upper.row, upper.col]).astype(np.int64), upper.data
         if labels is None:
-            # among the plans within the tolerance, the shortest cut (streets are cheap to cut along)
-            ulabels = _best_of(uxy, uw, k, edges, cost, graph, rng, max(tol, tolerance), kicks=False)
+            # among the plans within the tolerance, the best shaped one (compact, edges on streets)
+            finish = _shaper(member, unit, tess, uw, k, max(tol, tolerance)) if shaping else None
+            ulabels = _best_of(uxy, uw, k, edges, cost, graph, rng, max(tol, tolerance), kicks=False, finish=finish)
         else:
             ulabels = np.zeros(m, dtype=np.int64)
             ulabels[unit] = labels
@@ -206,7 +208,7 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
         load = np.bincount(labels, weights=w, minlength=k)
         off = np.flatnonzero(np.abs(load - target) > tolerance * target + 1e-9)
         if not len(off):
-            if not split.any():
+            if not split.any() and not shaping:
                 # whole blocks only: the balance that moving whole blocks gives, every edge still on a street
                 labels = balance(ulabels, graph, uw, k, tol=tol)[unit]
             break
@@ -219,34 +221,42 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
         if (np.abs(load - target) > tolerance * target + 1e-9).any():
             # still off once no block is left to split: forced moves (refine.balance ``kicks``)
             labels = _kick(ulabels, graph, uw, k, max(tol, tolerance), smooth_rounds=SMOOTH_ROUNDS)[unit]
-    if k > 1 and n_blocks > 1 and tess.site_area is not None and len(tess.site_area) == n:
-        labels = _shaped(labels, unit, tess, n, w, k, max(tol, tolerance))
+    if shaping:
+        ulabels = np.zeros(m, dtype=np.int64)
+        ulabels[unit] = labels
+        labels = _shaper(member, unit, tess, uw, k, max(tol, tolerance))(ulabels)[0][unit]
     return labels
 
 
-def _shaped(labels, unit, tess, n: int, w, k: int, band: float) -> np.ndarray:
-    """The plan's units traded within ``band`` for compactness and edges on streets (see :func:`refine.shape`)."""
-    m = int(unit.max()) + 1
-    member = sparse.csr_matrix((np.ones(n), (np.arange(n), unit)), shape=(n, m))
+def _lift(member: sparse.csr_matrix, site_graph: sparse.csr_matrix) -> sparse.csr_matrix:
+    """A site graph summed over units (``member``: site x unit), without self-loops."""
+    g = (member.T @ site_graph @ member).tolil()
+    g.setdiag(0)
+    g = g.tocsr()
+    g.eliminate_zeros()
+    return g
 
-    def lift(g):
-        g = (member.T @ g @ member).tolil()
-        g.setdiag(0)
-        g = g.tocsr()
-        g.eliminate_zeros()
-        return g
 
-    ulabels = np.zeros(m, dtype=np.int64)
-    ulabels[unit] = labels
+def _shaper(member, unit, tess, uw, k: int, band: float):
+    """Function of a unit plan: the plan traded within ``band`` (see :func:`refine.shape`) and its objective."""
+    n, m = member.shape
+    length, inner = _lift(member, tess.graph(n)), _lift(member, tess.graph(n, barrier_discount=1.0))
     area = np.bincount(unit, weights=tess.site_area, minlength=m)
     outer = np.bincount(unit, weights=tess.site_outer, minlength=m)
-    uw = np.bincount(unit, weights=w, minlength=m)
-    length, inner = lift(tess.graph(n)), lift(tess.graph(n, barrier_discount=1.0))
-    return shape(ulabels, length, inner, area, outer, uw, k, band=band, street_weight=STREET_WEIGHT)[unit]
+
+    def finish(ulabels):
+        return shape(
+            ulabels, length, inner, area, outer, uw, k, band=band, street_weight=STREET_WEIGHT, with_objective=True
+        )
+
+    return finish
 
 
-def _units(block: np.ndarray, split: np.ndarray) -> np.ndarray:
-    """Unit of each site: its block's, or its own when the block is split."""
+def _units(block: np.ndarray, split: np.ndarray, graph: sparse.csr_matrix) -> np.ndarray:
+    """Unit of each site: its block's (each connected piece of it in ``graph``), or its own when the block is split.
+
+    A unit must be connected for a plan connected at the level of units to be connected at the level of sites.
+    """
     n = len(block)
     whole = ~split[block]
     _, unit_whole = np.unique(block[whole], return_inverse=True)
@@ -254,7 +264,10 @@ def _units(block: np.ndarray, split: np.ndarray) -> np.ndarray:
     n_whole = int(unit_whole.max()) + 1 if whole.any() else 0
     unit[whole] = unit_whole.ravel()
     unit[~whole] = n_whole + np.arange(int((~whole).sum()))
-    return unit
+    coo = graph.tocoo()
+    same = unit[coo.row] == unit[coo.col]
+    inside = sparse.coo_matrix((np.ones(int(same.sum())), (coo.row[same], coo.col[same])), shape=(n, n))
+    return connected_components(inside, directed=False)[1].astype(np.int64)
 
 
 def _blocks_to_split(off, labels, block, split, block_load, cost_graph) -> np.ndarray:
@@ -285,7 +298,7 @@ def _count_blocks(res: CommunityResult, site_block, labels: np.ndarray, k: int) 
     res.whole_blocks += k - len(broken)
 
 
-def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = True) -> np.ndarray:
+def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = True, finish=None) -> np.ndarray:
     """Bisect, repair and balance from several cut-direction offsets; keep the best plan.
 
     Best: within ``tol`` if any is (else the smallest deviation), then the
@@ -294,13 +307,19 @@ def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = T
     balanced plan. Plans off by more than ``KICK_ABOVE`` get forced moves
     (see :func:`refine.balance`, ``kicks``): a short hill climb for each
     restart's plan, then a longer tabu walk from the best one (``kicks=False``: none).
+    ``finish``: a function of a plan returning the plan improved and its
+    objective (see :func:`_shaper`), applied to each restart's plan; the
+    highest objective then replaces the shortest cut, and small communities
+    (up to ``SHAPE_TRIES_MAX_UNITS`` units) try every restart.
     """
     target = w.sum() / k if w.sum() > 0 else 1.0
+    tries = RESTARTS if finish is not None and len(w) <= SHAPE_TRIES_MAX_UNITS else COMPACT_TRIES
 
-    def key_of(labels):
+    def key_of(labels, objective=None):
         dev = np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() / target
-        cut = cost[labels[edges[:, 0]] != labels[edges[:, 1]]].sum()
-        return (dev > tol, dev if dev > tol else 0.0, cut)
+        if objective is None:
+            objective = -cost[labels[edges[:, 0]] != labels[edges[:, 1]]].sum()
+        return (dev > tol, dev if dev > tol else 0.0, -objective)
 
     best, best_key = None, None
     # the axis-aligned directions first, then random offsets
@@ -319,10 +338,14 @@ def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = T
         labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol, smooth_rounds=SMOOTH_ROUNDS)
         if kicks:
             labels = _kick(labels, cost_graph, w, k, tol, SMOOTH_ROUNDS, budget=RESTART_KICKS, walk=False)
-        key = key_of(labels)
+        if finish is not None:
+            labels, objective = finish(labels)
+            key = key_of(labels, objective)
+        else:
+            key = key_of(labels)
         if best_key is None or key < best_key:
             best, best_key = labels, key
-        if not best_key[0] and (len(w) > COMPACT_MAX_SITES or attempt + 1 >= COMPACT_TRIES):
+        if not best_key[0] and (len(w) > COMPACT_MAX_SITES or attempt + 1 >= tries):
             break
     return _kick(best, cost_graph, w, k, tol, smooth_rounds=SMOOTH_ROUNDS) if kicks else best
 

@@ -475,8 +475,19 @@ class _Shaper(_Balancer):
         self.perimeter = np.bincount(labels, weights=outer, minlength=k) + np.bincount(
             labels[self.row[cut]], weights=self.data[cut], minlength=k
         )
-        # a metre of cut edge off the streets costs as much as street_weight metres of an average grid's outline
-        self.penalty = street_weight / max(float(self.perimeter.mean()), 1e-9)
+        # a metre of cut edge off the streets costs as much as street_weight metres of the outline of a
+        # square of the mean grid area (fixed per area, so that objectives of different plans compare)
+        self.penalty = street_weight / max(4 * float(np.sqrt(area.sum() / k)), 1e-9)
+
+    def objective(self) -> float:
+        """Sum of Polsby-Popper scores, less the off-street cut and the spread of the loads."""
+        cut = self.labels[self.row] != self.labels[self.col]
+        dev = (self.load - self.target) / self.target
+        return float(
+            self._pp(self.area, self.perimeter).sum()
+            - self.penalty * self.inner[cut].sum() / 2
+            - self.balance_weight * (dev**2).sum()
+        )
 
     @staticmethod
     def _pp(area, perimeter):
@@ -576,22 +587,23 @@ def shape(
     street_weight: float = 2.0,
     balance_weight: float = 2.0,
     max_rounds: int = 20,
-) -> np.ndarray:
+    with_objective: bool = False,
+) -> np.ndarray | tuple[np.ndarray, float]:
     """Trade balance within ``band`` for compact grids whose edges follow streets: greedy unit moves.
 
     The objective is the sum of the grids' Polsby-Popper scores (4 pi area /
     perimeter², from the units' ``area``, their ``outer`` boundary length and
-    the shared lengths in ``graph``), less ``street_weight`` / (mean grid
-    perimeter) per metre of cut edge off the streets (``inner``: the part of
-    each shared length inside a street block),
-    less ``balance_weight`` times the sum of the squared relative deviations
+    the shared lengths in ``graph``), less ``street_weight`` / (the
+    perimeter of a square of the mean grid area) per metre of cut edge off
+    the streets (``inner``: the part of each shared length inside a street
+    block), less ``balance_weight`` times the sum of the squared relative deviations
     of the loads (so a load moves away from its share only for a real gain).
     Each round moves boundary units to the adjacent grid, best gain first,
     when the move raises the objective, keeps both grids connected and
     non-empty, and keeps each load within ``band`` of its equal share (or
     brings it closer). Stops when a round moves nothing, after ``max_rounds``.
 
-    Returns ``(n,)`` grid of each unit.
+    Returns ``(n,)`` grid of each unit (``with_objective``: and the objective it reached).
 
     Examples
     --------
@@ -611,7 +623,7 @@ def shape(
     """
     labels = np.asarray(labels, dtype=np.int64).copy()
     if k <= 1 or not len(labels):
-        return labels
+        return (labels, 0.0) if with_objective else labels
     weights = np.asarray(weights, dtype=float)
     target = np.full(k, weights.sum() / k if weights.sum() > 0 else 1.0)
     coo = graph.tocoo()  # in the order of graph.data
@@ -620,4 +632,4 @@ def shape(
     for _ in range(max_rounds):
         if s.round() == 0:
             break
-    return s.labels
+    return (s.labels, s.objective()) if with_objective else s.labels
