@@ -505,9 +505,9 @@ class _Shaper(_Balancer):
         spread = (dg - w / tg) ** 2 + (dh + w / th) ** 2 - dg**2 - dh**2
         return after - before - self.penalty * (in_g - in_h) - self.balance_weight * spread
 
-    def allowed(self, u: int, g: int, h: int) -> bool:
-        """Both loads stay in the band around their target, or get closer to it."""
-        w = self.w[u]
+    def allowed(self, u: int, g: int, h: int, back: float = 0.0) -> bool:
+        """Both loads stay in the band around their target, or get closer to it (``back``: load coming back)."""
+        w = self.w[u] - back
         if w == 0:
             return True
         for part, new in ((g, self.load[g] - w), (h, self.load[h] + w)):
@@ -537,6 +537,49 @@ class _Shaper(_Balancer):
         self.area[g] -= self.area_u[s]
         self.area[h] += self.area_u[s]
         super().move(s, h)
+
+    def swaps(self, tries: int = 6) -> int:
+        """Exchanges of boundary units between adjacent grids that raise the objective (the band held at the end).
+
+        A single move can leave a load outside the band where an exchange
+        keeps both inside; the ``tries`` best single moves each way are paired.
+        """
+        done = 0
+        cands = self.candidates()
+        for (g, h), out in cands.items():
+            back = cands.get((h, g))
+            if g > h or back is None:
+                continue
+            out = out[self.labels[out] == g]
+            back = back[self.labels[back] == h]
+            out = out[np.argsort([-self.gain(u, h) for u in out.tolist()], kind="stable")[:tries]]
+            back = back[np.argsort([-self.gain(v, g) for v in back.tolist()], kind="stable")[:tries]]
+            for u in out.tolist():
+                for v in back.tolist():
+                    if self._exchange(u, g, v, h):
+                        done += 1
+                        break
+                else:
+                    continue
+                break
+        return done
+
+    def _exchange(self, u: int, g: int, v: int, h: int) -> bool:
+        """Move ``u`` to ``h`` and ``v`` to ``g`` if that raises the objective, keeps both connected and in the band."""
+        if self.labels[u] != g or self.labels[v] != h or not self.allowed(u, g, h, back=self.w[v]):
+            return False
+        if self.size[g] <= 1 or not self.removable(u):
+            return False
+        gain = self.gain(u, h)
+        self.move(u, h)
+        if self.size[h] > 1 and self.removable(v) and (self.labels[self.neighbours(v)] == g).any():
+            if gain + self.gain(v, g) > 1e-9:
+                self.move(v, g)
+                if (self.labels[self.neighbours(u)] == h).any():
+                    return True
+                self.move(v, h)
+        self.move(u, g)
+        return False
 
     def round(self) -> int:  # type: ignore[override]
         lr, lc = self.labels[self.row], self.labels[self.col]
@@ -601,7 +644,9 @@ def shape(
     Each round moves boundary units to the adjacent grid, best gain first,
     when the move raises the objective, keeps both grids connected and
     non-empty, and keeps each load within ``band`` of its equal share (or
-    brings it closer). Stops when a round moves nothing, after ``max_rounds``.
+    brings it closer); when no single move does, exchanges of two units
+    between adjacent grids are tried. Stops when a round changes nothing, or
+    after ``max_rounds``.
 
     Returns ``(n,)`` grid of each unit (``with_objective``: and the objective it reached).
 
@@ -630,6 +675,6 @@ def shape(
     off_street = np.asarray(inner[coo.row, coo.col], dtype=float).ravel()
     s = _Shaper(labels, graph, off_street, area, outer, weights, k, target, band, street_weight, balance_weight)
     for _ in range(max_rounds):
-        if s.round() == 0:
+        if s.round() == 0 and s.swaps() == 0:
             break
     return (s.labels, s.objective()) if with_objective else s.labels
