@@ -196,6 +196,11 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
             # among the plans within the tolerance, the best shaped one (compact, edges on streets)
             finish = _shaper(member, unit, tess, uw, k, max(tol, tolerance)) if shaping else None
             ulabels = _best_of(uxy, uw, k, edges, cost, graph, rng, max(tol, tolerance), kicks=False, finish=finish)
+            if finish is not None and m <= SHAPE_TRIES_MAX_UNITS:
+                # few units: forced moves of whole blocks before any block is split
+                kicked = _kick(ulabels, graph, uw, k, max(tol, tolerance))
+                if kicked is not ulabels:
+                    ulabels = finish(kicked)[0]
         else:
             ulabels = np.zeros(m, dtype=np.int64)
             ulabels[unit] = labels
