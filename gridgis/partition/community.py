@@ -45,6 +45,9 @@ SPLIT_ROUNDS = 6
 SPLIT_PER_ROUND = 2
 #: communities up to this many units try every restart when plans are shaped (see _best_of)
 SHAPE_TRIES_MAX_UNITS = 2000
+#: communities up to this many units try PERTURB_TRIES forced moves after shaping (see _perturbed)
+PERTURB_MAX_UNITS = 300
+PERTURB_TRIES = 30
 #: weight of cut edges off the streets against compactness when trading balance (see refine.shape)
 STREET_WEIGHT = 2.0
 
@@ -201,6 +204,8 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
                 kicked = _kick(ulabels, graph, uw, k, max(tol, tolerance))
                 if kicked is not ulabels:
                     ulabels = finish(kicked)[0]
+            if finish is not None and m <= PERTURB_MAX_UNITS:
+                ulabels = _perturbed(ulabels, graph, uw, k, finish, rng, max(tol, tolerance))
         else:
             ulabels = np.zeros(m, dtype=np.int64)
             ulabels[unit] = labels
@@ -231,6 +236,38 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
         ulabels[unit] = labels
         labels = _shaper(member, unit, tess, uw, k, max(tol, tolerance))(ulabels)[0][unit]
     return labels
+
+
+def _perturbed(ulabels, graph, uw, k: int, finish, rng, band: float) -> np.ndarray:
+    """Iterated local search: a random boundary unit forced across, the plan repaired and shaped, kept if better.
+
+    Shaping stops at a local optimum of single moves and exchanges; a forced
+    move (``PERTURB_TRIES`` of them, each from the best plan so far) can leave it.
+    Only plans with every load within ``band`` of the mean are kept.
+    """
+    target = uw.sum() / k if uw.sum() > 0 else 1.0
+
+    def within(lab):
+        return np.abs(np.bincount(lab, weights=uw, minlength=k) - target).max() <= band * target + 1e-9
+
+    best, best_obj = finish(ulabels)
+    if not within(best):
+        return best
+    coo = graph.tocoo()
+    for _ in range(PERTURB_TRIES):
+        cross = np.flatnonzero(best[coo.row] != best[coo.col])
+        if not len(cross):
+            break
+        i = cross[rng.integers(len(cross))]
+        lab = best.copy()
+        lab[coo.row[i]] = best[coo.col[i]]
+        lab = make_contiguous(lab, graph, uw)
+        if len(np.unique(lab)) < k:
+            continue
+        lab, obj = finish(lab)
+        if obj > best_obj + 1e-9 and within(lab):
+            best, best_obj = lab, obj
+    return best
 
 
 def _lift(member: sparse.csr_matrix, site_graph: sparse.csr_matrix) -> sparse.csr_matrix:

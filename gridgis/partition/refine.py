@@ -572,12 +572,12 @@ class _Shaper(_Balancer):
             return False
         gain = self.gain(u, h)
         self.move(u, h)
-        if self.size[h] > 1 and self.removable(v) and (self.labels[self.neighbours(v)] == g).any():
-            if gain + self.gain(v, g) > 1e-9:
-                self.move(v, g)
-                if (self.labels[self.neighbours(u)] == h).any():
-                    return True
-                self.move(v, h)
+        can = self.size[h] > 1 and self.removable(v) and (self.labels[self.neighbours(v)] == g).any()
+        if can and gain + self.gain(v, g) > 1e-9:
+            self.move(v, g)
+            if (self.labels[self.neighbours(u)] == h).any():
+                return True
+            self.move(v, h)
         self.move(u, g)
         return False
 

@@ -68,9 +68,9 @@ class Tessellation:
     site_block
         Street block of each site (the one holding its point); -1 without sites.
     site_area, site_outer
-        ``(n,)`` area of each site's region (m²) and the length of its outline not shared with
-        another site's region (the area's boundary, metres): with ``length`` they give any grid's
-        area and perimeter without dissolving it.
+        ``(n,)`` area of each site's region (m²) and the length of its outline on the area's
+        boundary (metres): with ``length`` they give any grid's area and perimeter without
+        dissolving it.
     """
 
     pieces: np.ndarray
@@ -165,7 +165,7 @@ def tessellate(
     cross = (sa != sb) & (sa >= 0) & (sb >= 0)
     lo, hi = np.minimum(sa[cross], sb[cross]), np.maximum(sa[cross], sb[cross])
     on_barrier = (block[pa[cross]] != block[pb[cross]]).astype(float) * plen[cross]
-    site_area, site_outer = _site_measures(pieces, site, n, pa, pb, plen)
+    site_area, site_outer = _site_measures(area, pieces, site, n)
     if len(lo) == 0:
         return Tessellation(pieces, site, *empty, block, site_block, site_area, site_outer)
     key = lo * n + hi
@@ -176,15 +176,21 @@ def tessellate(
     return Tessellation(pieces, site, edges, length, barrier, block, site_block, site_area, site_outer)
 
 
-def _site_measures(pieces, site, n, pa, pb, plen) -> tuple[np.ndarray, np.ndarray]:
-    """Area of each site's region, and the length of its outline shared with no other owned piece."""
+def _site_measures(
+    area: shapely.Geometry, pieces: np.ndarray, site: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Area of each site's region, and the length of its outline on the area's boundary.
+
+    Measured on the boundary itself rather than as the outline less the shared edges: shared edges
+    that are not exactly noded (footprints carved out of cells) would count twice.
+    """
     owned = site >= 0
-    area = np.bincount(site[owned], weights=shapely.area(pieces[owned]), minlength=n)
-    # a piece's outline less what it shares with owned pieces: the area's boundary (and unowned neighbours)
-    shared = np.bincount(pa, weights=plen * owned[pb], minlength=len(pieces))
-    shared += np.bincount(pb, weights=plen * owned[pa], minlength=len(pieces))
-    outer = np.maximum(shapely.length(pieces) - shared, 0.0)
-    return area, np.bincount(site[owned], weights=outer[owned], minlength=n)
+    sizes = np.bincount(site[owned], weights=shapely.area(pieces[owned]), minlength=n)
+    ring = shapely.boundary(area)
+    shapely.prepare(ring)
+    touch = np.flatnonzero(owned & shapely.intersects(pieces, ring))
+    on_ring = shapely.length(shapely.intersection(shapely.boundary(pieces[touch]), ring, grid_size=PRECISION_M))
+    return sizes, np.bincount(site[touch], weights=on_ring, minlength=n)
 
 
 def _generators(area: shapely.Geometry, points: np.ndarray, shapes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
