@@ -162,8 +162,13 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
     ``SPLIT_PER_ROUND`` whole blocks of it (or of its neighbours, touching it)
     are split into their sites, heaviest first, and the plan is rebalanced,
     for at most ``SPLIT_ROUNDS`` rounds; forced moves follow if it still
-    misses. A plan of whole blocks within the tolerance is then balanced
-    further by moving whole blocks (towards ``tol``, no forced moves).
+    misses. Where the area has streets (more than one block), each
+    restart's plan is shaped (:func:`refine.shape`: balance within
+    ``tolerance`` traded for compactness and cut edges on streets) and the
+    best objective is kept; with few units, forced moves of whole blocks
+    and an iterated local search (:func:`_perturbed`) come first, and the
+    final plan is shaped again. Without streets, a plan of whole blocks is
+    balanced further by moving whole blocks (towards ``tol``).
 
     Returns ``(n,)`` grid ``0..k-1`` of each site.
     """
