@@ -105,7 +105,7 @@ def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path
             "The plan breaks a hard rule, so nothing was written: " + "; ".join(quality.failures()),
             fix="report this with the input file; it is a bug.",
         )
-    out = {"grids": result.grids, "buildings": result.buildings}
+    out = {"grids": result.grids, "buildings": result.buildings, "blocks": result.blocks}
     out.update({name: layers[name] for name in COPIED_LAYERS if name in layers})
     write_layers(out, output)
     report_path = Path(report_path) if report_path else Path(output).with_suffix(".report.json")

@@ -19,6 +19,7 @@ from gridgis.codes import check_community_id, grid_codes
 from gridgis.errors import InputError, PartitionError, SchemaError
 from gridgis.model import LAYERS, STORAGE_CRS, validate_layer
 from gridgis.partition.apportion import apportion, highest_averages, range_count
+from gridgis.partition.blocks import blocks_layer
 from gridgis.partition.community import CommunityResult, CommunityTask, attach_loose, partition_community
 from gridgis.partition.inputs import PartitionInput
 
@@ -31,11 +32,13 @@ DEFAULT_TOLERANCE = 0.10
 
 @dataclass
 class PartitionResult:
-    """A partition: the ``grids`` layer, the ``buildings`` layer with ``grid_id``, and the report."""
+    """A partition: the ``grids`` layer, the ``buildings`` layer with ``grid_id``, the report, and the street
+    ``blocks`` the grids were cut from (:func:`gridgis.partition.blocks.blocks_layer`)."""
 
     grids: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     report: dict = field(default_factory=dict)
+    blocks: gpd.GeoDataFrame | None = None
 
 
 def partition(
@@ -160,6 +163,7 @@ def partition(
         tasks = [_task(inp, c, counts[c], seed, tolerance) for c in range(len(inp.communities))]
         results = _run(tasks, jobs, client)
     result = _assemble(inp, results, counts, tolerance, households)
+    result.blocks = blocks_layer(inp, [t.barriers for t in tasks])
     result.report["seconds"] = round(time.perf_counter() - started, 3)
     result.report["request"] = {
         "n_grids": n_grids,
