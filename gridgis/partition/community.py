@@ -44,7 +44,7 @@ KICK_WORK = 40_000
 SPLIT_ROUNDS = 6
 SPLIT_PER_ROUND = 2
 #: communities up to this many units try every restart when plans are shaped (see _best_of)
-SHAPE_TRIES_MAX_UNITS = 2000
+SHAPE_TRIES_MAX_UNITS = 300
 #: communities up to this many units try PERTURB_TRIES forced moves after shaping (see _perturbed)
 PERTURB_MAX_UNITS = 300
 PERTURB_TRIES = 30
