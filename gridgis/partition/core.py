@@ -22,6 +22,7 @@ from gridgis.partition.apportion import apportion, highest_averages, range_count
 from gridgis.partition.blocks import blocks_layer
 from gridgis.partition.community import CommunityResult, CommunityTask, attach_loose, partition_community
 from gridgis.partition.inputs import PartitionInput
+from gridgis.progress import track
 
 #: load columns a weight can name; ``shops`` counts shops, ``buildings`` counts buildings
 LOAD_COLUMNS = ("households", "population", "shops", "buildings")
@@ -423,14 +424,19 @@ def _run(tasks: list[CommunityTask], jobs: int, client=None) -> list[CommunityRe
     """Results in community order: on the Dask ``client`` (one task each), ``jobs`` processes, or here."""
     if client is not None:
         # biggest first; gather keeps the order of the futures
+        from distributed import as_completed
+
         futures = [client.submit(partition_community, t, pure=False, priority=len(t.xy)) for t in tasks]
+        for _ in track(as_completed(futures), "partitioning communities", len(futures)):
+            pass
         return client.gather(futures)
     if jobs <= 1 or len(tasks) <= 1:
-        return [partition_community(t) for t in tasks]
+        return [partition_community(t) for t in track(tasks, "partitioning communities")]
     # biggest first so the pool stays busy
     order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i].xy))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        done = dict(zip(order, pool.map(partition_community, [tasks[i] for i in order], chunksize=1), strict=True))
+        results = pool.map(partition_community, [tasks[i] for i in order], chunksize=1)
+        done = dict(zip(order, track(results, "partitioning communities", len(tasks)), strict=True))
     return [done[i] for i in range(len(tasks))]
 
 
