@@ -32,6 +32,7 @@ from api.routes import (
     open311,
     plans,
     staff,
+    tiles,
     workbench,
 )
 from api.settings import Settings
@@ -50,6 +51,7 @@ ROUTERS = [
     layers.router,
     keys.router,
     ogc.router,
+    tiles.router,
     cases.router,
     open311.router,
     open311.discovery_router,
