@@ -17,9 +17,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import PlanQuery, ServiceDep
+from api.deps import PlanQuery, ServiceDep, service_of, settings_of
 from api.errors import APIError
 from gridgis.errors import InputError, NotFoundError
+from gridgis.maps.tiled import uses_tiles
 from gridgis.store.snapshot import Snapshot
 from gridgis.tiles import (
     CRS_3857,
@@ -103,6 +104,27 @@ def tiled_collection_links(base: str, cid: str) -> list[dict[str, str]]:
             "title": f"{cid}: vector tilesets",
         }
     ]
+
+
+def page_tiles(request: Request, plan: str | None = None) -> dict[str, Any] | None:
+    """What a console page needs to draw plan ``plan`` (default: the published one) from tiles, when it is past
+    ``GRIDGIS_TILES_ABOVE`` features: ``{"plan", "bounds": [[south, west], [north, east]], "minZooms"}``; else
+    None (the page draws GeoJSON, as for any plan of a county's size)."""
+    service = service_of(request)
+    snap = service.snapshot
+    if plan is not None and (snap is None or snap.plan.name != plan):
+        try:
+            snap = service.current(plan)
+        except NotFoundError:
+            return None
+    if snap is None or not uses_tiles(snap.plan.counts, settings_of(request).tiles_above):
+        return None
+    west, south, east, north = (float(v) for v in snap.grids.total_bounds)
+    return {
+        "plan": plan,
+        "bounds": [[south, west], [north, east]],
+        "minZooms": dict(MIN_ZOOMS),
+    }
 
 
 @router.get("/tileMatrixSets", summary="Tile matrix sets (tiling schemes)")
