@@ -52,6 +52,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/tms/2.0/conf/tilesetmetadata",
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilesetmetadata",
 ]
+#: the workbench loads editable buildings for the view from this zoom on (a screen at z16 is about 3 x 2 km)
+EDIT_ZOOM = 16
 REL_TILESETS = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 REL_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 REL_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
@@ -112,18 +114,20 @@ def page_tiles(request: Request, plan: str | None = None) -> dict[str, Any] | No
     None (the page draws GeoJSON, as for any plan of a county's size)."""
     service = service_of(request)
     snap = service.snapshot
-    if plan is not None and (snap is None or snap.plan.name != plan):
-        try:
-            snap = service.current(plan)
-        except NotFoundError:
+    try:
+        counts = snap.plan.counts if plan is None and snap is not None else service.store.get_plan(plan).counts
+        if not uses_tiles(counts, settings_of(request).tiles_above):
             return None
-    if snap is None or not uses_tiles(snap.plan.counts, settings_of(request).tiles_above):
+        snap = service.current(plan)
+    except NotFoundError:
         return None
     west, south, east, north = (float(v) for v in snap.grids.total_bounds)
     return {
         "plan": plan,
         "bounds": [[south, west], [north, east]],
         "minZooms": dict(MIN_ZOOMS),
+        #: the zoom from which the workbench loads the buildings in view as GeoJSON, to select and move
+        "editZoom": EDIT_ZOOM,
     }
 
 

@@ -123,6 +123,20 @@ window.gridgisTiles = (function () {
     return grids;
   }
 
-  var api = { url: url, layer: layer, drawn: drawn, plan: plan, outlines: outlines, scale: scale, firstView: null };
+  /* The workbench's buildings of a large plan: all of them from tiles (from the buildings' tileset zoom), and
+     load(bbox) called for the view from o.editZoom on, to fetch the ones to select and move as GeoJSON. */
+  function viewBuildings(map, o, load) {
+    var tiles = layer("buildings", { plan: o.plan, minZoom: o.minZooms.buildings, bounds: o.bounds,
+      style: { fill: true, fillColor: "#666666", fillOpacity: 0.35, color: "#333333", weight: 0.5 } });
+    tiles.addTo(map);
+    function update() {
+      if (map.getZoom() >= o.editZoom) load(map.getBounds().toBBoxString()).catch(function () {});
+    }
+    map.on("moveend", update);
+    update();
+    return tiles;
+  }
+
+  var api = { url: url, layer: layer, drawn: drawn, plan: plan, outlines: outlines, viewBuildings: viewBuildings, scale: scale, firstView: null };
   return api;
 })();
