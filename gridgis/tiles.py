@@ -6,9 +6,10 @@ Dimensional Tile Matrix Set 2.0 (OGC 17-083r4, Annex D.1): EPSG:3857, origin at 
 MVT layer named after the collection (Mapbox Vector Tile 2.1: extent 4096, 256 units of buffer, y down).
 
 PostGIS encodes with ``ST_AsMVT`` / ``ST_AsMVTGeom`` (:meth:`gridgis.store.postgis.PostGISStore.tile`); the
-embedded store with :func:`encode_tile` (the ``mapbox-vector-tile`` package): both clip to the tile with the
-same buffer and snap to the same 4096 grid, so a tile decodes to the same features on both, to within a unit
-of the grid (a polygon may differ in redundant vertices).
+embedded store with :func:`encode_tile` (the ``mapbox-vector-tile`` package): both simplify by a quarter pixel
+(:data:`SIMPLIFY`), clip to the tile with the same buffer and snap to the same 4096 grid, so a tile decodes to
+the same features on both, their outlines within twice the simplification (a unit where nothing was
+simplified).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ RADIUS = 6378137.0
 MAX_ZOOM = 24
 #: MVT grid units per tile side, and the buffer around the tile kept by clipping (the ST_AsMVTGeom defaults)
 EXTENT, BUFFER = 4096, 256
+#: simplification tolerance in grid units before clipping (GEOS's topology-preserving simplifier on both stores):
+#: a quarter pixel of a 256-pixel tile. A grid following streets has hundreds of vertices a pixel apart at zoom
+#: 8; without it a prefecture's overview tile is megabytes and seconds to encode. The two stores' GEOS versions
+#: may simplify a tiny ring differently (a 4 x 8 unit box kept, or cut to a triangle): their outlines agree
+#: to twice this tolerance, and to a unit where nothing was simplified
+SIMPLIFY = EXTENT / 256 / 4
 #: the shallowest zoom at which each plan layer is served: below it a tile would hold too many features to
 #: be useful (half a million buildings of a prefecture in one tile); they are the tileMatrixSetLimits
 MIN_ZOOMS = {"towns": 0, "communities": 6, "grids": 6, "buildings": 13}
@@ -212,6 +219,7 @@ def encode_tile(
         return np.column_stack(((merc[:, 0] - minx) * scale, (merc[:, 1] - miny) * scale))
 
     grid = shapely.transform(np.asarray(geometries, dtype=object), to_grid)
+    grid = shapely.simplify(grid, SIMPLIFY, preserve_topology=True)
     clipped = shapely.clip_by_rect(grid, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
     # snapped to the integer grid, as ST_AsMVTGeom does: repeated vertices merge, slivers collapse and go
     snapped = shapely.set_precision(clipped, 1.0)

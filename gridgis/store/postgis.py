@@ -93,7 +93,7 @@ class PostGISStore(Store):
     def tile(self, plan_id, layer, z, x, y) -> bytes:
         """See :meth:`Store.tile`: ``ST_AsMVT`` of ``ST_AsMVTGeom`` in ``ST_TileEnvelope``, the features found through
         the GiST index with the buffered tile's WGS84 box (a Mercator rectangle is one)."""
-        from gridgis.tiles import BUFFER, EXTENT
+        from gridgis.tiles import BUFFER, EXTENT, SIMPLIFY, tile_bounds
 
         with self.connect(readonly=True) as con:
             cur = con.cursor()
@@ -101,7 +101,8 @@ class PostGISStore(Store):
                 "WITH t AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS box, "
                 "ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326) AS wgs84) "
                 "SELECT ST_AsMVT(m, %(layer)s, %(extent)s, 'geom') FROM ("
-                "  SELECT f.props, ST_AsMVTGeom(ST_Transform(f.geom, 3857), t.box, %(extent)s, %(buffer)s) AS geom"
+                "  SELECT f.props, ST_AsMVTGeom(ST_SimplifyPreserveTopology(ST_Transform(f.geom, 3857), "
+                "    %(tolerance)s), t.box, %(extent)s, %(buffer)s) AS geom"
                 "  FROM features f, t WHERE f.plan_id = %(plan)s AND f.layer = %(layer)s AND f.geom && t.wgs84"
                 "  ORDER BY f.id) m WHERE m.geom IS NOT NULL",
                 {
@@ -113,6 +114,8 @@ class PostGISStore(Store):
                     "plan": plan_id,
                     "extent": EXTENT,
                     "buffer": BUFFER,
+                    # SIMPLIFY grid units in this tile's metres
+                    "tolerance": SIMPLIFY * (tile_bounds(z, x, y)[2] - tile_bounds(z, x, y)[0]) / EXTENT,
                 },
             )
             row = cur.fetchone()

@@ -11,7 +11,7 @@ import shapely
 from shapely.geometry import shape
 
 from gridgis.store import open_store
-from gridgis.tiles import MVT, tile_index
+from gridgis.tiles import MIN_ZOOMS, MVT, SIMPLIFY, tile_index
 from tests.api.conftest import schema_url
 
 #: a point inside the toy city (雅瑶 east community) and the zoom whose tile holds the whole toy city
@@ -145,25 +145,31 @@ def _keyed(data: bytes, layer: str, id_field: str) -> dict:
 
 
 @pytest.mark.postgis
-@pytest.mark.parametrize("z", [6, 12, 14, 17])
+@pytest.mark.parametrize("z", [6, 9, 12, 13, 14, 17])
 def test_sqlite_and_postgis_tiles_decode_to_the_same_features(both_stores, toy_layers, z):
     for s in both_stores:
         if not any(p.name == "same" for p in s.list_plans()):
             s.import_plan("same", toy_layers)
     lite, pg = both_stores
     x, y = tile_index(112.921, 22.711, z)
+    close = total = 0
     for layer, id_field in (
         ("towns", "town_id"),
         ("communities", "community_id"),
         ("grids", "grid_id"),
         ("buildings", "building_id"),
     ):
+        if z < MIN_ZOOMS[layer]:  # not served (the tileset's limits)
+            continue
         a = _keyed(lite.tile(lite.get_plan("same").plan_id, layer, z, x, y), layer, id_field)
         b = _keyed(pg.tile(pg.get_plan("same").plan_id, layer, z, x, y), layer, id_field)
         assert a.keys() == b.keys() and a, (layer, z)
+        total += len(a)
         for key in a:
             assert a[key]["properties"] == b[key]["properties"]
             ga, gb = shape(a[key]["geometry"]), shape(b[key]["geometry"])
             assert ga.geom_type == gb.geom_type
-            # within the quantisation: one unit of the 4096 grid
-            assert shapely.hausdorff_distance(ga, gb) <= 1.5, (layer, key, z)
+            # within the quantisation (a unit of the 4096 grid) and the simplification on each side
+            assert shapely.hausdorff_distance(ga, gb) <= 1.5 + 2 * SIMPLIFY, (layer, key, z)
+            close += shapely.hausdorff_distance(ga, gb) <= 1.5
+    assert close >= total * 0.9  # most outlines agree to the unit
