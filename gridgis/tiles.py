@@ -18,7 +18,8 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import mapbox_vector_tile
@@ -142,6 +143,15 @@ def limits(bbox: Sequence[float] | None, min_zoom: int, max_zoom: int = SERVED_M
     return out
 
 
+def cover(bbox: Sequence[float], z: int) -> list[tuple[int, int, int]]:
+    """The tiles (z, x, y) of zoom ``z`` meeting the WGS84 ``bbox``, from its centre outwards."""
+    x0, y0 = tile_index(bbox[0], bbox[3], z)
+    x1, y1 = tile_index(bbox[2], bbox[1], z)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    tiles = [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    return sorted(tiles, key=lambda t: (t[1] - cx) ** 2 + (t[2] - cy) ** 2)
+
+
 def within_limits(bbox: Sequence[float] | None, min_zoom: int, z: int, y: int, x: int) -> bool:
     """Whether tile z/y/x lies inside the :func:`limits` of the extent."""
     if bbox is None or z < min_zoom or z > SERVED_MAX_ZOOM:
@@ -149,6 +159,22 @@ def within_limits(bbox: Sequence[float] | None, min_zoom: int, z: int, y: int, x
     x0, y0 = tile_index(bbox[0], bbox[3], z)
     x1, y1 = tile_index(bbox[2], bbox[1], z)
     return x0 <= x <= x1 and y0 <= y <= y1
+
+
+def first_view(bbox: Sequence[float], width: int = 1280, height: int = 800) -> tuple[int, list[tuple[int, int, int]]]:
+    """The deepest zoom whose tiles over the WGS84 ``bbox`` fit a ``width`` x ``height`` map (give or take a
+    tile: what Leaflet's fitBounds shows), and those tiles as (z, x, y).
+
+    >>> first_view((112.48, 22.47, 113.05, 22.86))[0]  # Heshan on a laptop screen
+    11
+    """
+    west, south, east, north = bbox
+    for z in range(SERVED_MAX_ZOOM, -1, -1):
+        x0, y0 = tile_index(west, north, z)
+        x1, y1 = tile_index(east, south, z)
+        if (x1 - x0) * 256 <= width and (y1 - y0) * 256 <= height:
+            return z, [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    return 0, [(0, 0, 0)]
 
 
 def tile_matrix_set() -> dict[str, Any]:
@@ -251,6 +277,7 @@ class TileCache:
         self._tiles: OrderedDict[tuple, bytes] = OrderedDict()
         self._size = 0
         self._revision: int | None = None
+        self._rendering: dict[tuple, Future] = {}
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -267,6 +294,31 @@ class TileCache:
             self._tiles.move_to_end(key)
             self.hits += 1
             return tile
+
+    def get_or_render(self, revision: int, key: tuple, render: Callable[[], bytes]) -> bytes:
+        """The tile cached under ``key``, else ``render()``'s, kept; a tile being rendered by another thread (a
+        browser's parallel requests, the warm-up) is waited for, not rendered twice."""
+        tile = self.get(revision, key)
+        if tile is not None:
+            return tile
+        with self._lock:
+            job = self._rendering.get(key)
+            mine = job is None
+            if mine:
+                job = self._rendering[key] = Future()
+        if not mine:
+            return job.result()
+        try:
+            tile = render()
+        except BaseException as exc:
+            job.set_exception(exc)
+            raise
+        finally:
+            with self._lock:
+                self._rendering.pop(key, None)
+        job.set_result(tile)
+        self.put(revision, key, tile)
+        return tile
 
     def put(self, revision: int, key: tuple, tile: bytes) -> None:
         """Keep ``tile`` (unless the revision moved on meanwhile, or the tile alone is over the budget)."""

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
 from api.deps import ServiceDep, SettingsDep, StoreDep, require
+from api.routes.tiles import warm
 from gridgis.errors import NotFoundError
 from gridgis.maps import ASSET_DIR, ASSET_URL, cases_map, plan_map, render_page
 from gridgis.maps.cases import load_cases
@@ -70,6 +71,7 @@ def plan_page(
     info = store.get_plan(plan)
     if uses_tiles(info.counts, settings.tiles_above) and not in_gcj02(options["basemap"]):
         snap = service.current(plan)
+        warm(service, snap)
 
         def build() -> str:
             m = tiled_plan_map(snap.grids, info.counts, min_zooms=MIN_ZOOMS, plan=plan, title=info.name, **options)

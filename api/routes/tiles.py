@@ -12,12 +12,14 @@ an hour for a plan named with ``?plan=`` (stored plans never change).
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import PlanQuery, ServiceDep, service_of, settings_of
+from api.deps import PlanQuery, ServiceDep, SettingsDep, service_of, settings_of
 from api.errors import APIError
 from gridgis.errors import InputError, NotFoundError
 from gridgis.maps.tiled import uses_tiles
@@ -31,12 +33,15 @@ from gridgis.tiles import (
     TMS_URI,
     TileCache,
     check_tile,
+    cover,
+    first_view,
     limits,
     tile_matrix_set,
     within_limits,
 )
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
+log = logging.getLogger("gridgis.api")
 
 #: the tiled collections and their MVT geometry type
 TILED = {"towns": "polygons", "communities": "polygons", "grids": "polygons", "buildings": "polygons"}
@@ -108,6 +113,43 @@ def tiled_collection_links(base: str, cid: str) -> list[dict[str, str]]:
     ]
 
 
+#: (store, plan, revision) whose first view was warmed (or is being) in this process
+_WARMED: set[tuple] = set()
+_WARM_LOCK = threading.Lock()
+
+
+def warm(service, snap: Snapshot) -> None:
+    """Render the tiles of the plan's first view into :data:`CACHE` in a thread of its own, once per plan and
+    revision: the zoom fitting the plan on a 1280 x 800 screen, one out and one in (at most 64 tiles each), for
+    towns, communities and grids. The first page of a published plan then draws from the cache; a browser asking
+    for a tile the warm-up is rendering waits for it (:meth:`TileCache.get_or_render`)."""
+    store, revision, plan_id = service.store, snap.revision, snap.plan.plan_id
+    key = (store.url, plan_id, revision)
+    with _WARM_LOCK:
+        if key in _WARMED:
+            return
+        if len(_WARMED) > 1000:
+            _WARMED.clear()
+        _WARMED.add(key)
+    bbox = [float(v) for v in snap.grids.total_bounds]
+    z, _ = first_view(bbox)
+    jobs = []
+    for zoom in (z, z - 1, z + 1):  # the first view first
+        for layer in ("grids", "communities", "towns"):
+            if snap.plan.counts.get(layer) and MIN_ZOOMS[layer] <= zoom <= SERVED_MAX_ZOOM:
+                jobs += [(layer, t) for t in cover(bbox, zoom)[:64]]
+
+    def run() -> None:
+        for layer, (zz, x, y) in jobs:
+            try:
+                render = lambda layer=layer, zz=zz, x=x, y=y: store.tile(plan_id, layer, zz, x, y)  # noqa: E731
+                CACHE.get_or_render(revision, (store.url, plan_id, layer, zz, x, y), render)
+            except Exception:  # a failing tile fails again for its request, with its error
+                log.exception("warming tile %s %s/%s/%s failed", layer, zz, x, y)
+
+    threading.Thread(target=run, name="gridgis-tile-warm", daemon=True).start()
+
+
 def page_tiles(request: Request, plan: str | None = None) -> dict[str, Any] | None:
     """What a console page needs to draw plan ``plan`` (default: the published one) from tiles, when it is past
     ``GRIDGIS_TILES_ABOVE`` features: ``{"plan", "bounds": [[south, west], [north, east]], "minZooms"}``; else
@@ -121,6 +163,7 @@ def page_tiles(request: Request, plan: str | None = None) -> dict[str, Any] | No
         snap = service.current(plan)
     except NotFoundError:
         return None
+    warm(service, snap)
     west, south, east, north = (float(v) for v in snap.grids.total_bounds)
     return {
         "plan": plan,
@@ -239,6 +282,7 @@ def tile(
     y: str,
     x: str,
     service: ServiceDep,
+    settings: SettingsDep,
     plan: PlanQuery = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -265,11 +309,10 @@ def tile(
     headers = {"ETag": etag, "Cache-Control": "public, max-age=3600" if plan else "public, no-cache"}
     if if_none_match and etag in (t.strip() for t in if_none_match.split(",")):
         return Response(status_code=304, headers=headers)
+    if uses_tiles(snap.plan.counts, settings.tiles_above):
+        warm(service, snap)
     key = (store.url, plan_id, cid, zi, xi, yi)
-    data = CACHE.get(revision, key)
-    if data is None:
-        data = store.tile(plan_id, cid, zi, xi, yi)
-        CACHE.put(revision, key, data)
+    data = CACHE.get_or_render(revision, key, lambda: store.tile(plan_id, cid, zi, xi, yi))
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=MVT, headers=headers)

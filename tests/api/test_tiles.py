@@ -173,3 +173,41 @@ def test_sqlite_and_postgis_tiles_decode_to_the_same_features(both_stores, toy_l
             assert shapely.hausdorff_distance(ga, gb) <= 1.5 + 2 * SIMPLIFY, (layer, key, z)
             close += shapely.hausdorff_distance(ga, gb) <= 1.5
     assert close >= total * 0.9  # most outlines agree to the unit
+
+
+def test_tile_cache_renders_each_tile_once_and_forgets_old_revisions():
+    import threading
+    import time
+
+    from gridgis.tiles import TileCache
+
+    cache, calls = TileCache(max_bytes=100), []
+
+    def render():
+        calls.append(1)
+        time.sleep(0.05)
+        return b"x" * 40
+
+    threads = [threading.Thread(target=cache.get_or_render, args=(1, ("t",), render)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and cache.get(1, ("t",)) == b"x" * 40
+    cache.put(1, ("u",), b"y" * 40)
+    cache.put(1, ("v",), b"z" * 40)  # over 100 bytes: the least recently used goes
+    assert cache.get(1, ("t",)) is None and cache.get(1, ("v",)) is not None
+    assert cache.get(2, ("v",)) is None and len(cache) == 0  # a new revision (a publish) empties it
+
+
+def test_sqlite_bbox_query_from_either_index(tmp_path, toy_layers, monkeypatch):
+    from gridgis.store import sqlite
+
+    store = open_store(f"sqlite:///{tmp_path}/b.db")
+    pid = store.import_plan("p", toy_layers).plan_id
+    box = (112.905, 22.705, 112.925, 22.712)
+    first = store.features(pid, "buildings", bbox=box, limit=None)
+    monkeypatch.setattr(sqlite, "RTREE_FIRST", 0)  # as when the box meets more boxes than RTREE_FIRST
+    second = store.features(pid, "buildings", bbox=box, limit=None)
+    assert first.ids == second.ids and 0 < len(first.ids) < 144
+    store.close()
