@@ -101,8 +101,9 @@ class PostGISStore(Store):
                 "WITH t AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS box, "
                 "ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326) AS wgs84) "
                 "SELECT ST_AsMVT(m, %(layer)s, %(extent)s, 'geom') FROM ("
-                "  SELECT f.props, ST_AsMVTGeom(ST_SimplifyPreserveTopology(ST_Transform(f.geom, 3857), "
-                "    %(tolerance)s), t.box, %(extent)s, %(buffer)s) AS geom"
+                "  SELECT f.props, ST_AsMVTGeom(ST_SimplifyPreserveTopology("
+                "    ST_Simplify(ST_Transform(f.geom, 3857), %(unit)s), %(tolerance)s), t.box, %(extent)s, %(buffer)s)"
+                "    AS geom"
                 "  FROM features f, t WHERE f.plan_id = %(plan)s AND f.layer = %(layer)s AND f.geom && t.wgs84"
                 "  ORDER BY f.id) m WHERE m.geom IS NOT NULL",
                 {
@@ -114,8 +115,9 @@ class PostGISStore(Store):
                     "plan": plan_id,
                     "extent": EXTENT,
                     "buffer": BUFFER,
-                    # SIMPLIFY grid units in this tile's metres
+                    # SIMPLIFY grid units, and one, in this tile's metres (as gridgis.tiles.encode_tile simplifies)
                     "tolerance": SIMPLIFY * (tile_bounds(z, x, y)[2] - tile_bounds(z, x, y)[0]) / EXTENT,
+                    "unit": (tile_bounds(z, x, y)[2] - tile_bounds(z, x, y)[0]) / EXTENT,
                 },
             )
             row = cur.fetchone()

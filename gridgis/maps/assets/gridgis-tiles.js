@@ -75,6 +75,9 @@ window.gridgisTiles = (function () {
       return scale(p.load / o.mean - 1, o.span, o.colors);
     }
     var W = o.words;
+    // the page's own fit is an animated zoom that starts on the next frame: the layers would first fetch every
+    // tile of the starting zoom. Fitted at once here, they ask only for the tiles of the view.
+    map.fitBounds(o.bounds, { animate: false });
     var grids = layer("grids", {
       plan: o.plan, minZoom: o.minZooms.grids, bounds: o.bounds, interactive: true, idField: "grid_id",
       style: function (p) {
@@ -99,27 +102,27 @@ window.gridgisTiles = (function () {
       style: { fill: false, color: "#000000", weight: 3.5 } });
     var buildings = layer("buildings", { plan: o.plan, minZoom: o.minZooms.buildings, bounds: o.bounds,
       style: { fill: true, fillColor: "#444444", fillOpacity: 0.55, color: "#222222", weight: 0.5 } });
-    var shown = [grids];
-    grids.addTo(map);
-    if (o.present.communities) { communities.addTo(map); shown.push(communities); }
-    if (o.present.towns) { towns.addTo(map); shown.push(towns); }
     var overlays = {};
     overlays[W.grids] = grids;
     if (o.present.communities) overlays[W.communities] = communities;
     if (o.present.towns) overlays[W.towns] = towns;
     if (o.present.buildings) overlays[W.buildings + " (≥ z" + o.minZooms.buildings + ")"] = buildings;
     L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+    var shown = [grids];
+    grids.addTo(map);
+    if (o.present.communities) { communities.addTo(map); shown.push(communities); }
+    if (o.present.towns) { towns.addTo(map); shown.push(towns); }
     drawn(shown);
     return { grids: grids, communities: communities, towns: towns, buildings: buildings };
   }
 
   /* Grid outlines for the dispatcher's map. o: {plan, bounds, minZoom} */
   function outlines(map, o) {
+    map.fitBounds(o.bounds, { animate: false });  // before the layer asks for tiles
     var grids = layer("grids", { plan: o.plan, minZoom: o.minZoom, bounds: o.bounds,
       style: { fill: false, color: "#5b6b7d", weight: 1 } });
     grids.addTo(map);
     drawn([grids]);
-    map.fitBounds(o.bounds);
     return grids;
   }
 
