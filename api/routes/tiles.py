@@ -116,6 +116,10 @@ def tiled_collection_links(base: str, cid: str) -> list[dict[str, str]]:
 #: (store, plan, revision) whose first view was warmed (or is being) in this process
 _WARMED: set[tuple] = set()
 _WARM_LOCK = threading.Lock()
+#: set when the interpreter exits: a warm-up stops after its current tile. Its thread is not a daemon: one
+#: killed inside GEOS or SQLite at exit crashes the process (the way concurrent.futures stops its workers)
+_STOP = threading.Event()
+threading._register_atexit(_STOP.set)
 
 
 def warm(service, snap: Snapshot) -> None:
@@ -141,13 +145,15 @@ def warm(service, snap: Snapshot) -> None:
 
     def run() -> None:
         for layer, (zz, x, y) in jobs:
+            if _STOP.is_set():
+                return
             try:
                 render = lambda layer=layer, zz=zz, x=x, y=y: store.tile(plan_id, layer, zz, x, y)  # noqa: E731
                 CACHE.get_or_render(revision, (store.url, plan_id, layer, zz, x, y), render)
             except Exception:  # a failing tile fails again for its request, with its error
                 log.exception("warming tile %s %s/%s/%s failed", layer, zz, x, y)
 
-    threading.Thread(target=run, name="gridgis-tile-warm", daemon=True).start()
+    threading.Thread(target=run, name="gridgis-tile-warm", daemon=False).start()
 
 
 def page_tiles(request: Request, plan: str | None = None) -> dict[str, Any] | None:
