@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         try:
             yield
         finally:
+            tiles.stop_warming(service.store)  # before the store closes
             service.stop()
 
     app = FastAPI(

@@ -116,10 +116,22 @@ def tiled_collection_links(base: str, cid: str) -> list[dict[str, str]]:
 #: (store, plan, revision) whose first view was warmed (or is being) in this process
 _WARMED: set[tuple] = set()
 _WARM_LOCK = threading.Lock()
-#: set when the interpreter exits: a warm-up stops after its current tile. Its thread is not a daemon: one
-#: killed inside GEOS or SQLite at exit crashes the process (the way concurrent.futures stops its workers)
+#: the warm-ups running: (store, stop event, thread). One stops after its current tile when its store is about to
+#: close (:func:`stop_warming`, from the app's shutdown) or the interpreter exits; its thread is not a daemon: one
+#: killed inside GEOS or SQLite, or reading a connection the store closes, crashes the process
+_RUNNING: list[tuple[Any, threading.Event, threading.Thread]] = []
 _STOP = threading.Event()
 threading._register_atexit(_STOP.set)
+
+
+def stop_warming(store) -> None:
+    """Stop the warm-ups reading ``store`` and wait for them (before the store closes)."""
+    with _WARM_LOCK:
+        mine = [(stop, thread) for s, stop, thread in _RUNNING if s is store]
+    for stop, _ in mine:
+        stop.set()
+    for _, thread in mine:
+        thread.join(60)
 
 
 def warm(service, snap: Snapshot) -> None:
@@ -143,17 +155,26 @@ def warm(service, snap: Snapshot) -> None:
             if snap.plan.counts.get(layer) and MIN_ZOOMS[layer] <= zoom <= SERVED_MAX_ZOOM:
                 jobs += [(layer, t) for t in cover(bbox, zoom)[:64]]
 
-    def run() -> None:
-        for layer, (zz, x, y) in jobs:
-            if _STOP.is_set():
-                return
-            try:
-                render = lambda layer=layer, zz=zz, x=x, y=y: store.tile(plan_id, layer, zz, x, y)  # noqa: E731
-                CACHE.get_or_render(revision, (store.url, plan_id, layer, zz, x, y), render)
-            except Exception:  # a failing tile fails again for its request, with its error
-                log.exception("warming tile %s %s/%s/%s failed", layer, zz, x, y)
+    stop = threading.Event()
 
-    threading.Thread(target=run, name="gridgis-tile-warm", daemon=False).start()
+    def run() -> None:
+        try:
+            for layer, (zz, x, y) in jobs:
+                if stop.is_set() or _STOP.is_set():
+                    return
+                try:
+                    render = lambda layer=layer, zz=zz, x=x, y=y: store.tile(plan_id, layer, zz, x, y)  # noqa: E731
+                    CACHE.get_or_render(revision, (store.url, plan_id, layer, zz, x, y), render)
+                except Exception:  # a failing tile fails again for its request, with its error
+                    log.exception("warming tile %s %s/%s/%s failed", layer, zz, x, y)
+        finally:
+            with _WARM_LOCK:
+                _RUNNING[:] = [r for r in _RUNNING if r[1] is not stop]
+
+    thread = threading.Thread(target=run, name="gridgis-tile-warm", daemon=False)
+    with _WARM_LOCK:
+        _RUNNING.append((store, stop, thread))
+    thread.start()
 
 
 def page_tiles(request: Request, plan: str | None = None) -> dict[str, Any] | None:
