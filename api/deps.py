@@ -94,6 +94,13 @@ async def get_clock() -> Callable[[], datetime]:
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
+def clock_of(request: Request) -> Callable[[], datetime]:
+    """What ``ClockDep`` injects, for a route that reads its own request (:mod:`api.inputs`): a test's override
+    of :func:`get_clock` (a plain function) counts as for the dependency."""
+    override = request.app.dependency_overrides.get(get_clock)
+    return override() if override is not None else utc_now
+
+
 def georeport_of(request: Request) -> GeoReportStore:
     """The service's Open311 side table (fields beyond the case: address, attributes, device, reporter)."""
     return service_of(request).georeport
@@ -250,11 +257,21 @@ def require(role: str | None = None) -> Any:
     403 when the role ranks too low (:func:`gridgis.access.require_role`)."""
 
     async def check(request: Request, caller: CallerDep) -> Caller:
-        if caller.role is not None and (role is None or caller.at_least(role)):
-            return caller  # the common case, without building the message
-        return require_role(caller, role, f"{request.method} {request.url.path}")
+        return _allowed(request, caller, role)
 
     return Depends(check)
+
+
+def _allowed(request: Request, caller: Caller, role: str | None) -> Caller:
+    if caller.role is not None and (role is None or caller.at_least(role)):
+        return caller  # the common case, without building the message
+    return require_role(caller, role, f"{request.method} {request.url.path}")
+
+
+async def key_caller(request: Request) -> Caller:
+    """What ``KeyDep`` injects, for a route that reads its own request (:mod:`api.inputs`): the caller holding
+    any key (or a console session), 401 without one, 403 for a console request failing its CSRF check."""
+    return _allowed(request, await get_caller(request, service_of(request)), None)
 
 
 #: a caller holding any key / a grid worker or higher / a dispatcher or higher

@@ -39,10 +39,12 @@ from api.settings import Settings
 from gridgis import __version__
 from gridgis.store import Store
 
-#: the routers, in the order they are mounted
+#: the routers, in the order they are mounted. A request is matched against the routes one by one in this
+#: order, so the busiest (locate, case intake) come first; no two routers' paths overlap.
 ROUTERS = [
     health.router,
     locate.router,
+    cases.router,
     grids.router,
     staff.router,
     plans.router,
@@ -52,7 +54,6 @@ ROUTERS = [
     keys.router,
     ogc.router,
     tiles.router,
-    cases.router,
     open311.router,
     open311.discovery_router,
     addresses.router,

@@ -23,6 +23,7 @@ import json
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -282,13 +283,14 @@ class Geocoder:
                 return item
         raise NotFoundError(f"No queued request {token[:40]!r}.", fix="tokens come from POST requests.")
 
-    def keep_address(self, case_id: int, address: str, placement: dict[str, Any] | None) -> None:
-        """Keep the address a case was reported with (``POST /v1/cases``) and how it was placed."""
+    def address_writer(self, address: str, placement: dict[str, Any] | None) -> Callable[[Any, dict[str, Any]], None]:
+        """The write keeping the address a new case was reported with (``POST /v1/cases``) and how it was placed,
+        as ``write(cursor, case)``: pass it as ``also`` to :func:`gridgis.cases.submit` (one transaction)."""
         sql = self.store.dialect.q(
             "INSERT INTO geocode_cases (case_id, address, placement) VALUES (?, ?, ?) ON CONFLICT (case_id) DO NOTHING"
         )
         text = json.dumps(placement, ensure_ascii=False) if placement else None
-        self.store.write(lambda cur: cur.execute(sql, (case_id, address, text)))
+        return lambda cur, case: cur.execute(sql, (case["id"], address, text))
 
     def address_of(self, case_id: int) -> dict[str, Any] | None:
         """{address, placement} kept for ``case_id``, or None."""
@@ -299,7 +301,17 @@ class Geocoder:
             row = cur.fetchone()
         return {"address": row[0], "placement": json.loads(row[1]) if row[1] else None} if row else None
 
-    def mark_placed(self, token: str, case_id: int, actor: str) -> None:
-        """Record that the report ``token`` became case ``case_id``, placed by ``actor``."""
-        sql = self.store.dialect.q("UPDATE geocode_queue SET case_id = ?, placed_by = ?, placed_at = ? WHERE token = ?")
-        self.store.write(lambda cur: cur.execute(sql, (case_id, actor, utc_now().isoformat(), token)))
+    def placed_writer(self, token: str, actor: str) -> Callable[[Any, dict[str, Any]], None]:
+        """The write recording that the queued report ``token`` became a new case, placed by ``actor``, as
+        ``write(cursor, case)`` for ``also`` of :func:`gridgis.cases.submit` (one transaction). A report another
+        dispatcher placed meanwhile raises :class:`ConflictError`, and the new case is not kept."""
+        sql = self.store.dialect.q(
+            "UPDATE geocode_queue SET case_id = ?, placed_by = ?, placed_at = ? WHERE token = ? AND case_id IS NULL"
+        )
+
+        def write(cur, case: dict[str, Any]) -> None:
+            cur.execute(sql, (case["id"], actor, utc_now().isoformat(), token))
+            if cur.rowcount != 1:
+                raise ConflictError(f"Request {token} was placed meanwhile.", fix="nothing to do.")
+
+        return write

@@ -11,6 +11,7 @@ so no attribute is silently dropped. Spec: https://wiki.open311.org/GeoReport_v2
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from gridgis.errors import InputError
@@ -123,9 +124,10 @@ class GeoReportStore:
         self.store = store
         store.migrate_component(COMPONENT, MIGRATIONS)
 
-    def save(self, case_id: int, fields: dict[str, Any]) -> None:
-        """Keep ``fields`` (keys of :data:`COLUMNS`; ``attributes`` a dict) for ``case_id``; a second save of the
-        same case (an idempotent retry) keeps the first."""
+    def writer(self, fields: dict[str, Any]) -> Callable[[Any, dict[str, Any]], None]:
+        """The write of ``fields`` (keys of :data:`COLUMNS`; ``attributes`` a dict) for a new case, as
+        ``write(cursor, case)``: pass it as ``also`` to :func:`gridgis.cases.submit`, so the row and the case
+        are committed in one transaction. A row already kept for that case stays as it is."""
         row = [fields.get(c) for c in COLUMNS]
         row[COLUMNS.index("attributes")] = json.dumps(fields.get("attributes") or {}, ensure_ascii=False)
         row[COLUMNS.index("crs")] = fields.get("crs") or "wgs84"
@@ -135,7 +137,7 @@ class GeoReportStore:
             f"INSERT INTO georeport_requests (case_id, {', '.join(COLUMNS)}) "
             f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) ON CONFLICT (case_id) DO NOTHING"
         )
-        self.store.write(lambda cur: cur.execute(sql, (case_id, *row)))
+        return lambda cur, case: cur.execute(sql, (case["id"], *row))
 
     def load(self, case_ids: list[int]) -> dict[int, dict[str, Any]]:
         """case id -> its kept fields (``attributes`` as a dict), for the ids that came through Open311."""

@@ -128,6 +128,13 @@ LAYERS: dict[str, LayerSchema] = {
             },
             choices={"kind": GRID_KINDS},
         ),
+        LayerSchema(
+            "blocks",
+            "block_id",
+            {"block_id": "str", "community_id": "str"},
+            POLYGONAL,
+            optional={"buildings": "int", "households": "int"},
+        ),
     )
 }
 

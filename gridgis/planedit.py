@@ -311,6 +311,8 @@ class _State:
         self.b_load = load
         #: building_id (as text) -> position, shared by every copy
         self.b_index = {str(v): k for k, v in enumerate(self.buildings["building_id"])}
+        #: what is built once on demand and shared by every copy (the buildings' point tree)
+        self.shared: dict[str, Any] = {}
 
     def copy(self) -> _State:
         new = copy.copy(self)
@@ -340,8 +342,9 @@ class _State:
                 raise InputError(f"operation {i} (move): no block {str(op['block'])[:40]!r}.",
                                     fix="use a block_id of the plan's blocks layer.")  # fmt: skip
             area = project(np.asarray(hit.geometry.values, dtype=object), self.fwd)
-            pts = shapely.points(self.b_xy)
-            return np.unique(shapely.STRtree(pts).query(shapely.union_all(area), predicate="intersects"))
+            if "points" not in self.shared:
+                self.shared["points"] = shapely.STRtree(shapely.points(self.b_xy))
+            return np.unique(self.shared["points"].query(shapely.union_all(area), predicate="intersects"))
         pos, unknown = [], []
         for v in op["buildings"]:
             k = self.b_index.get(str(v))
@@ -709,32 +712,38 @@ _HANDLERS = {
 }
 
 
-def figures(grids: gpd.GeoDataFrame, column: str = "households") -> dict:
-    """County-wide distribution of ``column`` over grids: mean, spread and counts per band of the mean.
+def figures(grids: gpd.GeoDataFrame, column: str = "households", tolerance: float = 0.10) -> dict:
+    """County-wide distribution of ``column`` over the basic grids, with its bands of the mean and per community.
 
-    Returns ``{"grids", "column", "mean", "std", "cv", "min", "max", "bins": [{"from", "to", "grids"}],
-    "per_community": {community_id: {"grids", "mean"}}}``; bins are :data:`DISTRIBUTION_BINS` times the
-    county mean (DESIGN.md: balance is judged county-wide, each grid against the county mean).
+    The distribution is :func:`gridgis.quality.county_distribution` (``grids``, ``mean``, ``min``, ``max``,
+    ``std``, ``max_deviation``, ``range`` = mean +- ``tolerance``, ``outside_range``, ``histogram``); added here:
+    ``column``, ``cv`` (std / mean), ``bins`` = ``[{"from", "to", "grids"}]`` with :data:`DISTRIBUTION_BINS`
+    times the county mean (``to`` None: unbounded) and ``per_community`` = ``{community_id: {"grids", "mean"}}``.
+    Grids without a ``kind`` column count as basic; dedicated grids (schools, markets) are left out, as the
+    partition's report leaves them out (DESIGN.md: balance is judged county-wide, each grid against the county
+    mean).
     """
+    from gridgis.quality import county_distribution
+
     if column not in grids or not len(grids):
-        return {"grids": int(len(grids)), "column": column}
-    v = grids[column].to_numpy(dtype=float)
-    mean = float(v.mean())
+        return {"grids": 0, "column": column}
+    basic = grids if "kind" not in grids else grids[grids["kind"].fillna("basic") == "basic"]
+    frame = pd.DataFrame({"kind": "basic", "load": basic[column].to_numpy(dtype=float)})
+    out = county_distribution(frame, tolerance)
+    if not out["grids"]:
+        return {"grids": 0, "column": column}
+    v, mean = frame["load"].to_numpy(), out["mean"]
     ratio = v / mean if mean > 0 else np.zeros_like(v)
     counts = np.histogram(ratio, bins=np.array(DISTRIBUTION_BINS[:-1] + (np.inf,)))[0]
-    per = grids.groupby(grids["community_id"].astype(str))[column].agg(["count", "mean"])
-    return {
-        "grids": int(len(v)),
-        "column": column,
-        "mean": round(mean, 2),
-        "std": round(float(v.std()), 2),
-        "cv": round(float(v.std() / mean), 4) if mean > 0 else None,
-        "min": float(v.min()),
-        "max": float(v.max()),
-        "bins": [{"from": lo, "to": None if hi == float("inf") else hi, "grids": int(c)}
-                 for lo, hi, c in zip(DISTRIBUTION_BINS[:-1], DISTRIBUTION_BINS[1:], counts, strict=True)],
-        "per_community": {c: {"grids": int(r["count"]), "mean": round(float(r["mean"]), 2)} for c, r in per.iterrows()},
-    }  # fmt: skip
+    per = basic.groupby(basic["community_id"].astype(str))[column].agg(["count", "mean"])
+    out.update(
+        column=column,
+        cv=round(out["std"] / mean, 4) if mean > 0 else None,
+        bins=[{"from": lo, "to": None if hi == float("inf") else hi, "grids": int(c)}
+              for lo, hi, c in zip(DISTRIBUTION_BINS[:-1], DISTRIBUTION_BINS[1:], counts, strict=True)],
+        per_community={c: {"grids": int(r["count"]), "mean": round(float(r["mean"]), 2)} for c, r in per.iterrows()},
+    )  # fmt: skip
+    return out
 
 
 #: columns of a names table: grid_id (required), then name and/or note

@@ -19,6 +19,7 @@ from api.case_views import case_json
 from api.deps import CasesDep, ClockDep, DispatcherDep, KeyDep, ServiceDep, geocoder_of, georeport_of
 from api.routes.open311 import create_request
 from gridgis.cases import check_report, submit
+from gridgis.cases.desk import in_turn
 from gridgis.crs import LONLAT_CRS
 from gridgis.geocode import NotPlaced
 
@@ -76,15 +77,15 @@ async def place(
         by_hand = {"method": "by_hand", "score": None, "by": caller.actor}
         submitter = {"client": report["client"], "client_id": report["client_id"]}
         now = clock()
+        placed = geocoder.placed_writer(token, caller.actor)  # in the case's transaction, as the other rows
         if report.get("door") == "v1/cases":
             checked = check_report(**{**report["fields"], "lon": body.lon, "lat": body.lat, "crs": body.crs})
-            case, _ = submit(cases, service.current(None), checked, **submitter, now=now)
-            geocoder.keep_address(case["id"], ticket["address"], by_hand)
+            also = in_turn(geocoder.address_writer(ticket["address"], by_hand), placed)
+            case, _ = submit(cases, service.current(None), checked, **submitter, now=now, also=also)
         else:
             fields = {**report["fields"], "long": str(body.lon), "lat": str(body.lat), "crs": body.crs}
             kept = {**report["kept"], "placement": by_hand}
-            case = create_request(service, cases, georeport, fields, kept, submitter, now=now)
-        geocoder.mark_placed(token, case["id"], caller.actor)
+            case = create_request(service, cases, georeport, fields, kept, submitter, now=now, also=placed)
         return case_json(case, now, contact=True)
 
     return await run_in_threadpool(work)
@@ -109,8 +110,3 @@ async def place_report(request: Request, fields: dict[str, Any], address: str, c
         )
     fields.update(lon=placement.lon, lat=placement.lat, crs="wgs84")
     return placement.quality()
-
-
-async def keep_address(request: Request, case_id: int, address: str, placement: dict | None) -> None:
-    """Keep the address and placement of a case reported by address."""
-    await run_in_threadpool(geocoder_of(request).keep_address, case_id, address, placement)

@@ -69,6 +69,7 @@ TITLES = {
     "communities": "Communities and villages",
     "grids": "Grids",
     "buildings": "Buildings",
+    "blocks": "Street blocks (areas roads, rivers and the community boundary enclose)",
 }
 
 

@@ -32,6 +32,7 @@ from api.deps import CasesDep, ClockDep, ServiceDep, SettingsDep, geocoder_of, g
 from api.inputs import INT64_MAX, bad_text
 from gridgis.cases import CaseFilter, check_report, submit
 from gridgis.cases import open311 as doc
+from gridgis.cases.desk import in_turn
 from gridgis.cases.open311 import OPEN311_STATUSES
 from gridgis.errors import AccessError, GridgisError, InputError, NotFoundError, UnauthenticatedError
 from gridgis.geocode import NotPlaced
@@ -233,9 +234,10 @@ def create_request(
     *,
     now: datetime,
     idempotency_key: str | None = None,
+    also: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Check, route and store one GeoReport request (the case, then its kept fields); the case. Also used when a
-    dispatcher places a queued one (:mod:`api.routes.addresses`)."""
+    """Check, route and store one GeoReport request (the case, its kept fields and ``also``'s rows, in one
+    transaction); the case. Also used when a dispatcher places a queued one (:mod:`api.routes.addresses`)."""
     if not (fields.get("lat") and fields.get("long")):
         raise InputError(
             "Requests need lat and long, or an address_string the address layers place.",
@@ -247,8 +249,15 @@ def create_request(
         categories=categories,
     )
     kept = {**kept, "crs": report.source_crs}
-    case, _ = submit(cases, service.current(None), report, **submitter, idempotency_key=idempotency_key, now=now)
-    georeport.save(case["id"], kept)
+    case, _ = submit(
+        cases,
+        service.current(None),
+        report,
+        **submitter,
+        idempotency_key=idempotency_key,
+        now=now,
+        also=in_turn(georeport.writer(kept), also),
+    )
     return case
 
 

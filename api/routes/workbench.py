@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,7 @@ from api.deps import CallerDep, StoreDep, require
 from api.geojson import dumps, feature_collection, features_json, parse_bbox
 from api.routes.console import LangQuery, _page
 from api.routes.tiles import page_tiles
+from api.uploads import with_upload
 from gridgis.access import require_role
 from gridgis.errors import InputError, NotFoundError
 from gridgis.planedit import MAX_OPS, Editor, Plan, figures
@@ -37,6 +38,8 @@ CACHED_PLANS = 2
 #: the figures of each grid the page shows and colours by
 GRID_FIELDS = ("grid_id", "grid_code", "community_id", "town_id", "name", "note", "households", "population",
                "buildings", "locked")  # fmt: skip
+#: the figures of each street block (gridgis.partition.blocks)
+BLOCK_FIELDS = ("block_id", "community_id", "buildings", "households")
 MAX_BUILDINGS = 20_000
 
 _cache: OrderedDict[tuple, Editor] = OrderedDict()
@@ -131,6 +134,65 @@ def workbench_buildings(
     return feature_collection(list(b["building_id"]), rows, b.geometry.values)
 
 
+@router.get(
+    "/{name}/workbench/blocks",
+    dependencies=[PlannerDep],
+    summary="A plan's street blocks in a bounding box, to move whole (planner)",
+    responses={200: {"content": {"application/geo+json": {}}}, 401: {}, 403: {}, 404: {}, 422: {}},
+)
+def workbench_blocks(
+    name: str,
+    store: StoreDep,
+    bbox: Annotated[str | None, Query(max_length=200, description="minx,miny,maxx,maxy in WGS84 degrees")] = None,
+):
+    """Street blocks (block_id, community_id, buildings, households) intersecting ``bbox``: the ids a move's
+    ``"block"`` takes. An empty collection when the plan has no blocks layer (a plan partitioned before blocks
+    were written); 422 when more than 20,000 match (zoom in). 401/403: no planner key or session; 404: no plan."""
+    blocks = editor_of(store, name).plan.layers.get("blocks")
+    if blocks is None:
+        return feature_collection([], [], np.array([]))
+    box = parse_bbox(bbox)
+    if box is not None:
+        blocks = blocks.cx[box[0] : box[2], box[1] : box[3]]
+    if len(blocks) > MAX_BUILDINGS:
+        raise InputError(f"{len(blocks)} blocks in the box, at most {MAX_BUILDINGS}.", fix="give a smaller bbox.")
+    rows = rows_of(blocks, BLOCK_FIELDS)
+    return feature_collection(list(blocks["block_id"]), rows, blocks.geometry.values)
+
+
+@router.post(
+    "/{name}/edits/names",
+    dependencies=[PlannerDep],
+    summary="Grid names and notes from a CSV or XLSX table, as rename and note operations (planner)",
+    responses={
+        200: {"description": "The operations, checked against the plan's grids; nothing is applied or stored."},
+        401: {"description": "No key or session."},
+        403: {"description": "Not a planner, or a console request without its CSRF token."},
+        404: {"description": "No plan by that name."},
+        413: {"description": "The file is larger than the service accepts."},
+        422: {"description": "An unreadable table, a bad row (named), or grid ids the plan does not have."},
+    },
+)
+def names_table(
+    name: str,
+    store: StoreDep,
+    file: Annotated[UploadFile, File(description="names.csv or names.xlsx: columns grid_id, name and/or note")],
+) -> dict:
+    """Read a names table (columns ``grid_id``, ``name`` and/or ``note``; an empty cell changes nothing) into
+    ``edits``: rename and note operations to append to an edit list (the workbench page appends them, so they
+    undo like any edit; ``gridgis plan edit --names`` does the same). ``grids``: how many grids the table names."""
+    from gridgis.planedit import edits_from_table
+
+    editor = editor_of(store, name)
+    ops = with_upload(file, "names.csv", edits_from_table, cli="gridgis plan edit --names")
+    known = set(editor.plan.grids["grid_id"].astype(str))
+    unknown = sorted({str(op["grid"]) for op in ops} - known)
+    if unknown:
+        raise InputError(f"uploaded names table: {len(unknown)} grid id(s) not in plan {name!r}: {unknown[:10]}.",
+                         fix="use grid_id values of the plan (GET /v1/plans/NAME/workbench lists them).")  # fmt: skip
+    return {"plan": name, "edits": ops, "grids": len({op["grid"] for op in ops})}
+
+
 @router.post(
     "/{name}/edits",
     dependencies=[PlannerDep],
@@ -182,24 +244,48 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "console" / "static"
 WORDS = {
     "zh": {
         "workbench": "规划工作台", "distribution": "全县网格户数分布", "mean": "全县均值", "grid": "网格",
-        "households": "户数", "buildings": "楼栋", "locked": "已锁定", "lock": "锁定", "unlock": "解锁",
+        "grids": "个网格", "households": "户数", "buildings": "楼栋", "locked": "已锁定", "lock": "锁定",
+        "unlock": "解锁",
         "rebalance": "重新平衡本社区", "merge": "合并到", "split": "一分为二", "rename": "改名", "note": "备注",
-        "save_note": "保存备注", "move": "移动所选楼栋到", "undo": "撤销", "redo": "重做", "save_as": "另存为草案",
+        "save_note": "保存备注", "move": "移动所选（楼栋或街区）到",
+        "undo": "撤销", "redo": "重做", "save_as": "另存为草案",
         "compare": "与已发布方案比较", "published": "已发布", "draft": "本草案", "publish": "发布",
         "selected": "已选楼栋", "none": "点击地图上的网格或楼栋", "saved": "已保存为草案", "edits": "步编辑",
-        "band": "相对均值", "refused": "不允许", "community": "社区", "publish_confirm": "发布该草案？",
+        "band": "相对均值", "refused": "不允许", "community": "社区",
         "plan": "方案", "status": "状态", "created": "创建时间",
+        "pick": "选择", "mode_click": "点选", "mode_lasso": "圈选楼栋", "mode_block": "选街区", "unselect": "清除选择",
+        "block": "街区", "names": "批量网格名称与备注（CSV/XLSX）", "names_apply": "导入",
+        "compare_table": "逐社区比较（已保存的方案）", "total": "合计", "unattached": "未挂接",
+        "unsaved": "（未保存的 {n} 步编辑不在其中：先另存为草案）",
+        "diff_of": "{plan} 与已发布方案 {old} 比较", "publish_check": "发布 {plan}（替换 {old}）：迁移预演",
+        "force": "仍然发布（未挂接的人员与案件留待映射）", "publish_yes": "确认发布", "cancel": "取消",
+        "cols": {"kept": "保留", "new": "新增", "retired": "撤销", "buildings_moved": "楼栋变更",
+                 "staff_moved": "人员迁移", "staff_unattached": "人员未挂接", "keys_moved": "密钥迁移",
+                 "keys_unattached": "密钥未挂接",
+                 "cases_rerouted": "案件改派", "cases_unrouted": "案件未改派"},
     },
     "en": {
         "workbench": "Planner workbench", "distribution": "County-wide households per grid", "mean": "county mean",
-        "grid": "Grid", "households": "Households", "buildings": "Buildings", "locked": "locked", "lock": "Lock",
+        "grid": "Grid", "grids": "grids", "households": "Households", "buildings": "Buildings", "locked": "locked",
+        "lock": "Lock",
         "unlock": "Unlock", "rebalance": "Rebalance community", "merge": "Merge into", "split": "Split in two",
-        "rename": "Rename", "note": "Note", "save_note": "Save note", "move": "Move selected buildings to",
+        "rename": "Rename", "note": "Note", "save_note": "Save note", "move": "Move the selection to",
         "undo": "Undo", "redo": "Redo", "save_as": "Save as draft", "compare": "Compare with the published plan",
         "published": "published", "draft": "this draft", "publish": "Publish", "selected": "Selected buildings",
         "none": "Click a grid or buildings on the map", "saved": "Saved as draft", "edits": "edits",
-        "band": "of the mean", "refused": "Refused", "community": "Community", "publish_confirm": "Publish this draft?",
+        "band": "of the mean", "refused": "Refused", "community": "Community",
         "plan": "Plan", "status": "Status", "created": "Created",
+        "pick": "Select", "mode_click": "Click", "mode_lasso": "Lasso buildings", "mode_block": "Street blocks",
+        "unselect": "Clear", "block": "Block", "names": "Grid names and notes from CSV/XLSX", "names_apply": "Apply",
+        "compare_table": "Per community (the plan as saved)", "total": "total", "unattached": "Left unattached",
+        "unsaved": "(the {n} unsaved edits are not in it: save them as a draft first)",
+        "diff_of": "{plan} against the published plan {old}",
+        "publish_check": "Publish {plan} (replacing {old}): dry run",
+        "force": "Publish anyway (what is unattached waits for a mapping)", "publish_yes": "Confirm publish",
+        "cancel": "Cancel",
+        "cols": {"kept": "kept", "new": "new", "retired": "retired", "buildings_moved": "buildings moved",
+                 "staff_moved": "staff moved", "staff_unattached": "staff left", "keys_moved": "keys moved",
+                 "keys_unattached": "keys left", "cases_rerouted": "cases re-routed", "cases_unrouted": "cases left"},
     },
 }  # fmt: skip
 

@@ -46,6 +46,7 @@ def assign_parquet_dask(
     scheduler: str | None = None,
     n_workers: int = 2,
     limit: int = 20,
+    index: GridIndex | None = None,
 ) -> AssignSummary:
     """Assign a (partitioned) GeoParquet dataset on a Dask cluster; write partitioned GeoParquet.
 
@@ -64,6 +65,8 @@ def assign_parquet_dask(
         (see :func:`gridgis.cluster.dask_client`).
     limit
         How many outside features the summary lists (all are counted).
+    index
+        The :class:`GridIndex` of ``grids`` when it is at hand (e.g. kept with the plan); else built.
     """
     import dask_geopandas
 
@@ -81,7 +84,7 @@ def assign_parquet_dask(
         raise
     except Exception as exc:
         raise unreadable(features, exc) from exc
-    index = GridIndex(grids)
+    index = index if index is not None else GridIndex(grids)
     columns = pd.DataFrame(grids[list(GRID_COLUMNS)])
     with dask_client(scheduler, n_workers=n_workers) as client:
         if frame.npartitions == 0 or not len(frame.columns):

@@ -7,8 +7,9 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import shapely
+import shapely.errors
 
-from gridgis.assign.index import GridIndex
+from gridgis.assign.index import GridIndex, Predicate
 from gridgis.errors import CRSError, CRSWarning, GeometryError, InputError, SchemaError
 from gridgis.listing import listing
 from gridgis.model import EQUIVALENT_CRS
@@ -34,6 +35,13 @@ def prepare_features(features, crs, *, source: str = "features") -> np.ndarray:
     SchemaError
         Geometry types other than Point, Polygon, MultiPolygon (rows quoted).
     """
+    series, geoms = _checked(features, crs, source)
+    _points_xy(geoms, series, source)
+    return geoms
+
+
+def _checked(features, crs, source: str) -> tuple[gpd.GeoSeries, np.ndarray]:
+    """The features' series and geometries in ``crs``, after the checks of the layer as a whole."""
     if isinstance(features, gpd.GeoDataFrame):
         series = features.geometry
     elif isinstance(features, gpd.GeoSeries):
@@ -56,21 +64,51 @@ def prepare_features(features, crs, *, source: str = "features") -> np.ndarray:
             stacklevel=3,
         )
         series = series.set_crs(crs, allow_override=True) if same else series.to_crs(crs)
-    geoms = np.asarray(series.values, dtype=object)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if missing.any():
-        raise GeometryError(
-            f"The {source} have null or empty geometries at row(s) {listing(series.index[missing])}.",
-            fix="drop those rows or give them a location.",
-        )
-    bad = ~np.isin(shapely.get_type_id(geoms), (_POINT, _POLYGON, _MULTIPOLYGON))
+    return series, np.asarray(series.values, dtype=object)
+
+
+def _points_xy(geoms: np.ndarray, series: gpd.GeoSeries, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y of every point (NaN for the other rows) and the positions of the polygons, every row checked.
+
+    The geometries are walked once for x and once for y; only the rows whose x or y is NaN (polygons,
+    nulls, other types, points at NaN) are looked at again. GEOS refuses the x of an empty point.
+
+    Raises
+    ------
+    GeometryError
+        Null or empty geometries (rows quoted).
+    SchemaError
+        Geometry types other than Point, Polygon, MultiPolygon (rows quoted).
+    """
+    try:
+        x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+    except shapely.errors.GEOSException:
+        _refuse_missing(series, geoms, source)
+        raise
+    odd = np.flatnonzero(np.isnan(x) | np.isnan(y))
+    types = shapely.get_type_id(geoms[odd])  # -1 for a missing geometry
+    if (types == -1).any():
+        _refuse_missing(series, geoms, source)
+    bad = (types != _POINT) & (types != _POLYGON) & (types != _MULTIPOLYGON)
     if bad.any():
+        rows = odd[bad]
         raise SchemaError(
-            f"The {source} hold {sorted(set(series.geom_type[bad]))} at row(s) {listing(series.index[bad])}; "
+            f"The {source} hold {sorted(set(series.geom_type.iloc[rows]))} at row(s) {listing(series.index[rows])}; "
             "assignment takes Point, Polygon and MultiPolygon.",
             fix="use points or polygons (e.g. the representative point of each line).",
         )
-    return geoms
+    polygons = odd[types != _POINT]
+    if shapely.is_empty(geoms[polygons]).any():
+        _refuse_missing(series, geoms, source)
+    return x, y, polygons
+
+
+def _refuse_missing(series: gpd.GeoSeries, geoms: np.ndarray, source: str) -> None:
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    raise GeometryError(
+        f"The {source} have null or empty geometries at row(s) {listing(series.index[missing])}.",
+        fix="drop those rows or give them a location.",
+    )
 
 
 def feature_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +120,12 @@ def feature_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return shapely.get_x(points), shapely.get_y(points)
 
 
-def assign(features: gpd.GeoDataFrame | gpd.GeoSeries, grids: gpd.GeoDataFrame | GridIndex) -> np.ndarray:
+def assign(
+    features: gpd.GeoDataFrame | gpd.GeoSeries,
+    grids: gpd.GeoDataFrame | GridIndex,
+    *,
+    predicate: Predicate = "intersects",
+) -> np.ndarray:
     """Position of the grid holding each feature (-1 for none).
 
     Parameters
@@ -91,7 +134,12 @@ def assign(features: gpd.GeoDataFrame | gpd.GeoSeries, grids: gpd.GeoDataFrame |
         Points and/or (Multi)Polygons with a CRS; reprojected to the grids' CRS
         with a warning when it differs.
     grids
-        The grids layer, or a :class:`GridIndex` built on it (reuse it across calls).
+        The grids layer, or a :class:`GridIndex` built on it (reuse it across calls, or keep it with
+        the plan: :func:`gridgis.assign.saved.kept_index`).
+    predicate
+        The point rule: ``"intersects"`` (default: the grid covers the point, boundary included) or
+        ``"within"`` (the point lies in the grid's interior: a point on an edge belongs to no grid), as
+        in ``geopandas.sjoin(points, grids, predicate=...)``.
 
     Returns
     -------
@@ -101,9 +149,9 @@ def assign(features: gpd.GeoDataFrame | gpd.GeoSeries, grids: gpd.GeoDataFrame |
 
     Notes
     -----
-    * A point goes to the grid that covers it (boundary included); on an edge
-      shared by several grids, or in overlapping grids, to the lowest grid
-      position among them.
+    * A point goes to the grid that covers it (boundary included; with ``predicate="within"`` only
+      its interior); on an edge shared by several grids, or in overlapping grids, to the lowest
+      grid position among them.
     * A polygon (building footprint) goes to the grid holding the largest part
       of its area (cut along the grid edges, measured in a local metric CRS); parts equal within one part
       in a million are a tie, won by the lowest grid position. A polygon sharing no area with
@@ -127,21 +175,16 @@ def assign(features: gpd.GeoDataFrame | gpd.GeoSeries, grids: gpd.GeoDataFrame |
     [0, 0, 1, -1]
     """
     index = grids if isinstance(grids, GridIndex) else GridIndex(grids)
-    geoms = prepare_features(features, index.crs)
-    out = np.full(len(geoms), -1, dtype=np.int64)
-    if not len(geoms):
-        return out
-    is_point = shapely.get_type_id(geoms) == _POINT
-    if is_point.any():
-        pts = geoms[is_point]
-        out[is_point] = index.locate(shapely.get_x(pts), shapely.get_y(pts))
-    polygons = np.flatnonzero(~is_point)
+    series, geoms = _checked(features, index.crs, "features")
+    # the geometries are walked once for x and once for y (polygons give NaN there), not again
+    x, y, polygons = _points_xy(geoms, series, "features")
+    out = index.locate(x, y, predicate=predicate)
     if polygons.size:
-        out[polygons] = _assign_polygons(geoms[polygons], index)
+        out[polygons] = _assign_polygons(geoms[polygons], index, predicate)
     return out
 
 
-def _assign_polygons(geoms: np.ndarray, index: GridIndex) -> np.ndarray:
+def _assign_polygons(geoms: np.ndarray, index: GridIndex, predicate: Predicate) -> np.ndarray:
     # fast path: the lookup table settles polygons whose box lies in cells wholly inside one grid
     out = index.box_label(*shapely.bounds(geoms).T)
     same = out >= -1
@@ -166,5 +209,5 @@ def _assign_polygons(geoms: np.ndarray, index: GridIndex) -> np.ndarray:
         flat = feat[starts][largest <= 0]
         if flat.size:
             x, y = feature_points(geoms[rest[flat]])
-            out[rest[flat]] = index.locate(x, y)
+            out[rest[flat]] = index.locate(x, y, predicate=predicate)
     return out

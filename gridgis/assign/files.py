@@ -1,4 +1,4 @@
-"""Assigning the features of a file, in chunks: bounded memory, a progress bar, an atomic output.
+"""Assigning the features of a file, in chunks: bounded memory, progress (:mod:`gridgis.progress`), an atomic output.
 
 The file is streamed by :func:`gridgis.io.iter_features` (each chunk prepared
 as :func:`gridgis.io.read_layer` prepares a layer), each chunk goes through
@@ -16,8 +16,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from gridgis.assign.features import assign, feature_points
 from gridgis.assign.index import GridIndex
@@ -26,6 +24,7 @@ from gridgis.errors import FileFormatError, InputError
 from gridgis.io import DEFAULT_CHUNK, CRSInput, count_features, iter_features, list_layers, read_layer, write_chunks
 from gridgis.io.formats import resolve_layer
 from gridgis.model import LAYERS, validate_layer
+from gridgis.progress import task
 
 __all__ = ["DEFAULT_CHUNK", "GRID_COLUMNS", "AssignSummary", "assign_file", "read_grids", "with_grid_columns"]
 
@@ -77,18 +76,6 @@ class AssignSummary:
         return dict(self.__dict__)
 
 
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not enabled,
-    )
-
-
 def assign_file(
     grids: gpd.GeoDataFrame,
     features: str | Path,
@@ -101,7 +88,7 @@ def assign_file(
     lon: str = "lon",
     lat: str = "lat",
     limit: int = 20,
-    progress: bool = False,
+    index: GridIndex | None = None,
 ) -> AssignSummary:
     """Assign every feature of a file to ``grids`` and write it with :data:`GRID_COLUMNS` added.
 
@@ -122,15 +109,16 @@ def assign_file(
         As for :func:`gridgis.io.read_layer`.
     limit
         How many outside/overlap features the summary lists (all are counted).
-    progress
-        Show a progress bar on stderr.
+    index
+        The :class:`GridIndex` of ``grids`` when it is at hand (e.g. kept with the plan:
+        :func:`gridgis.assign.saved.kept_index`); else built.
 
     Returns
     -------
     AssignSummary
     """
     features, output = Path(features), Path(output)
-    index = GridIndex(grids)
+    index = index if index is not None else GridIndex(grids)
     overlaps = grid_overlaps(index)
     grid_ids = grids["grid_id"].to_numpy(dtype=object)
     summary = AssignSummary(
@@ -142,15 +130,14 @@ def assign_file(
     name = resolve_layer(features, layer)
     id_column = LAYERS[name].id_column if name in LAYERS else None
     total = count_features(features, layer)
-    with _progress(progress) as bar:
-        task = bar.add_task(f"assigning {features.name}", total=total)
+    with task(f"assigning {features.name}", total=total) as bar:
 
         def assigned() -> Iterator[gpd.GeoDataFrame]:
             chunks = iter_features(features, layer, chunk_size=chunk_size, crs=crs, encoding=encoding, lon=lon, lat=lat)
             for chunk in chunks:
                 positions = assign(chunk, index)
                 _report_chunk(summary, chunk, positions, index, grid_ids, overlaps, id_column, limit)
-                bar.advance(task, len(chunk))
+                bar.advance(len(chunk))
                 yield with_grid_columns(chunk, positions, grids)
 
         if write_chunks(assigned(), output, name) == 0:

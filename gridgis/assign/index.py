@@ -19,11 +19,17 @@ The edge rule: a point belongs to the grid with the **lowest row position
 among the grids that cover it** (shapely ``covers``: the boundary counts), so a
 point on an edge shared by grids 3 and 7 goes to grid 3, and a point in two
 overlapping grids goes to the lower one. Points covered by no grid get -1.
+With ``predicate="within"`` only the grids' interiors count (shapely
+``contains``: a point on an edge belongs to no grid). The table serves both rules:
+a point outside the boundary cells lies at least the margin away from every
+edge, in the interior of the grids that cover it; only the exact test differs.
 """
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -34,8 +40,16 @@ from gridgis.crs import local_metric_crs
 from gridgis.errors import CRSError, GeometryError, InputError, SchemaError
 from gridgis.listing import listing
 
-__all__ = ["GridIndex"]
+__all__ = ["GridIndex", "Predicate"]
 
+#: The point rule: "intersects" (the grid covers the point, boundary included) or "within" (its interior).
+Predicate = Literal["intersects", "within"]
+#: The exact test of each rule, on prepared polygons.
+_EXACT = {"intersects": shapely.intersects_xy, "within": shapely.contains_xy}
+
+#: Version of the table's construction, part of :attr:`GridIndex.fingerprint`: a kept table
+#: (:mod:`gridgis.assign.saved`) built by another version is rebuilt.
+TABLE_VERSION = 1
 #: Most cells in the lookup table by default (16 MiB of int32): about 25 m cells over a county.
 DEFAULT_CELLS = 1 << 22
 # By default the table gets this many cells per edge segment (within [2**16, DEFAULT_CELLS]):
@@ -94,6 +108,25 @@ def grid_geometries(grids) -> tuple[np.ndarray, pyproj.CRS]:
     return geoms, series.crs
 
 
+def grids_fingerprint(geoms: np.ndarray, crs: pyproj.CRS, cells: int | None) -> str:
+    """SHA-256 (hex) of all a lookup table depends on: :data:`TABLE_VERSION`, the cells asked for
+    (None: the default), the CRS and every grid's WKB in row order."""
+    wkb = shapely.to_wkb(geoms)
+    digest = hashlib.sha256(f"gridgis-grid-index {TABLE_VERSION} {cells} {crs.to_wkt()}".encode())
+    digest.update(np.fromiter(map(len, wkb), dtype="<i8", count=len(wkb)).tobytes())  # where each grid ends
+    digest.update(b"".join(wkb))
+    return digest.hexdigest()
+
+
+def _exact_test(predicate: str):
+    try:
+        return _EXACT[predicate]
+    except (KeyError, TypeError):
+        raise InputError(
+            f"Unknown predicate {predicate!r}.", fix=f"use one of {', '.join(map(repr, _EXACT))}."
+        ) from None
+
+
 def _unique(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values (np.unique, by sorting: faster here than its hash path)."""
     values = np.sort(values)
@@ -145,6 +178,7 @@ class GridIndex:
         self.geometries = geoms
         self.crs = crs
         self.n_grids = len(geoms)
+        self.cells_asked = cells
         if cells is None:
             segments = int(shapely.get_num_coordinates(geoms).sum())
             cells = min(max(_CELLS_PER_SEGMENT * segments, 1 << 16), DEFAULT_CELLS)
@@ -168,12 +202,13 @@ class GridIndex:
         u2, v2 = (end[:, 0] - self._x0) * self._inv, (end[:, 1] - self._y0) * self._inv
         marked_cell, marked_grid = self._trace_edges(u1, v1, u2, v2, seg_grid)
         count, label, inside_pairs = self._fill_centres(u1, v1, u2, v2, seg_grid)
-        boundary = _unique(marked_cell)
-        # candidates of a boundary cell: grids whose edges mark it + grids holding its centre
+        # boundary cells, sorted, by a mask over the table (linear: no sort of the marks)
         is_boundary = np.zeros(self._nrows * self._ncols, dtype=bool)
-        is_boundary[boundary] = True
+        is_boundary[marked_cell] = True
+        boundary = np.flatnonzero(is_boundary)
+        # candidates of a boundary cell: grids whose edges mark it + grids holding its centre
         flat_label = label.ravel()
-        single = boundary[(count.ravel()[boundary] == 1)]
+        single = boundary[count[np.divmod(boundary, self._ncols)] == 1]
         cells = [marked_cell, single]
         grids_ = [marked_grid, flat_label[single]]
         if inside_pairs[0].size:
@@ -191,7 +226,11 @@ class GridIndex:
         self.boundary_cells = int(boundary.size)
 
     def _trace_edges(self, u1, v1, u2, v2, seg_grid) -> tuple[np.ndarray, np.ndarray]:
-        """Cells within the margin of any edge, with the edge's grid (a widened supercover)."""
+        """Cells within the margin of any edge, with the edge's grid (a widened supercover).
+
+        Each mark is made at both ends of the margin; the second one only where it falls in
+        another cell (most do not), so that the marks stay few.
+        """
         m = _MARGIN
         cols, rows, grids = [], [], []
 
@@ -200,10 +239,18 @@ class GridIndex:
             rows.append(r)
             grids.append(g)
 
-        # vertices
-        for du in (-m, m):
-            for dv in (-m, m):
-                mark(np.floor(u1 + du), np.floor(v1 + dv), seg_grid)
+        def widened(a):
+            lo, hi = np.floor(a - m), np.floor(a + m)
+            return lo, hi, hi != lo
+
+        # vertices: the (up to) four cells around u1 +- m, v1 +- m
+        ulo, uhi, ud = widened(u1)
+        vlo, vhi, vd = widened(v1)
+        mark(ulo, vlo, seg_grid)
+        mark(uhi[ud], vlo[ud], seg_grid[ud])
+        mark(ulo[vd], vhi[vd], seg_grid[vd])
+        both = ud & vd
+        mark(uhi[both], vhi[both], seg_grid[both])
         # crossings with the vertical cell lines u = i, then the horizontal ones v = j
         for a1, b1, a2, b2, vertical in ((u1, v1, u2, v2, True), (v1, u1, v2, u2, False)):
             lo, hi = np.minimum(a1, a2), np.maximum(a1, a2)
@@ -215,12 +262,13 @@ class GridIndex:
             t = (line - a1[seg]) / (a2[seg] - a1[seg])
             other = b1[seg] + t * (b2[seg] - b1[seg])
             g = seg_grid[seg]
+            olo, ohi, od = widened(other)
             for side in (line - 1, line):
-                for d in (-m, m):
+                for o, sel in ((olo, slice(None)), (ohi[od], od)):
                     if vertical:
-                        mark(side, np.floor(other + d), g)
+                        mark(side[sel], o, g[sel])
                     else:
-                        mark(np.floor(other + d), side, g)
+                        mark(o, side[sel], g[sel])
         c = np.clip(np.concatenate(cols), 0, self._ncols - 1).astype(np.int64)
         r = np.clip(np.concatenate(rows), 0, self._nrows - 1).astype(np.int64)
         return r * self._ncols + c, np.concatenate(grids).astype(np.int64)
@@ -244,7 +292,8 @@ class GridIndex:
         # the crossing flips inside/outside for every centre k + 0.5 > u
         col = np.clip(np.floor(u - 0.5) + 1, 0, self._ncols).astype(np.int64)
         grid = seg_grid[seg]
-        order = np.lexsort((col, row, grid))
+        # by grid, then row, then column: one sort of a combined key (all three are small)
+        order = np.argsort((grid * self._nrows + row) * (self._ncols + 1) + col)
         grid, row, col = grid[order], row[order], col[order]
         # per grid and row the crossings pair up into [enter, leave) intervals
         g, r, c0, c1 = grid[0::2], row[0::2], col[0::2], col[1::2]
@@ -278,6 +327,59 @@ class GridIndex:
             return count, label, (pc, pg)
         return count, label, (np.empty(0, np.int64), np.empty(0, np.int64))
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """:func:`grids_fingerprint` of the grids and cells this table was built for."""
+        return grids_fingerprint(self.geometries, self.crs, self.cells_asked)
+
+    def parts(self) -> dict[str, np.ndarray]:
+        """The lookup table as plain arrays (for :mod:`gridgis.assign.saved`): the table run-length
+        encoded (``values`` repeated ``lengths`` times, row by row), the candidates of each boundary cell,
+        and the raster's placement ``[x0, y0, 1/cell size]`` and shape ``[rows, columns]``."""
+        table = self._table
+        starts = np.r_[0, np.flatnonzero(table[1:] != table[:-1]) + 1]
+        return {
+            "values": table[starts],
+            "lengths": np.diff(np.r_[starts, table.size]).astype(np.int64),
+            "cand_ptr": self._cand_ptr,
+            "cand_grid": self._cand_grid.astype(np.int32),
+            "placement": np.array([self._x0, self._y0, self._inv], dtype=np.float64),
+            "shape": np.array([self._nrows, self._ncols, self._cells], dtype=np.int64),
+        }
+
+    @classmethod
+    def from_parts(cls, geoms: np.ndarray, crs: pyproj.CRS, cells: int | None, parts) -> GridIndex:
+        """The index whose :meth:`parts` these are, over the grids they were built from.
+
+        The caller vouches for the grids (same :attr:`fingerprint`, hence valid); the arrays are
+        checked for consistency, so that a damaged file gives :class:`ValueError`, never a wrong
+        answer or an out-of-range read.
+        """
+        nrows, ncols, n_cells = (int(v) for v in parts["shape"])
+        values, lengths = parts["values"].astype(np.int32), parts["lengths"]
+        cand_ptr, cand_grid = parts["cand_ptr"].astype(np.int64), parts["cand_grid"].astype(np.int64)
+        boundary = cand_ptr.size - 1
+        checks = (
+            min(nrows, ncols) > 0 and values.shape == lengths.shape and values.size > 0,
+            lengths.min(initial=1) > 0 and int(lengths.sum()) == nrows * ncols,
+            values.min() >= -1 - boundary and values.max() < len(geoms),
+            boundary >= 0 and cand_ptr[0] == 0 and cand_ptr[-1] == cand_grid.size,
+            bool(np.all(np.diff(cand_ptr) >= 0)),
+            cand_grid.size == 0 or (cand_grid.min() >= 0 and cand_grid.max() < len(geoms)),
+            parts["placement"].shape == (3,) and bool(np.isfinite(parts["placement"]).all()),
+        )
+        if not all(checks):
+            raise ValueError("inconsistent grid index arrays")
+        index = cls.__new__(cls)
+        index.geometries, index.crs, index.n_grids, index.cells_asked = geoms, crs, len(geoms), cells
+        shapely.prepare(geoms)
+        index._cells, index._nrows, index._ncols = n_cells, nrows, ncols
+        index._x0, index._y0, index._inv = (float(v) for v in parts["placement"])
+        index._table = np.repeat(values, lengths)
+        index._cand_ptr, index._cand_grid = cand_ptr, cand_grid
+        index.boundary_cells = boundary
+        return index
+
     # -- queries -------------------------------------------------------------------------------------
 
     @property
@@ -285,13 +387,16 @@ class GridIndex:
         """(rows, columns) of the lookup table."""
         return self._nrows, self._ncols
 
-    def locate(self, lon, lat) -> np.ndarray:
+    def locate(self, lon, lat, *, predicate: Predicate = "intersects") -> np.ndarray:
         """Grid position of each point (lowest covering grid; -1 for none or NaN).
 
         Parameters
         ----------
         lon, lat
             Array-likes (or scalars) of equal shape, in the grids' CRS.
+        predicate
+            ``"intersects"``: the grid covers the point (boundary included); ``"within"``: the
+            point lies in the grid's interior.
 
         Returns
         -------
@@ -305,6 +410,7 @@ class GridIndex:
         >>> index.locate([0.5, 2.0], [0.5, 0.5])
         array([ 0, -1])
         """
+        exact = _exact_test(predicate)
         x, y = self._coords(lon, lat)
         out = np.empty(x.size, dtype=np.int64)
         xf, yf = x.ravel(), y.ravel()
@@ -313,7 +419,7 @@ class GridIndex:
         # one exact pass for all points in edge cells: its cost is per candidate grid, not per point
         fallback = np.flatnonzero(out < -1)
         if fallback.size:
-            out[fallback] = self._exact(xf[fallback], yf[fallback], -2 - out[fallback])
+            out[fallback] = self._exact(xf[fallback], yf[fallback], -2 - out[fallback], exact)
         return out.reshape(x.shape)
 
     def locate_point(self, lon: float, lat: float) -> int:
@@ -378,7 +484,7 @@ class GridIndex:
         cell += u.astype(np.int64)
         out[:] = self._table.take(cell)
 
-    def _exact(self, x: np.ndarray, y: np.ndarray, boundary: np.ndarray) -> np.ndarray:
+    def _exact(self, x: np.ndarray, y: np.ndarray, boundary: np.ndarray, test=shapely.intersects_xy) -> np.ndarray:
         """Exact lowest covering grid of points in boundary cells, testing only their candidates."""
         start = self._cand_ptr[boundary]
         n = self._cand_ptr[boundary + 1] - start
@@ -391,7 +497,7 @@ class GridIndex:
         for lo, hi in zip(np.r_[0, edges], np.r_[edges, grouped.size], strict=True):
             sel = order[lo:hi]
             p = point[sel]
-            hit[sel] = shapely.intersects_xy(self.geometries[grouped[lo]], x[p], y[p])
+            hit[sel] = test(self.geometries[grouped[lo]], x[p], y[p])
         # pairs run by point, then by ascending grid: the first hit of a point is its lowest covering grid
         out = np.full(boundary.size, -1, dtype=np.int64)
         hp, hc = point[hit], cand[hit]

@@ -62,6 +62,8 @@ CATEGORIES: dict[str, Category] = {
 }
 
 CHANNELS = ("app", "hotline", "patrol", "wechat")
+#: the channels as a grid centre's ledger names them
+CHANNEL_NAMES_ZH = {"app": "APP", "hotline": "热线", "patrol": "巡查", "wechat": "微信"}
 
 
 def get_category(code: str, table: Mapping[str, Category] | None = None) -> Category:

@@ -141,10 +141,12 @@ def submit(
     idempotency_key: str | None = None,
     now: datetime | None = None,
     refresh: Callable[[], Any] | None = None,
+    also: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Route a checked report on the plan ``snapshot`` and store it; return (case, replayed).
 
-    ``client`` names the submitter, ``client_id`` identifies it (see :meth:`CaseStore.create`). When a plan
+    ``client`` names the submitter, ``client_id`` identifies it, ``also`` writes the submission's other rows in
+    the case's transaction (see :meth:`CaseStore.create`). When a plan
     is published between the routing and the write, ``refresh()`` (the service's) gives the new snapshot and
     the report is routed again, so every case lies in a grid of the plan published when it was committed.
 
@@ -158,13 +160,26 @@ def submit(
         try:
             return cases.create(
                 report, route, client=client, client_id=client_id, idempotency_key=idempotency_key, now=now,
-                plan_id=snapshot.plan.plan_id,
+                plan_id=snapshot.plan.plan_id, also=also,
             )  # fmt: skip
         except PlanChanged:
             if refresh is None or attempt == ROUTE_TRIES - 1:
                 raise
             snapshot = refresh()
     raise AssertionError("unreachable")
+
+
+def in_turn(*writes: Callable[[Any, dict[str, Any]], None] | None) -> Callable[[Any, dict[str, Any]], None] | None:
+    """One ``also`` writer for :func:`submit` running ``writes`` (None ones left out) in turn; None for none."""
+    writes = tuple(w for w in writes if w is not None)
+    if len(writes) <= 1:
+        return writes[0] if writes else None
+
+    def write(cur, case: dict[str, Any]) -> None:
+        for one in writes:
+            one(cur, case)
+
+    return write
 
 
 async def submit_async(
@@ -209,4 +224,4 @@ def run_escalation(
     return thread
 
 
-__all__ = ["CaseRouter", "router_for", "run_escalation", "submit"]
+__all__ = ["CaseRouter", "in_turn", "router_for", "run_escalation", "submit"]

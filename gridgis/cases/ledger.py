@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from gridgis.cases.categories import get_category
+from gridgis.cases.categories import CHANNEL_NAMES_ZH, get_category
 from gridgis.cases.config import DEFAULT, LEVEL_NAMES_ZH, LEVELS, CaseConfig
 from gridgis.cases.lifecycle import OPEN_STATUSES, STATUS_NAMES_ZH, WARNING_NAMES_ZH, warning
 from gridgis.cases.store import CaseFilter, CaseStore
@@ -98,7 +98,7 @@ def ledger_record(
         "category": get_category(case["category"], config.categories).label(lang)
         if case["category"] in config.categories
         else case["category"],
-        "channel": case["channel"],
+        "channel": CHANNEL_NAMES_ZH.get(case["channel"], case["channel"]) if zh else case["channel"],
         "description": case["description"],
         "lon": case["lon"],
         "lat": case["lat"],

@@ -261,10 +261,12 @@ class CaseStore:
         Keywords: ``client`` (required) names the submitter (``submitted_by``, the audit log),
         ``client_id`` identifies it (``submitter_id``; default ``client``; :func:`gridgis.access.key_id`
         for an API key), ``now`` (default: the UTC clock), ``plan_id`` (the plan it was routed on: when
-        another plan was published meanwhile, :class:`PlanChanged` is raised and nothing written) and
+        another plan was published meanwhile, :class:`PlanChanged` is raised and nothing written),
         ``idempotency_key``: a second call by the
         same ``client_id`` with that key returns the first case and ``replayed=True``; the same key with
-        a different report raises :class:`ConflictError`.
+        a different report raises :class:`ConflictError`; and ``also(cursor, case)``: the submission's other
+        rows (Open311's fields, the address it was placed by), written in the case's transaction once the new
+        case is inserted (not on a replay), so the case and they are committed together or not at all.
         """
         return self._write(self._create_work(report, route, **submitter))
 
@@ -283,6 +285,7 @@ class CaseStore:
         now: datetime | None = None,
         idempotency_key: str | None = None,
         plan_id: int | None = None,
+        also: Callable[[Any, dict[str, Any]], None] | None = None,
     ) -> Callable[[Any], tuple[dict[str, Any], bool]]:
         now = now or utc_now()
         who = (client, client_id or client)
@@ -313,7 +316,10 @@ class CaseStore:
                             details={"case_id": case_id},
                         )
                     return self._get(cur, case_id), True
-            return self._insert_case(cur, report, route, who, now, due, idempotency_key), False
+            case = self._insert_case(cur, report, route, who, now, due, idempotency_key)
+            if also is not None:
+                also(cur, case)
+            return case, False
 
         return work
 

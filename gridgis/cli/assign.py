@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gridgis.assign.files import DEFAULT_CHUNK, AssignSummary, assign_file, read_grids
+from gridgis.assign.saved import kept_index
 from gridgis.cli.options import (
     chunk_size_opt,
     engine_opt,
@@ -16,6 +17,7 @@ from gridgis.cli.options import (
     input_options,
     json_opt,
     output_opt,
+    progress_opt,
     scheduler_opt,
     show_opt,
 )
@@ -64,6 +66,7 @@ def _print_summary(summary: AssignSummary, output: str) -> None:
 @scheduler_opt
 @show_opt
 @json_opt
+@progress_opt
 def cli(
     grids_path: str,
     features_path: str,
@@ -86,13 +89,15 @@ def cli(
     Points go to the grid covering them (on a shared edge: the first such grid in GRIDS);
     polygons to the grid holding the largest part of their area. Features outside every
     grid are listed with the distance to the nearest grid; overlapping grids (a broken
-    plan) and the features inside two or more of them are reported.
+    plan) and the features inside two or more of them are reported. The grids' lookup index is
+    kept beside GRIDS (GRIDS.gridindex.npz) and rebuilt when GRIDS changes.
     """
     grids = read_grids(grids_path, grids_layer)
+    index = kept_index(grids, grids_path)
     if engine == "dask":
         from gridgis.assign.cluster import assign_parquet_dask
 
-        summary = assign_parquet_dask(grids, features_path, output, scheduler=scheduler, limit=show)
+        summary = assign_parquet_dask(grids, features_path, output, scheduler=scheduler, limit=show, index=index)
     else:
         if scheduler:
             raise click.UsageError("--scheduler needs --engine dask.")
@@ -107,7 +112,7 @@ def cli(
             lon=lon,
             lat=lat,
             limit=show,
-            progress=not as_json,
+            index=index,
         )
     if as_json:
         click.echo(json.dumps({"output": output, **summary.to_dict()}, ensure_ascii=False, indent=2, default=str))

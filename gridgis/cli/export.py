@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gridgis.cli.options import input_options, output_opt
+from gridgis.cli.options import input_options, output_opt, progress_opt
 from gridgis.errors import InputError
 
 
@@ -21,6 +21,7 @@ from gridgis.errors import InputError
         help="Layer to export (default: 'grids' of a plan GeoPackage, or the file's only layer).",
     )
 )
+@progress_opt
 def cli(
     plan_path: str, output: str, layer: str | None, lon: str, lat: str, crs: str | None, encoding: str | None
 ) -> None:
@@ -32,7 +33,8 @@ def cli(
     warning); the XLSX sheet has Chinese headers and codes as text; the CSV is UTF-8 with a
     byte-order mark (Excel shows Chinese), points as lon/lat, other shapes as WKT.
     """
-    from gridgis.io import file_format, list_layers, read_layer, write_layer
+    from gridgis.io import DEFAULT_CHUNK, file_format, list_layers, read_layer, write_chunks, write_layer
+    from gridgis.progress import task
 
     file_format(output, writing=True)
     if Path(output).resolve() == Path(plan_path).resolve():
@@ -45,11 +47,24 @@ def cli(
                 f"{plan_path} holds {len(names)} layers ({', '.join(names)}) and no 'grids'; which one?",
                 fix="name it with --layer.",
             )
-    frame = read_layer(plan_path, layer, crs=crs, encoding=encoding, lon=lon, lat=lat, validate=False)
+    with task(f"reading {Path(plan_path).name}"):
+        frame = read_layer(plan_path, layer, crs=crs, encoding=encoding, lon=lon, lat=lat, validate=False)
     if not len(frame):
         raise InputError(
             f"{plan_path}: layer {layer!r} has no features with a geometry; nothing was written to {output}.",
             fix="check the file (gridgis inspect) and the --layer.",
         )
-    write_layer(frame, output, layer)
+    if file_format(output, writing=True) == "GeoPackage":  # the layer joins the file's others: one call
+        with task(f"writing {Path(output).name}"):
+            write_layer(frame, output, layer)
+    else:
+        with task(f"writing {Path(output).name}", total=len(frame)) as bar:
+            step = DEFAULT_CHUNK // 10
+
+            def chunks():  # streamed to the writer, so that the bar can show the time left
+                for start in range(0, len(frame), step):
+                    yield frame.iloc[start : start + step]
+                    bar.advance(min(step, len(frame) - start))
+
+            write_chunks(chunks(), output, layer)
     click.echo(f"Wrote {output}: {len(frame):,} features of layer {layer!r} ({file_format(output, writing=True)}).")

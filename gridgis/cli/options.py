@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import click
@@ -97,3 +98,27 @@ scheduler_opt = click.option(
     help="Dask scheduler address tcp://HOST:PORT, its workers having gridgis installed "
     "(default with --engine dask: a local cluster of 2 worker processes).",
 )
+
+
+def progress_opt(command: Callable) -> Callable:
+    """``--quiet``, and the progress display (:mod:`gridgis.progress`) open while the command runs.
+
+    Put it right above the command's function (below its other options); the function does not
+    receive ``quiet``.
+    """
+
+    @click.option(
+        "--quiet",
+        "-q",
+        "quiet",
+        is_flag=True,
+        help="No progress bars (none are drawn either when stderr is not a terminal).",
+    )
+    @functools.wraps(command)
+    def run(*args, quiet: bool, **kwargs):
+        from gridgis.progress import shown
+
+        with shown(quiet=quiet):
+            return command(*args, **kwargs)
+
+    return run

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from gridgis.cli.options import engine_opt, input_options, json_opt, output_opt, scheduler_opt, seed_opt
+from gridgis.cli.options import (
+    engine_opt,
+    input_options,
+    json_opt,
+    output_opt,
+    progress_opt,
+    scheduler_opt,
+    seed_opt,
+)
 from gridgis.errors import PartitionError
 
 #: input layers copied into the plan when present
@@ -66,15 +74,19 @@ def _names(value: str | None) -> tuple[str, ...]:
 @output_opt
 @input_options(plan=True)
 @json_opt
+@progress_opt
 def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path, recount, tolerance, jobs, engine,
         scheduler, report_path, seed, output, crs, encoding, as_json):  # fmt: skip
     """Cut every community of INPUT into balanced, contiguous, compact grids with 15-digit codes.
 
     Writes OUTPUT (a GeoPackage with layers grids, buildings and copies of the
-    input's towns, communities, shops, roads, rivers) and a quality report.
+    input's towns, communities, shops, roads, rivers), a quality report and the grids'
+    lookup index for `gridgis assign` (OUTPUT with .gridindex.npz).
     Nothing is written when a hard rule (tiling, contiguity, one grid per
     building, count, codes) would be broken.
     """
+    from gridgis.assign.files import read_grids
+    from gridgis.assign.saved import kept_index
     from gridgis.io import atomic, read_layer, read_layers, write_layers
     from gridgis.io.formats import check_geopackage
     from gridgis.partition import partition
@@ -105,9 +117,10 @@ def cli(input_path, n_grids, households, weights, barriers, dedicated, keep_path
             "The plan breaks a hard rule, so nothing was written: " + "; ".join(quality.failures()),
             fix="report this with the input file; it is a bug.",
         )
-    out = {"grids": result.grids, "buildings": result.buildings}
+    out = {"grids": result.grids, "buildings": result.buildings, "blocks": result.blocks}
     out.update({name: layers[name] for name in COPIED_LAYERS if name in layers})
     write_layers(out, output)
+    kept_index(read_grids(output), output)  # the grids as written: gridgis assign reads this index, not builds it
     report_path = Path(report_path) if report_path else Path(output).with_suffix(".report.json")
     text = report_json(result.report)
     with atomic.atomic_path(report_path) as tmp:

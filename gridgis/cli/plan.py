@@ -6,7 +6,7 @@ import json
 
 import click
 
-from gridgis.cli.options import db_opt, input_options, json_opt
+from gridgis.cli.options import db_opt, input_options, json_opt, progress_opt
 
 
 @click.group("plan")
@@ -20,6 +20,7 @@ def cli() -> None:
 @click.option("--publish", is_flag=True, help="Publish it right after the import.")
 @input_options(plan=True)
 @db_opt
+@progress_opt
 def import_(path: str, name: str, publish: bool, crs: str | None, encoding: str | None, db: str | None) -> None:
     """Import PATH, a plan GeoPackage written by `gridgis partition`, as a draft plan.
 

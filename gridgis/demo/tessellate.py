@@ -151,9 +151,17 @@ def region_polygons(mesh: Mesh, labels: np.ndarray, count: int, *, simplify: flo
         dtype=object,
     )
     regions = shapely.intersection(merged, mesh.outline, grid_size=GRID_SIZE)
+    mixed = ~np.isin(shapely.get_type_id(regions), (3, 6))
+    # clipping to a ragged outline can leave a collection holding a stray line or point: keep its polygons
+    regions[mixed] = [_polygons_of(g) for g in regions[mixed]]
     if simplify > 0:
         regions = shapely.coverage_simplify(regions, simplify, simplify_boundary=False)
     return regions
+
+
+def _polygons_of(geom: shapely.Geometry) -> shapely.Geometry:
+    parts = shapely.get_parts(shapely.get_parts(geom))
+    return shapely.multipolygons(parts[shapely.get_type_id(parts) == 3])
 
 
 def absorb_fragments(polygons: np.ndarray, groups: np.ndarray) -> np.ndarray:

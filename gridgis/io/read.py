@@ -17,6 +17,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 import pyproj
 
 from gridgis.errors import CRSWarning, FileFormatError
@@ -25,6 +26,7 @@ from gridgis.io.lonlat_csv import STRING_COLUMNS
 from gridgis.io.reproject import to_storage_crs
 from gridgis.listing import listing
 from gridgis.model import LAYERS, validate_layer
+from gridgis.progress import drawing, task
 from gridgis.repair import drop_empty, repair_geometries
 
 __all__ = ["CRSInput", "list_layers", "prepare_layer", "read_layer", "read_layers"]
@@ -178,4 +180,22 @@ def read_layers(
             f"{path} has no layer(s) {listing(missing)}; it has {listing(names)}.",
             fix="write the missing layers into the GeoPackage.",
         )
-    return {n: read_layer(path, n, encoding=encoding, crs=crs, validate=validate) for n in wanted}
+    sizes = _sizes(path, wanted) if drawing() else dict.fromkeys(wanted, 1)
+    out = {}
+    with task(f"reading {Path(path).name}", total=sum(sizes.values())) as bar:
+        for n in wanted:
+            out[n] = read_layer(path, n, encoding=encoding, crs=crs, validate=validate)
+            bar.advance(sizes[n])
+    return out
+
+
+def _sizes(path, layers: list[str]) -> dict[str, int]:
+    """Features per layer of a GeoPackage, as progress units (at least 1: an empty layer still takes a
+    step; 1 when GDAL cannot tell, the reading that follows reports any problem)."""
+    sizes = {}
+    for name in layers:
+        try:
+            sizes[name] = max(int(pyogrio.read_info(path, layer=name)["features"]), 1)
+        except Exception:  # noqa: BLE001 (only the bar's units; GDAL raises many kinds)
+            sizes[name] = 1
+    return sizes

@@ -19,6 +19,7 @@ from gridgis.io.formats import MULTI_LAYER, file_format, write_frame
 from gridgis.io.shapefile import field_names, write_mapping
 from gridgis.io.xlsx import write_xlsx
 from gridgis.listing import listing
+from gridgis.progress import task
 
 __all__ = ["DBF_TEXT_BYTES", "shapefile_frame", "write_layer", "write_layers"]
 
@@ -154,9 +155,10 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path) -> No
     for name, gdf in layers.items():
         _check_writable(gdf, name)
     try:
-        with atomic_path(path) as tmp:
+        with atomic_path(path) as tmp, task(f"writing {path.name}", total=sum(map(len, layers.values()))) as bar:
             for name, gdf in layers.items():
                 write_frame(gdf, tmp, fmt, layer=name, name=name)
+                bar.advance(len(gdf))
     except FileFormatError as exc:
         raise _rewrap(exc, path) from exc
     except OSError as exc:

@@ -19,8 +19,10 @@ from gridgis.codes import check_community_id, grid_codes
 from gridgis.errors import InputError, PartitionError, SchemaError
 from gridgis.model import LAYERS, STORAGE_CRS, validate_layer
 from gridgis.partition.apportion import apportion, highest_averages, range_count
+from gridgis.partition.blocks import blocks_layer
 from gridgis.partition.community import CommunityResult, CommunityTask, attach_loose, partition_community
 from gridgis.partition.inputs import PartitionInput
+from gridgis.progress import track
 
 #: load columns a weight can name; ``shops`` counts shops, ``buildings`` counts buildings
 LOAD_COLUMNS = ("households", "population", "shops", "buildings")
@@ -31,11 +33,13 @@ DEFAULT_TOLERANCE = 0.10
 
 @dataclass
 class PartitionResult:
-    """A partition: the ``grids`` layer, the ``buildings`` layer with ``grid_id``, and the report."""
+    """A partition: the ``grids`` layer, the ``buildings`` layer with ``grid_id``, the report, and the street
+    ``blocks`` the grids were cut from (:func:`gridgis.partition.blocks.blocks_layer`)."""
 
     grids: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     report: dict = field(default_factory=dict)
+    blocks: gpd.GeoDataFrame | None = None
 
 
 def partition(
@@ -160,6 +164,7 @@ def partition(
         tasks = [_task(inp, c, counts[c], seed, tolerance) for c in range(len(inp.communities))]
         results = _run(tasks, jobs, client)
     result = _assemble(inp, results, counts, tolerance, households)
+    result.blocks = blocks_layer(inp, [t.barriers for t in tasks])
     result.report["seconds"] = round(time.perf_counter() - started, 3)
     result.report["request"] = {
         "n_grids": n_grids,
@@ -419,14 +424,19 @@ def _run(tasks: list[CommunityTask], jobs: int, client=None) -> list[CommunityRe
     """Results in community order: on the Dask ``client`` (one task each), ``jobs`` processes, or here."""
     if client is not None:
         # biggest first; gather keeps the order of the futures
+        from distributed import as_completed
+
         futures = [client.submit(partition_community, t, pure=False, priority=len(t.xy)) for t in tasks]
+        for _ in track(as_completed(futures), "partitioning communities", len(futures)):
+            pass
         return client.gather(futures)
     if jobs <= 1 or len(tasks) <= 1:
-        return [partition_community(t) for t in tasks]
+        return [partition_community(t) for t in track(tasks, "partitioning communities")]
     # biggest first so the pool stays busy
     order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i].xy))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        done = dict(zip(order, pool.map(partition_community, [tasks[i] for i in order], chunksize=1), strict=True))
+        results = pool.map(partition_community, [tasks[i] for i in order], chunksize=1)
+        done = dict(zip(order, track(results, "partitioning communities", len(tasks)), strict=True))
     return [done[i] for i in range(len(tasks))]
 
 

@@ -209,22 +209,41 @@ def _voronoi_cells(area: shapely.Geometry, points: np.ndarray) -> np.ndarray:
     return cells
 
 
+def street_blocks(area: shapely.Geometry, barriers: shapely.Geometry | None) -> np.ndarray:
+    """The street blocks of ``area``: the polygons that ``barriers`` (lines) and the area's boundary enclose.
+
+    Both in one metric CRS; without barriers crossing it the area's own parts are its blocks.
+    The partition cuts Voronoi cells by these blocks, and writes them as the plan's ``blocks`` layer
+    (:mod:`gridgis.partition.blocks`) so that a planner can move a whole block.
+    """
+    lines = _barrier_lines(area, barriers)
+    return shapely.get_parts(area) if lines is None else _enclosed(area, lines)
+
+
+def _enclosed(area: shapely.Geometry, lines: shapely.Geometry) -> np.ndarray:
+    noded = shapely.union_all([shapely.boundary(area), lines])
+    blocks = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    return blocks[shapely.contains(area, shapely.point_on_surface(blocks))]
+
+
+def _barrier_lines(area: shapely.Geometry, barriers: shapely.Geometry | None) -> shapely.Geometry | None:
+    lines = None if barriers is None else shapely.intersection(barriers, area)
+    if lines is None or shapely.is_empty(lines) or shapely.length(lines) == 0:
+        return None
+    # a street ending on a boundary drawn along another street stops short of it or overshoots by a
+    # hair once reprojected: snap its ends to the boundary so that it closes its blocks
+    return shapely.snap(lines, shapely.boundary(area), SNAP_M)
+
+
 def _cut_by_barriers(
     area: shapely.Geometry, cells: np.ndarray, points: np.ndarray, barriers: shapely.Geometry | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split cells along barrier lines; return (pieces, cell of each piece, block of each piece)."""
     n = len(cells)
     ident = np.arange(n)
-    lines = None if barriers is None else shapely.intersection(barriers, area)
-    if lines is None or shapely.is_empty(lines) or shapely.length(lines) == 0:
-        return cells, ident, np.zeros(n, dtype=np.int64)
-    # a street ending on a boundary drawn along another street stops short of it or overshoots by a
-    # hair once reprojected: snap its ends to the boundary so that it closes its blocks
-    lines = shapely.snap(lines, shapely.boundary(area), SNAP_M)
-    noded = shapely.union_all([shapely.boundary(area), lines])
-    blocks = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    blocks = blocks[shapely.contains(area, shapely.point_on_surface(blocks))]
-    if len(blocks) <= 1:
+    lines = _barrier_lines(area, barriers)
+    blocks = None if lines is None else _enclosed(area, lines)
+    if blocks is None or len(blocks) <= 1:
         return cells, ident, np.zeros(n, dtype=np.int64)
     tree = shapely.STRtree(blocks)
     cut = np.zeros(n, dtype=bool)

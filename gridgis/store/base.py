@@ -41,9 +41,15 @@ from gridgis.times import shown, utc_now
 T = TypeVar("T")
 
 #: layers a plan holds, in import order; ``grids`` is required
-PLAN_LAYERS = ("towns", "communities", "grids", "buildings")
+PLAN_LAYERS = ("towns", "communities", "grids", "buildings", "blocks")
 #: id column of each plan layer
-ID_COLUMNS = {"towns": "town_id", "communities": "community_id", "grids": "grid_id", "buildings": "building_id"}
+ID_COLUMNS = {
+    "towns": "town_id",
+    "communities": "community_id",
+    "grids": "grid_id",
+    "buildings": "building_id",
+    "blocks": "block_id",
+}
 #: plan_id under which extra layers' features are stored (they are not plan-versioned)
 EXTRA_PLAN_ID = 0
 

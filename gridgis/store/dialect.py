@@ -36,7 +36,7 @@ class Dialect:
         DB-API placeholder style: "qmark" (``?``) or "format" (``%s``).
     types
         Column types by name, for :meth:`schema`: ``serial`` (an auto-increment integer key),
-        ``bigint``, ``real`` (float64), ``bool``, ``ts`` (a UTC instant).
+        ``bigint``, ``real`` (float64), ``bool``, ``ts`` (a UTC instant), ``bytes`` (a binary value).
     text_times
         True when times are stored as ISO 8601 text (SQLite), False for native timestamps.
     for_update
@@ -55,7 +55,8 @@ class Dialect:
         return sql if self.paramstyle == "qmark" else sql.replace("?", "%s")
 
     def schema(self, template: str) -> str:
-        """A schema template with ``{serial}``, ``{bigint}``, ``{real}``, ``{bool}``, ``{ts}`` type names filled in."""
+        """A schema template with ``{serial}``, ``{bigint}``, ``{real}``, ``{bool}``, ``{ts}``, ``{bytes}`` type names
+        filled in."""
         return template.format(**self.types)
 
     def ts(self, value: datetime | None) -> Any:
@@ -81,13 +82,20 @@ def from_stored(value: Any) -> datetime | None:
 SQLITE = Dialect(
     "sqlite",
     "qmark",
-    {"serial": "INTEGER", "bigint": "INTEGER", "real": "REAL", "bool": "INTEGER", "ts": "TEXT"},
+    {"serial": "INTEGER", "bigint": "INTEGER", "real": "REAL", "bool": "INTEGER", "ts": "TEXT", "bytes": "BLOB"},
     text_times=True,
 )
 POSTGIS = Dialect(
     "postgis",
     "format",
-    {"serial": "BIGSERIAL", "bigint": "BIGINT", "real": "DOUBLE PRECISION", "bool": "BOOLEAN", "ts": "TIMESTAMPTZ"},
+    {
+        "serial": "BIGSERIAL",
+        "bigint": "BIGINT",
+        "real": "DOUBLE PRECISION",
+        "bool": "BOOLEAN",
+        "ts": "TIMESTAMPTZ",
+        "bytes": "BYTEA",
+    },
     text_times=False,
     for_update=" FOR UPDATE",
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 from gridgis.errors import ConflictError, FileWarning, InputError
 from gridgis.io import list_layers, read_layer, read_layers
 from gridgis.io.formats import check_geopackage
+from gridgis.progress import task
 from gridgis.store.base import PLAN_LAYERS, LayerInfo, PlanInfo, Store, check_name
 
 
@@ -45,7 +46,8 @@ def import_plan_file(
             fix="import a plan written by `gridgis partition INPUT.gpkg -o plan.gpkg`.",
         )
     layers = read_layers(path, [n for n in PLAN_LAYERS if n in present], crs=crs, encoding=encoding)
-    return store.import_plan(name, layers, source=str(path))
+    with task(f"storing plan {name}"):
+        return store.import_plan(name, layers, source=str(path))
 
 
 def import_layer_file(

@@ -22,6 +22,7 @@ import shapely
 
 from gridgis.assign import GridIndex
 from gridgis.store.base import EXTRA_PLAN_ID, PlanInfo, Store
+from gridgis.store.gridindex import plan_index
 
 GRID_FIELDS = ("grid_id", "grid_code", "name", "kind", "households", "population", "buildings", "shops")
 COMMUNITY_FIELDS = ("community_id", "name", "kind")
@@ -125,7 +126,7 @@ def load_snapshot(store: Store, plan: str | None = None, *, previous: Snapshot |
         grids = store.load_layer(info.plan_id, "grids")
         towns = store.load_layer(info.plan_id, "towns") if info.counts.get("towns") else _empty()
         communities = store.load_layer(info.plan_id, "communities") if info.counts.get("communities") else _empty()
-        locator = GridIndex(grids)
+        locator = plan_index(store, info.plan_id, grids)  # kept in the store: built once per plan
         x0, y0, _, _ = grids.total_bounds
         locator.nearest([x0 - 0.01], [y0])  # builds its metric tree now, not in the first outside request
     staff = store.all_staff()

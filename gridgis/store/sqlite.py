@@ -7,6 +7,7 @@ and exact tests run in shapely after the box filter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -56,7 +57,9 @@ class SQLiteStore(Store):
     Reads run on one connection per thread. :meth:`write` hands its work to one writer thread, which
     runs the jobs waiting in its queue in one transaction (each in a savepoint, so a failing job leaves
     the others alone) and commits them with one fsync: group commit, the way PostgreSQL batches
-    concurrent commits. Each caller gets its answer only after that commit returned.
+    concurrent commits. Each caller gets its answer only after that commit returned. The answers of a
+    batch's :meth:`awrite` callers go back to their event loop in one callback per loop (a wake-up of
+    the loop per job cost more CPU than the job's SQL).
     """
 
     dialect = SQLITE
@@ -118,22 +121,26 @@ class SQLiteStore(Store):
     # --- group commit ---------------------------------------------------------------------
     def write(self, work: Callable[[Any], T]) -> T:
         """Run ``work(cursor)`` on the writer thread; return its result once committed (fsynced)."""
-        return self._enqueue(work).result()
+        job: Future = Future()
+        self._enqueue((work, job, None))
+        return job.result()
 
     async def awrite(self, work: Callable[[Any], T]) -> T:
         """:meth:`write` for an event loop: awaits the commit without blocking the loop."""
-        return await asyncio.wrap_future(self._enqueue(work))
+        loop = asyncio.get_running_loop()
+        job = loop.create_future()
+        self._enqueue((work, job, loop))
+        return await job
 
-    def _enqueue(self, work: Callable[[Any], T]) -> Future:
-        job: Future = Future()
-        self._jobs.put((work, job))
+    def _enqueue(self, item: tuple[Callable, Any, asyncio.AbstractEventLoop | None]) -> None:
+        """Queue ``(work, future, loop)``: a concurrent future (``loop`` None) or an asyncio future of ``loop``."""
+        self._jobs.put(item)
         with self._start_lock:  # after the put: an idle writer that just left cannot miss this job
             if self._writer_thread is None:
                 if self._writer_con is None:
                     self._writer_con = self._open()
                 self._writer_thread = threading.Thread(target=self._run_writer, name="gridgis-writer", daemon=True)
                 self._writer_thread.start()
-        return job
 
     def _run_writer(self) -> None:
         while True:
@@ -158,43 +165,40 @@ class SQLiteStore(Store):
                     stop = True
                     break
                 batch.append(item)
-            self._commit(batch)
+            _answer(self._commit(batch))
             if stop:
                 return
 
-    def _commit(self, batch: list[tuple[Callable, Future]]) -> None:
+    def _commit(self, batch: list[tuple[Callable, Any, Any]]) -> list[tuple[Any, Any, Any, BaseException | None]]:
+        """Run ``batch`` in one transaction; the answers ``(future, loop, value, error)`` to give once it ended."""
         con = self._writer_con
         cur = con.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             error = StoreError(f"SQLite store {self.path} is not writable: {exc}.", fix="check the database file.")
-            for _, job in batch:
-                job.set_exception(error)
-            return
+            return [(job, loop, None, error) for _, job, loop in batch]
+        answers: list[tuple[Any, Any, Any, BaseException | None]] = []
         done = []
-        for work, job in batch:
+        for work, job, loop in batch:
             cur.execute("SAVEPOINT job")
             try:
                 value = work(cur)
             except BaseException as exc:  # this job fails alone
                 cur.execute("ROLLBACK TO job")
                 cur.execute("RELEASE job")
-                job.set_exception(exc)
+                answers.append((job, loop, None, exc))
             else:
                 cur.execute("RELEASE job")
-                done.append((job, value))
+                done.append((job, loop, value, None))
         try:
             cur.execute("COMMIT")
         except sqlite3.Error as exc:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             error = StoreError(f"Committing to {self.path} failed: {exc}.", fix="check the disk and retry.")
-            for job, _ in done:
-                job.set_exception(error)
-            return
-        for job, value in done:
-            job.set_result(value)
+            done = [(job, loop, None, error) for job, loop, _, _ in done]
+        return answers + done
 
     # --- features ---------------------------------------------------------------------------
     def _insert_features(self, cur, plan_id, layer, ids, props, geoms) -> None:
@@ -254,3 +258,30 @@ class SQLiteStore(Store):
             con.close()
         self._local = threading.local()
         self._writer_con = None
+
+
+def _answer(answers: list[tuple[Any, Any, Any, BaseException | None]]) -> None:
+    """Give each write its answer: concurrent futures at once, asyncio ones in one callback per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for job, loop, value, error in answers:
+        if loop is None:
+            if error is None:
+                job.set_result(value)
+            else:
+                job.set_exception(error)
+        else:
+            by_loop.setdefault(loop, []).append((job, value, error))
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these answers any more
+            loop.call_soon_threadsafe(_settle, items)
+
+
+def _settle(items: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    """In the event loop: resolve the futures of one batch (a caller that gave up has a cancelled one)."""
+    for job, value, error in items:
+        if job.done():
+            continue
+        if error is None:
+            job.set_result(value)
+        else:
+            job.set_exception(error)

@@ -41,6 +41,48 @@ def test_unstorable_json_is_422_naming_the_field(client, published, auth, body, 
     assert needle in err["message"] and err["details"]["field"].startswith("body.")
 
 
+GOOD = {"category": "fire", "description": "x", "lon": 112.905, "lat": 22.705}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problems"),
+    [
+        ({}, [("body", "Field required")]),
+        ({"content": b'{"a":', "headers": JSON}, [("body.5", "JSON decode error")]),
+        ({"content": b"null", "headers": JSON}, [("body", "valid dictionary or object")]),
+        ({"json": [GOOD]}, [("body", "valid dictionary or object")]),
+        ({"content": b'{"category": "fire"}', "headers": {"content-type": "text/plain"}}, [("body", "dictionary")]),
+        ({"json": {**GOOD, "x": 1}}, [("body.x", "Extra inputs")]),
+        ({"json": {**GOOD, "lon": "abc"}}, [("body.lon", "valid number")]),
+        ({"json": {**GOOD, "address": "x" * 201}}, [("body.address", "at most 200")]),
+        (  # a header and the body wrong at once: one answer naming both, the header first
+            {"json": {**GOOD, "x": 1}, "headers": {"Idempotency-Key": "k" * 201}},
+            [("header.idempotency-key", "at most 200"), ("body.x", "Extra inputs")],
+        ),
+    ],
+)
+def test_case_intake_names_each_bad_part_of_the_request(client, published, auth, kwargs, problems):
+    """POST /v1/cases reads its own request (the busiest write): its answers are FastAPI's for a declared body."""
+    kwargs = {**kwargs, "headers": {**auth["reader"], **kwargs.get("headers", {})}}
+    err = _shape(client.post("/v1/cases", **kwargs), 422, "invalid_request")
+    got = err["details"]["problems"]
+    assert [p["field"] for p in got] == [f for f, _ in problems], got
+    assert all(needle in p["message"] for p, (_, needle) in zip(got, problems, strict=True)), got
+
+
+def test_case_intake_wants_a_key_before_it_reads_the_fields(client, published, auth):
+    assert _shape(client.post("/v1/cases", json={"x": 1}), 401, "key_required")
+    assert _shape(client.post("/v1/cases", json=GOOD, headers={"X-API-Key": "ggk_nope"}), 401, "bad_key")
+    r = client.post("/v1/cases", json=GOOD, headers={"Authorization": "Bearer " + auth["reader"]["X-API-Key"]})
+    assert r.status_code == 201 and r.headers["Location"] == f"/v1/cases/{r.json()['id']}"
+    again = {**auth["reader"], "Idempotency-Key": "k" * 200}
+    first = client.post("/v1/cases", json=GOOD, headers=again)
+    replay = client.post("/v1/cases", json=GOOD, headers=again)
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+    assert _shape(client.post("/v1/cases", json={**GOOD, "description": "y"}, headers=again), 409, "conflict")
+
+
 def test_nan_in_a_locate_batch_is_echoed_safely(client, published):
     r = client.post("/v1/locate", content=b'{"lon": ["a\\ud800"], "lat": [NaN]}', headers=JSON)
     _shape(r, 422)

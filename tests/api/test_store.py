@@ -116,3 +116,27 @@ def test_bad_store_urls():
         open_store("postgresql://nobody@127.0.0.1:1/x")
     with pytest.raises(InputError, match="Unknown store URL"):
         open_store("mysql://x")
+
+
+def test_each_plan_keeps_its_grid_index_in_the_store(store, toy_layers, rng):
+    import numpy as np
+
+    from gridgis.assign import GridIndex
+    from gridgis.store.gridindex import plan_index
+
+    info = store.import_plan("s-index", toy_layers)
+    grids = store.load_layer(info.plan_id, "grids")
+    built = plan_index(store, info.plan_id, grids)  # first use: built, kept
+    with store.cursor(readonly=True) as cur:
+        cur.execute(store.dialect.q("SELECT data FROM grid_indexes WHERE plan_id = ?"), (info.plan_id,))
+        kept = bytes(cur.fetchone()[0])
+    again = plan_index(store, info.plan_id, grids)
+    assert again is not built and np.array_equal(again._table, built._table)
+    x, y = rng.uniform(112.89, 112.99, 2000), rng.uniform(22.69, 22.73, 2000)
+    assert np.array_equal(again.locate(x, y), GridIndex(grids).locate(x, y))
+    # a row that is not this plan's index (damaged, or another plan's) is rebuilt and replaced
+    other = grids.iloc[::-1]
+    assert np.array_equal(plan_index(store, info.plan_id, other).locate(x, y), GridIndex(other).locate(x, y))
+    with store.cursor(readonly=True) as cur:
+        cur.execute(store.dialect.q("SELECT data FROM grid_indexes WHERE plan_id = ?"), (info.plan_id,))
+        assert bytes(cur.fetchone()[0]) != kept

@@ -119,3 +119,24 @@ def service(store_url, toy_city, toy_plan, monkeypatch):
     with TestClient(app) as client:
         state = app.state.gridgis
         yield Service(client, state.store, state.cases, store_url, worker, other_worker)
+
+
+def failing_inserts(service, table: str) -> None:
+    """Make every insert into ``table`` fail in the database (a full disk, a broken constraint) from now on."""
+    if service.store.kind == "sqlite":
+        sql = [f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk full'); END"]
+    else:
+        sql = [
+            f"CREATE FUNCTION fail_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE 'disk full'; END $$",
+            f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION fail_{table}()",
+        ]
+    service.store.write(lambda cur: [cur.execute(s) for s in sql])
+
+
+def mended(service, table: str) -> None:
+    """Undo :func:`failing_inserts`."""
+    service.store.write(
+        lambda cur: cur.execute(
+            f"DROP TRIGGER fail_{table}" + ("" if service.store.kind == "sqlite" else f" ON {table}")
+        )
+    )

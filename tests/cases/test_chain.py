@@ -341,8 +341,9 @@ def test_ledger_for_excel(centre):
     assert row["上报时间"] == "2026-11-23 16:00:00"  # Beijing time, no microseconds
     assert row["处置人"] == "王五" and row["处置结果"] == "已清理" and row["核查意见"] == "已核查"
     assert row["回访情况"] == "满意" and row["满意度"] == "4" and row["社区编码"] == f"\t{COMMUNITY}"
+    assert row["来源渠道"] == "APP"  # the channel's Chinese name, as the statuses
     en = list(csv.DictReader(io.StringIO(centre.get("/v1/cases.csv", lang="en").content.decode("utf-8-sig"))))
-    assert en[0]["status"] == "closed"
+    assert en[0]["status"] == "closed" and en[0]["channel"] == "app"
     r = centre.get("/v1/cases.xlsx")
     assert r.status_code == 200
     sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from shapely.geometry import Point
 
 from gridgis.cli import main
-from tests.cases.conftest import APP, DISPATCHER, G1, G2, IN_G1, IN_G2
+from tests.cases.conftest import APP, DISPATCHER, G1, G2, IN_G1, IN_G2, failing_inserts, mended
 
 BASE = "/open311/v2"
 DOORS = [("沙坪街道中山路12号", IN_G1), ("沙坪街道中山路13号", IN_G2), ("沙坪街道人民路105号", IN_G2)]
@@ -123,3 +123,22 @@ def test_post_v1_cases_by_address_only(service, tmp_path):
     # a bad report is refused before it is queued
     r = service.post_case(lon=None, lat=None, address="共和镇无名村", category="nope")
     assert r.status_code == 422 and service.get("/v1/addresses/queue").json() == []
+
+
+def test_a_case_by_address_is_kept_with_its_address_or_not_at_all(service, tmp_path):
+    """The case and the address it was placed by are one transaction (POST /v1/cases and a dispatcher's
+    placing): when the address row cannot be written, no case is kept, and the queued report still waits."""
+    _import(service, tmp_path)
+    failing_inserts(service, "geocode_cases")
+    r = service.post_case(lon=None, lat=None, address="鹤山市沙坪街道中山路13号", channel="hotline")
+    assert r.status_code == 500 and service.cases.list()[1] == 0
+    token = service.post_case(lon=None, lat=None, address="共和镇无名村", channel="hotline").json()["token"]
+    place = f"/v1/addresses/queue/{token}/place"
+    r = service.client.post(place, json={"lon": IN_G1[0], "lat": IN_G1[1]}, headers={"X-API-Key": DISPATCHER})
+    assert r.status_code == 500 and service.cases.list()[1] == 0
+    assert [t["token"] for t in service.get("/v1/addresses/queue").json()] == [token]
+    mended(service, "geocode_cases")
+    r = service.client.post(place, json={"lon": IN_G1[0], "lat": IN_G1[1]}, headers={"X-API-Key": DISPATCHER})
+    assert r.status_code == 201 and service.cases.list()[1] == 1
+    again = service.client.post(place, json={"lon": IN_G1[0], "lat": IN_G1[1]}, headers={"X-API-Key": DISPATCHER})
+    assert again.status_code == 409 and service.cases.list()[1] == 1

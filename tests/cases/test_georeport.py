@@ -11,7 +11,7 @@ from georeport import GeoReport
 from api.main import create_app
 from api.settings import Settings
 from gridgis.crs import wgs84_to_gcj02
-from tests.cases.conftest import APP, DISPATCHER, IN_G1, IN_G2, KEYS
+from tests.cases.conftest import APP, DISPATCHER, IN_G1, IN_G2, KEYS, failing_inserts, mended
 from tests.live import serving
 
 BASE = "/open311/v2"
@@ -162,3 +162,21 @@ def test_the_georeport_client_library_reads_us(store_url, service):
             assert one["address"] == "沙坪街道中山路12号"
             single = client.get_service_request(one["service_request_id"])
             assert single["description"] == "路灯不亮"
+
+
+def test_a_request_whose_open311_row_fails_leaves_no_case(service):
+    """The case and its Open311 row are one transaction: when the row cannot be written, no case is kept either
+    (no case without its reporter's fields), and the same request sent again afterwards makes the case."""
+    before = service.cases.list()[1]
+    failing_inserts(service, "georeport_requests")
+    headers = {"Idempotency-Key": "wx-req-1"}
+    r = service.client.post(f"{BASE}/requests.json", data=full_form(), headers=headers)
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal"
+    assert service.cases.list()[1] == before  # nothing half-written
+    mended(service, "georeport_requests")
+    r = service.client.post(f"{BASE}/requests.json", data=full_form(), headers=headers)
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    assert service.cases.list()[1] == before + 1
+    [staff] = service.client.get(f"{BASE}/requests/{rid}.json", headers={"X-API-Key": DISPATCHER}).json()
+    assert staff["phone"] == "13800000000" and staff["address"] == "沙坪街道中山路12号"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 
 from gridgis.cases import check_report, open_case_store, submit
+from gridgis.cases.desk import submit_async
 from gridgis.cases.lifecycle import Actor
 from gridgis.errors import ConflictError
 from gridgis.store import open_store
@@ -59,6 +61,37 @@ def test_concurrent_submissions_each_stored_once_and_a_bad_one_fails_alone(desk)
         c["description"] for c in fresh
     )
     assert len(cases.events(first["id"])) == 2
+
+
+def test_concurrent_async_submissions_each_answered_after_their_commit(desk):
+    """Many submissions awaited in one event loop (the service's way): each gets its own answer, a bad one
+    fails alone, and every answered case is already committed (read back on another connection)."""
+    cases, snap = desk
+    first, _ = submit(cases, snap, report("original"), client="app", idempotency_key="k-dup")
+    committed: list[bool] = []
+
+    async def one(i: int):
+        text, key = (f"other {i}", "k-dup") if i % 10 == 0 else (f"r{i}", f"k{i}")
+        case, replayed = await submit_async(cases, snap, report(text), client="app", idempotency_key=key)
+        fresh = open_store(cases.store.url)  # a connection of its own: sees only committed rows
+        try:
+            committed.append(open_case_store(fresh).get(case["id"])["description"] == text)
+        finally:
+            fresh.close()
+        return case, replayed
+
+    async def run():
+        return await asyncio.gather(*(one(i) for i in range(120)), return_exceptions=True)
+
+    outcomes = asyncio.run(run())
+    for i, outcome in enumerate(outcomes):
+        if i % 10 == 0:
+            assert isinstance(outcome, ConflictError) and "k-dup" in str(outcome)
+        else:
+            assert not isinstance(outcome, BaseException) and outcome[0]["description"] == f"r{i}"
+    assert len(committed) == 108 and all(committed)
+    assert len({o[0]["id"] for o in outcomes if not isinstance(o, BaseException)}) == 108
+    assert cases.list(limit=1000)[1] == 109
 
 
 def test_a_new_case_is_answered_as_it_is_stored(desk):

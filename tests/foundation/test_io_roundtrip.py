@@ -47,7 +47,9 @@ def test_round_trip_keeps_columns_values_and_geometries(tmp_path, toy_city, fmt,
 
 
 def test_geopackage_holds_every_layer_and_reads_back_validated(tmp_path, toy_city, toy_plan):
-    layers = {**toy_city, "grids": toy_plan}
+    com = toy_city["communities"]
+    blocks = com[["community_id", "geometry"]].assign(block_id=com["community_id"] + "B0001")  # one block each
+    layers = {**toy_city, "grids": toy_plan, "blocks": blocks}
     assert set(layers) == set(LAYERS)  # every layer of the data model is covered
     path = tmp_path / "plan.gpkg"
     write_layers(layers, path)

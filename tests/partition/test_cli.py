@@ -31,6 +31,9 @@ def test_partition_writes_plan_and_report_and_quality_passes(city_gpkg, tmp_path
     layers = read_layers(out)
     assert {"grids", "buildings", "towns", "communities", "shops", "roads", "rivers"} <= set(layers)
     assert len(layers["grids"]) == 9 and layers["buildings"]["grid_id"].notna().all()
+    # the street blocks the grids were cut from, for the workbench's block moves: every basic-grid building in one
+    basic = layers["grids"].loc[layers["grids"]["kind"] == "basic", "grid_id"]
+    assert layers["blocks"]["buildings"].sum() == layers["buildings"]["grid_id"].isin(basic).sum()
     report = json.loads((tmp_path / "plan.report.json").read_text(encoding="utf-8"))
     assert report["quality"]["ok"] and report["grids"] == 9
 

@@ -98,3 +98,43 @@ def test_pages_are_for_planners(client, auth, plan_name):
     assert client.get("/console/plans/nope", headers=auth["planner"]).status_code == 404
     assert client.get("/console/workbench/workbench.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/console/workbench/other.js").status_code == 404
+
+
+def test_blocks_are_served_and_moved_whole(client, auth, store, toy_city, toy_plan):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    name = f"wb-{next(_n)}"
+    layers = toy_layers(toy_city, toy_plan)
+    # the fourth column of buildings of the first community: a block the east grid gives the west one
+    step = 0.02 / 6
+    layers["blocks"] = gpd.GeoDataFrame(
+        {"block_id": ["B4"], "community_id": ["440784101001"], "buildings": [6], "households": [24]},
+        geometry=[box(112.90 + 3 * step, 22.70, 112.90 + 4 * step, 22.72)], crs="EPSG:4326")  # fmt: skip
+    store.import_plan(name, {k: v for k, v in layers.items() if k != "shops"})
+    r = client.get(f"/v1/plans/{name}/workbench/blocks", headers=auth["planner"])
+    assert r.status_code == 200 and [f["id"] for f in r.json()["features"]] == ["B4"]
+    assert r.json()["features"][0]["properties"] == {"block_id": "B4", "community_id": "440784101001",
+                                                     "buildings": 6, "households": 24}  # fmt: skip
+    r = client.post(f"/v1/plans/{name}/edits", json={"edits": [{"op": "move", "block": "B4", "to": WEST}]},
+                    headers=auth["planner"])  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["moved"] == {str(b): WEST for b in range(18, 24)}
+    assert client.get(f"/v1/plans/{name}/workbench/blocks", headers=auth["dispatcher"]).status_code == 403
+
+
+def test_names_table_becomes_rename_and_note_operations(client, auth, plan_name):
+    table = f"grid_id,name,note\n{WEST},沙坪西网格,\n{EAST},,菜市场旁\n".encode()
+    r = client.post(f"/v1/plans/{plan_name}/edits/names", files={"file": ("names.csv", table, "text/csv")},
+                    headers=auth["planner"])  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["edits"] == [{"op": "rename", "grid": WEST, "name": "沙坪西网格"},
+                                 {"op": "note", "grid": EAST, "text": "菜市场旁"}]  # fmt: skip
+    bad = b"grid_id,name\n440784101001999,x\n"
+    r = client.post(f"/v1/plans/{plan_name}/edits/names", files={"file": ("names.csv", bad, "text/csv")},
+                    headers=auth["planner"])  # fmt: skip
+    assert r.status_code == 422 and "['440784101001999']" in r.json()["error"]["message"]
+    r = client.post(f"/v1/plans/{plan_name}/edits/names", files={"file": ("names.txt", table, "text/plain")},
+                    headers=auth["planner"])  # fmt: skip
+    err = r.json()["error"]
+    assert r.status_code == 422 and "uploaded file 'names.txt'" in err["message"] and ".csv or .xlsx" in err["message"]

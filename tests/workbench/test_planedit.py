@@ -182,6 +182,17 @@ def test_figures_are_county_wide(plan):
     assert np.isclose(moved["cv"], moved["std"] / 72.0, atol=1e-4)
 
 
+def test_figures_are_the_quality_report_distribution_of_basic_grids(plan):
+    from gridgis.quality import county_distribution
+
+    grids = plan.grids.assign(kind=["dedicated"] + ["basic"] * 7)
+    grids.loc[0, "households"] = 500  # a school's grid: not part of the balance
+    fig = figures(grids)
+    same = county_distribution(grids.assign(load=grids["households"].astype(float)), 0.10)
+    assert {k: fig[k] for k in same} == same and fig["grids"] == 7 and fig["max"] == 72.0
+    assert sum(fig["per_community"][c]["grids"] for c in fig["per_community"]) == 7
+
+
 def test_an_editor_continues_from_a_remembered_list_with_the_same_result(plan):
     from gridgis.planedit import Editor
 
@@ -196,3 +207,30 @@ def test_an_editor_continues_from_a_remembered_list_with_the_same_result(plan):
     assert shapely.equals_exact(two.geometry.values, fresh.geometry.values, 0).all()
     assert shapely.equals_exact(again.geometry.values, one.geometry.values, 0).all()
     assert row(Plan({"grids": two}), WEST)["households"] == 84
+
+
+def test_the_partition_writes_its_street_blocks_and_a_whole_block_moves():
+    from gridgis.partition import partition
+    from tests.conftest import _toy_city
+
+    city = _toy_city()
+    result = partition(city, n_grids=12, barriers=["roads"])
+    blocks = result.blocks  # the road cuts every community into a south and a north block of 18 buildings
+    assert len(blocks) == 8 and blocks["block_id"].is_unique
+    assert blocks["buildings"].tolist() == [18] * 8 and blocks["households"].tolist() == [72] * 8
+    com = city["communities"].set_index("community_id").geometry
+    for cid, mine in blocks.groupby("community_id"):
+        assert np.isclose(shapely.union_all(mine.geometry.values).area, com[cid].area, rtol=1e-6)
+    plan = Plan({"grids": result.grids, "buildings": result.buildings, "blocks": blocks})
+    south = blocks[blocks["block_id"] == f"{COMMUNITY}B0002"].geometry.iloc[0]  # numbered north-west first
+    inside = set(result.buildings.loc[result.buildings.representative_point().within(south), "building_id"])
+    accepted = []
+    for gid in sorted(result.grids.loc[result.grids["community_id"] == COMMUNITY, "grid_id"]):
+        try:
+            res = apply_edits(plan, [{"op": "move", "block": f"{COMMUNITY}B0002", "to": gid}])
+        except EditRefused:
+            continue
+        accepted.append(gid)
+        b = res.plan.buildings
+        assert set(b.loc[b["grid_id"] == gid, "building_id"]) >= inside and row(res.plan, gid)["households"] >= 72
+    assert accepted  # some grid of the community can take the whole south block

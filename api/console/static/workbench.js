@@ -9,6 +9,7 @@
   var BANDS = [[0.8, "#2166ac"], [0.9, "#92c5de"], [1.1, "#f7f7f7"], [1.2, "#f4a582"], [Infinity, "#b2182b"]];
   var base = null, grids = {}, owner = {}, baseOwner = {}, dist = null, published = null;
   var edits = [], redo = [], selected = {}, current = null, busy = false;
+  var mode = "click", block = null, blocks = {}, lasso = null;
   var $ = function (id) { return document.getElementById(id); };
 
   function el(tag, attrs, kids) {
@@ -30,6 +31,7 @@
       });
     });
   }
+  function num(v) { return v === null || v === undefined ? "—" : String(Math.round(v * 10) / 10); }
   function say(text, bad) { var m = $("wb-msg"); m.textContent = text; m.className = "wb-msg" + (bad ? " wb-bad" : ""); }
   function colour(p) {
     var ratio = dist && dist.mean ? p.households / dist.mean : 1;
@@ -38,6 +40,9 @@
   }
 
   var map = L.map("wb-map", { preferCanvas: false });
+  // street blocks above the grids, buildings above both; blocks are on the map only while blocks are picked
+  map.createPane("wb-blocks").style.zIndex = 405;
+  map.createPane("wb-buildings").style.zIndex = 410;
   var gridLayer = L.geoJSON(null, {
     style: function (f) {
       var p = f.properties;
@@ -50,13 +55,28 @@
       layer.bindTooltip(function () { var p = grids[f.id].properties; return (p.name || f.id) + " · " + p.households; });
     }
   }).addTo(map);
+  var blockLayer = L.geoJSON(null, {
+    pane: "wb-blocks",
+    style: function (f) {
+      return { color: f.id === block ? "#ffb000" : "#6a3d9a", weight: f.id === block ? 4 : 1.5, dashArray: "4 3",
+        fillColor: "#6a3d9a", fillOpacity: f.id === block ? 0.25 : 0.05 };
+    },
+    onEachFeature: function (f, layer) {
+      layer.on("add", function () { layer.getElement().setAttribute("data-block", String(f.id)); });
+      layer.on("click", function (e) { L.DomEvent.stopPropagation(e); pickBlock(block === f.id ? null : f.id); });
+      layer.bindTooltip(function () { return f.id + " · " + f.properties.buildings + " " + W.buildings + " · " + f.properties.households + " " + W.households; });
+    }
+  });
   var buildingLayer = L.geoJSON(null, {
+    pane: "wb-buildings",
     style: function (f) { return { color: selected[f.id] ? "#ffb000" : "#333", weight: selected[f.id] ? 3 : 1, fillColor: "#666", fillOpacity: 0.6 }; },
     onEachFeature: function (f, layer) {
       layer.on("add", function () { layer.getElement().setAttribute("data-building", String(f.id)); });
       layer.on("click", function (e) {
         L.DomEvent.stopPropagation(e);
+        if (mode !== "click") return;
         if (selected[f.id]) delete selected[f.id]; else selected[f.id] = true;
+        pickBlock(null);
         buildingLayer.resetStyle(layer);
         showSelection();
       });
@@ -75,9 +95,50 @@
   function showSelection() {
     var ids = Object.keys(selected);
     $("wb-nsel").textContent = ids.length;
-    var cid = ids.length ? community(owner[ids[0]]) : (current ? community(current) : null);
+    var b = block && blocks[block] ? blocks[block].properties : null;
+    $("wb-block").textContent = b ? W.block + " " + block + " · " + b.buildings + " " + W.buildings + " · " + b.households + " " + W.households : "";
+    var cid = b ? b.community_id : (ids.length ? community(owner[ids[0]]) : (current ? community(current) : null));
     options($("wb-move-to"), cid ? gridsOf(cid) : [], $("wb-move-to").value);
   }
+  function clearBuildings() { selected = {}; buildingLayer.setStyle(buildingLayer.options.style); }
+  function pickBlock(id) {
+    block = id;
+    if (id) clearBuildings();
+    blockLayer.setStyle(blockLayer.options.style);
+    showSelection();
+  }
+  function setMode(m) {
+    mode = m;
+    ["click", "lasso", "block"].forEach(function (k) { $("wb-mode-" + k).classList.toggle("wb-on", k === m); });
+    if (m === "block") blockLayer.addTo(map); else { map.removeLayer(blockLayer); pickBlock(null); }
+    if (m === "lasso") map.dragging.disable(); else map.dragging.enable();
+    $("wb-map").classList.toggle("wb-lassoing", m === "lasso");
+    document.body.setAttribute("data-wb-mode", m);
+  }
+  // the lasso: a freehand outline drawn with the mouse; the buildings whose centre it holds are selected
+  function inside(pt, ring) {
+    var yes = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var a = ring[i], b = ring[j];
+      if ((a.lat > pt.lat) !== (b.lat > pt.lat) && pt.lng < (b.lng - a.lng) * (pt.lat - a.lat) / (b.lat - a.lat) + a.lng) yes = !yes;
+    }
+    return yes;
+  }
+  map.on("mousedown", function (e) {
+    if (mode !== "lasso") return;
+    lasso = L.polyline([e.latlng], { color: "#ffb000", weight: 2, dashArray: "5 4", interactive: false }).addTo(map);
+  });
+  map.on("mousemove", function (e) { if (lasso) lasso.addLatLng(e.latlng); });
+  map.on("mouseup", function () {
+    if (!lasso) return;
+    var ring = lasso.getLatLngs();
+    map.removeLayer(lasso); lasso = null;
+    if (ring.length < 3) return;
+    pickBlock(null);
+    buildingLayer.eachLayer(function (layer) { if (inside(layer.getBounds().getCenter(), ring)) selected[layer.feature.id] = true; });
+    buildingLayer.setStyle(buildingLayer.options.style);
+    showSelection();
+  });
   function selectGrid(gid) {
     current = gid;
     var p = grids[gid].properties;
@@ -86,7 +147,7 @@
       el("tr", {}, [el("td", { text: W.community }), el("td", { text: p.community_id })]),
       el("tr", {}, [el("td", { text: W.households }), el("td", { id: "wb-hh", text: String(p.households) })]),
       el("tr", {}, [el("td", { text: W.buildings }), el("td", { text: String(p.buildings) })]),
-      el("tr", {}, [el("td", { text: W.mean }), el("td", { text: dist.mean + " (" + (p.households / dist.mean).toFixed(2) + ")" })])
+      el("tr", {}, [el("td", { text: W.mean }), el("td", { text: num(dist.mean) + " (" + (p.households / dist.mean).toFixed(2) + ")" })])
     ]);
     var box = $("wb-grid"); box.textContent = ""; box.className = ""; box.appendChild(el("b", { text: p.name || gid })); box.appendChild(facts);
     $("wb-grid-tools").hidden = false;
@@ -107,10 +168,10 @@
       grid.appendChild(el("span", { text: label })); grid.appendChild(cell); grid.appendChild(el("span", { "data-bin": i, text: String(b.grids) }));
     });
     box.appendChild(grid);
-    box.appendChild(el("div", { "class": "gg-muted", id: "wb-stats", text: W.mean + " " + dist.mean + " · CV " + dist.cv + " · " + dist.grids + " " + W.grid }));
+    box.appendChild(el("div", { "class": "gg-muted", id: "wb-stats", text: W.mean + " " + num(dist.mean) + " · CV " + dist.cv + " · " + dist.grids + " " + W.grids }));
     var cmp = $("wb-compare");
-    cmp.textContent = published ? (W.published + " " + published.name + ": " + W.mean + " " + published.distribution.mean + ", CV " +
-      published.distribution.cv + ", " + published.distribution.grids + " " + W.grid + " · " + W.draft + ": CV " + dist.cv) : "—";
+    cmp.textContent = published ? (W.published + " " + published.name + ": " + W.mean + " " + num(published.distribution.mean) + ", CV " +
+      published.distribution.cv + ", " + published.distribution.grids + " " + W.grids + " · " + W.draft + ": CV " + dist.cv) : "—";
   }
   function show(answer) {
     grids = {};
@@ -143,9 +204,13 @@
 
   $("wb-move").addEventListener("click", function () {
     var ids = Object.keys(selected).map(function (b) { return isNaN(Number(b)) ? b : Number(b); });
-    if (!ids.length || !$("wb-move-to").value) return;
-    edit({ op: "move", buildings: ids, to: $("wb-move-to").value }).then(function () { selected = {}; buildingLayer.setStyle(buildingLayer.options.style); showSelection(); });
+    var to = $("wb-move-to").value;
+    if ((!ids.length && !block) || !to) return;
+    var op = block ? { op: "move", block: block, to: to } : { op: "move", buildings: ids, to: to };
+    edit(op).then(function () { if (edits[edits.length - 1] === op) { clearBuildings(); pickBlock(null); } });
   });
+  ["click", "lasso", "block"].forEach(function (m) { $("wb-mode-" + m).addEventListener("click", function () { setMode(m); }); });
+  $("wb-clear").addEventListener("click", function () { clearBuildings(); pickBlock(null); });
   $("wb-lock").addEventListener("click", function () { edit({ op: grids[current].properties.locked ? "unlock" : "lock", grids: [current] }); });
   $("wb-rebalance").addEventListener("click", function () { edit({ op: "rebalance", community: community(current) }); });
   $("wb-split").addEventListener("click", function () { edit({ op: "split", grid: current, into: 2 }); });
@@ -168,10 +233,70 @@
       document.body.setAttribute("data-wb-saved", answer.saved.name);
     }).catch(function (e) { say(W.refused + ": " + e.message, true); });
   });
+  // the re-plan migration's per-community table (gridgis.store.replan): a publish's dry run, or a diff
+  var COLS = ["kept", "new", "retired", "buildings_moved", "staff_moved", "staff_unattached", "keys_moved", "keys_unattached",
+    "cases_rerouted", "cases_unrouted"];
+  function migrationTable(report) {
+    var rows = report.communities.filter(function (r) {
+      return COLS.some(function (c) { return c !== "kept" && r[c]; });
+    });
+    var head = el("tr", {}, [el("th", { text: W.community })].concat(COLS.map(function (c) { return el("th", { text: W.cols[c] }); })));
+    var body = rows.map(function (r) {
+      return el("tr", { "data-community": r.community_id }, [el("td", { text: r.community_id })].concat(COLS.map(function (c) { return el("td", { text: String(r[c]) }); })));
+    });
+    var total = el("tr", { "class": "wb-total" }, [el("td", { text: W.total })].concat(COLS.map(function (c) { return el("td", { "data-total": c, text: String(report.totals[c]) }); })));
+    var sums = el("div", { "class": "wb-sums" }, COLS.filter(function (c) { return c !== "kept"; }).map(function (c) {
+      return el("span", { "data-sum": c }, [W.cols[c] + " ", el("b", { text: String(report.totals[c]) })]);
+    }));
+    var box = el("div", {}, [sums, el("div", { "class": "wb-scroll" }, [el("table", { "class": "wb-migration" }, [head].concat(body, [total]))])]);
+    if (report.unattached.length) box.appendChild(el("p", { "class": "wb-bad", text: W.unattached + ": " + report.unattached.length + " (" +
+      report.unattached.slice(0, 5).map(function (u) { return u.kind + " " + u.id + " @ " + u.grid_id; }).join(", ") + ")" }));
+    return box;
+  }
+  function unsavedNote() { return edits.length ? " " + W.unsaved.replace("{n}", edits.length) : ""; }
+  $("wb-compare-btn").addEventListener("click", function () {
+    call("GET", "/v1/plans/" + encodeURIComponent(NAME) + "/diff").then(function (report) {
+      var box = $("wb-diff"); box.textContent = "";
+      box.appendChild(el("p", { "class": "gg-muted", text: W.diff_of.replace("{plan}", NAME).replace("{old}", report.previous || "—") + unsavedNote() }));
+      box.appendChild(migrationTable(report));
+      document.body.setAttribute("data-wb-compared", "1");
+    }).catch(function (e) { say(e.message, true); });
+  });
+  var publishUrl = "/v1/plans/" + encodeURIComponent(NAME) + "/publish";
   $("wb-publish").addEventListener("click", function () {
-    if (!window.confirm(W.publish_confirm + " " + NAME)) return;
-    call("POST", "/v1/plans/" + encodeURIComponent(NAME) + "/publish").then(function (p) { say(W.published + ": " + p.name); document.querySelector(".wb-status").textContent = p.status; })
-      .catch(function (e) { say(e.message, true); });
+    call("POST", publishUrl + "?dry_run=true").then(function (answer) {
+      var report = answer.migration, box = $("wb-publish-box");
+      box.textContent = ""; box.hidden = false;
+      box.appendChild(el("h3", { text: W.publish_check.replace("{plan}", NAME).replace("{old}", report.previous || "—") }));
+      if (edits.length) box.appendChild(el("p", { "class": "wb-bad", text: unsavedNote() }));
+      box.appendChild(migrationTable(report));
+      var force = el("input", { type: "checkbox", id: "wb-force" });
+      if (report.refused) box.appendChild(el("p", { "class": "wb-bad" }, [force, " " + W.force]));
+      var yes = el("button", { type: "button", id: "wb-publish-yes", "class": "gg-primary", text: W.publish_yes });
+      var no = el("button", { type: "button", id: "wb-publish-no", text: W.cancel });
+      box.appendChild(el("div", { "class": "wb-row" }, [yes, no]));
+      no.addEventListener("click", function () { box.hidden = true; });
+      yes.addEventListener("click", function () {
+        call("POST", publishUrl + (force.checked ? "?force=true" : "")).then(function (p) {
+          box.hidden = true;
+          say(W.published + ": " + p.name + " · " + W.cols.buildings_moved + " " + p.migration.totals.buildings_moved + " · " +
+            W.cols.cases_rerouted + " " + p.migration.totals.cases_rerouted);
+          document.querySelector(".wb-status").textContent = p.status;
+          published = null; bars();  // this plan is the published one now
+        }).catch(function (e) { say(e.message, true); });
+      });
+      document.body.setAttribute("data-wb-dry-run", "1");
+    }).catch(function (e) { say(e.message, true); });
+  });
+  // names and notes in bulk: the table's rows become rename and note operations appended to the list
+  $("wb-names").addEventListener("click", function () {
+    var file = $("wb-names-file").files[0];
+    if (!file) return;
+    var form = new FormData(); form.append("file", file);
+    fetch("/v1/plans/" + encodeURIComponent(NAME) + "/edits/names", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": boot.csrf }, body: form })
+      .then(function (r) { return r.json().then(function (data) { if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText); return data; }); })
+      .then(function (answer) { return run(edits.concat(answer.edits), function () { redo = []; }); })
+      .catch(function (e) { say(W.refused + ": " + e.message, true); });
   });
 
   var loaded = {};
@@ -188,6 +313,11 @@
     map.fitBounds(bounds);
     var first = wb.tiles ? Promise.resolve(gridgisTiles.viewBuildings(map, wb.tiles, loadBuildings)) : loadBuildings(bounds.toBBoxString());
     return first.then(function () {
+      return call("GET", "/v1/plans/" + encodeURIComponent(NAME) + "/workbench/blocks?bbox=" + bounds.toBBoxString());
+    }).then(function (bl) {
+      bl.features.forEach(function (f) { blocks[f.id] = f; });
+      blockLayer.addData(bl.features);
+      $("wb-mode-block").disabled = !bl.features.length;
       show({ removed: [], grids: { features: [] }, figures: fc.features.map(function (f) { return f.properties; }), moved: {}, distribution: fc.distribution });
       document.body.setAttribute("data-wb-ready", "1");
     });
