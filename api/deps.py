@@ -46,6 +46,7 @@ from api.settings import Settings
 from gridgis.access import ANONYMOUS, Caller, require_role, unknown_key
 from gridgis.assign import GridIndex
 from gridgis.cases import CaseStore
+from gridgis.console.logins import Logins, caller_of_person
 from gridgis.console.photos import PhotoStore
 from gridgis.console.sessions import SessionStore
 from gridgis.errors import ForbiddenError
@@ -190,10 +191,13 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class Console:
-    """The console's components over the service's store: sessions and case photos (``upload_dir``)."""
+    """The console's components over the service's store: sessions, people's passwords and the sign-in
+    attempt limit (``logins``), case photos (``upload_dir``)."""
 
     def __init__(self, service: Service, upload_dir: str):
-        self.sessions = SessionStore(service.store)
+        people = service.cases.people
+        self.sessions = SessionStore(service.store, persons=lambda person_id: caller_of_person(people, person_id))
+        self.logins = Logins(service.store, self.sessions)
         self.photos = PhotoStore(service.store, upload_dir)
         #: key id -> caller of the environment's keys (sessions name keys by id)
         self.env_by_id = {c.key_id: c for c in service.env_callers.values()}

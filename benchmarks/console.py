@@ -171,7 +171,7 @@ def bench_store(kind: str, url: str, args, tmp: Path) -> list[str]:
     head = f"{'page+map ms':>13}  {'page ms':>11}  {'JSON API ms':>13}"
     out.append(f"  {'filter':30} {'matching':>9} {'points':>7}  {head}")
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
-        r = client.post("/console/sign-in", data={"key": KEY})
+        r = client.post("/console/sign-in", data={"secret": KEY})
         assert r.status_code == 200 and re.search(r'"csrf"', r.text)
         for name, console_q, api_q in filters:
             qs = "&".join(f"{k}={v}" for k, v in {"limit": 50, **console_q}.items()).replace("+", "%2B")

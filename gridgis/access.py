@@ -8,7 +8,9 @@ names a key in messages, listings and the audit log.
 Roles, lowest first (:data:`ROLES`):
 
 - ``reader`` (an app): submits cases and reads only the cases it submitted; moves none;
-- ``worker``: reads and moves the cases of the grids its key carries;
+- ``worker``: reads and moves the cases of the grids its key carries, and a person signed in with a
+  password (:func:`person_caller`) also those of the communities, towns and departments they are
+  posted to (``units``: the community and town handlers who take escalated cases);
 - ``dispatcher``: every case, the routing table, escalation runs, grid staff;
 - ``planner``: plans and extra layers; ``admin``: API keys.
 
@@ -24,12 +26,15 @@ Examples
 >>> case = {"grid_id": "G1", "submitter_id": app.key_id}
 >>> may_read(app, case), may_read(other, case)
 (True, False)
+>>> secretary = person_caller("p-1a2b3c4d5e", "leader", [("community", "440784101001")])
+>>> secretary.role, secretary.units, may_read(secretary, {"grid_id": "G9", "community_id": "440784101001"})
+('worker', (('community', '440784101001'),), True)
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +44,10 @@ from gridgis.errors import ForbiddenError, UnauthenticatedError
 ROLES = ("reader", "worker", "dispatcher", "planner", "admin")
 #: characters of a token shown to name its key (never used to identify it)
 PREFIX_LENGTH = 10
+#: a person's post level -> the case column naming that unit (a person's ``units`` give access by it)
+UNIT_COLUMNS = {"community": "community_id", "town": "town_id", "department": "department"}
+#: the key id a person's password session stands for: this prefix and the person id
+PERSON_KEY = "person:"
 
 
 def key_id(token: str) -> str:
@@ -54,12 +63,17 @@ def rank(role: str) -> int:
 @dataclass(frozen=True)
 class Caller:
     """Who calls: the key's ``role`` (None without a key), its ``prefix`` (display only), the
-    ``grids`` a ``worker`` key covers and the key's identity ``key_id`` (see :func:`key_id`)."""
+    ``grids`` a ``worker`` key covers and the key's identity ``key_id`` (see :func:`key_id`). A person
+    signed in with a password (:func:`person_caller`) also has ``person_id`` and the ``units``
+    ((level, code or department name) of their community, town and department posts) whose cases they
+    handle; ``key_id`` is then ``person:ID``."""
 
     role: str | None = None
     prefix: str | None = None
     grids: tuple[str, ...] = ()
     key_id: str | None = None
+    units: tuple[tuple[str, str], ...] = ()
+    person_id: str | None = None
 
     @classmethod
     def of_key(cls, token: str, role: str, grids: tuple[str, ...] = ()) -> Caller:
@@ -92,6 +106,22 @@ class Caller:
 
 #: the caller without a key
 ANONYMOUS = Caller()
+
+
+def person_caller(person_id: str, role: str, posts: Iterable[tuple[str, str]]) -> Caller:
+    """The caller of a person signed in with a password: ``role`` their roster role (``dispatcher``...),
+    ``posts`` the (level, unit id) they are posted to (:mod:`gridgis.cases.people`).
+
+    A dispatcher, or a person posted to the county, acts as a ``dispatcher`` (every case); anyone else as a
+    ``worker`` whose grids are their grid posts and whose units are their community, town and department
+    posts. Keys are never issued this way: revoking the password ends the person's sessions.
+    """
+    posts = list(posts)
+    if role == "dispatcher" or any(level == "county" for level, _ in posts):
+        return Caller("dispatcher", person_id, (), PERSON_KEY + person_id, person_id=person_id)
+    grids = tuple(dict.fromkeys(unit for level, unit in posts if level == "grid"))
+    units = tuple(dict.fromkeys((level, unit) for level, unit in posts if level in UNIT_COLUMNS))
+    return Caller("worker", person_id, grids, PERSON_KEY + person_id, units, person_id)
 
 
 def identify(
@@ -142,19 +172,26 @@ def require_role(caller: Caller, role: str | None = None, what: str = "This requ
     return caller
 
 
+def in_scope(caller: Caller, case: Mapping[str, Any]) -> bool:
+    """True when ``case`` lies in one of the caller's grids or units (see :class:`Caller`)."""
+    return case["grid_id"] in caller.grids or any(case.get(UNIT_COLUMNS[level]) == unit for level, unit in caller.units)
+
+
 def may_read(caller: Caller, case: Mapping[str, Any]) -> bool:
-    """True when ``caller`` may read ``case`` (a mapping with ``grid_id`` and ``submitter_id``):
-    dispatchers and above every case, a worker its grids' cases, an app the cases it submitted."""
+    """True when ``caller`` may read ``case`` (a mapping with ``grid_id`` and ``submitter_id``; ``community_id``,
+    ``town_id`` and ``department`` for a person's units): dispatchers and above every case, a worker the
+    cases of its grids and units, an app the cases it submitted."""
     if caller.at_least("dispatcher"):
         return True
     if caller.role == "worker":
-        return case["grid_id"] in caller.grids
+        return in_scope(caller, case)
     return caller.role == "reader" and caller.key_id is not None and case.get("submitter_id") == caller.key_id
 
 
 def may_act(caller: Caller, case: Mapping[str, Any]) -> bool:
-    """True when ``caller`` may move ``case`` (its status, assignee): dispatchers and above, or a worker of its grid."""
-    return caller.at_least("dispatcher") or (caller.role == "worker" and case["grid_id"] in caller.grids)
+    """True when ``caller`` may move ``case`` (its status, assignee): dispatchers and above, or a worker of its
+    grid or unit (which moves, the chain's table says: :mod:`gridgis.cases.lifecycle`)."""
+    return caller.at_least("dispatcher") or (caller.role == "worker" and in_scope(caller, case))
 
 
 def check_case(caller: Caller, case: Mapping[str, Any], *, act: bool = False) -> None:
@@ -164,7 +201,9 @@ def check_case(caller: Caller, case: Mapping[str, Any], *, act: bool = False) ->
     if (may_act if act else may_read)(caller, case):
         return
     where = f"grid {case['grid_id']}" if case["grid_id"] else f"the desk of town {case['town_id']}"
-    mine = f"grids {list(caller.grids)}" if caller.role == "worker" else "the cases it submitted"
+    units = [f"{level} {unit}" for level, unit in caller.units]
+    mine = f"grids {list(caller.grids)}" + (f" and {units}" if units else "")
+    mine = mine if caller.role == "worker" else "the cases it submitted"
     raise ForbiddenError(
         f"Case {case['id']} belongs to {where}; this key may {'move' if act else 'read'} only {mine}.",
         fix="ask a dispatcher, or use the key of that grid's worker.",

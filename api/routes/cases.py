@@ -214,6 +214,7 @@ async def case_filter(
         since=_aware(since, "since"),
         until=_aware(until, "until"),
         grid_ids=caller.scope,
+        units=caller.units,
     )
 
 

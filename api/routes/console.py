@@ -2,6 +2,11 @@
 view, the monthly review; pages in Chinese (``?lang=en``: English), offline (Leaflet from /maps/assets).
 
 Who sees what is :mod:`gridgis.access`'s: a dispatcher (and above) every case, a worker its grids' cases.
+Sign-in takes a staff key, or a person's phone number (or person id) and password
+(:mod:`gridgis.console.logins`: Argon2id hashes; failed attempts per account and per client back off
+exponentially, answered 429 with ``Retry-After``). Community, town and department handlers (people
+posted there, signed in with a password) use the dispatcher's page limited to their units' cases, with
+"held by me" on by default, and act as the chain's table allows them.
 The pages identify the caller by the session cookie set at sign-in (HttpOnly, SameSite=Strict, 12 h),
 through the same dependency chain as the API (``api.deps``); their scripts call the JSON routes here and
 ``POST /v1/cases/{id}/transitions`` with the session's CSRF token. The moves a page offers are the
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from math import ceil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,15 +43,19 @@ from api.deps import (
 )
 from api.routes.console_text import STATUS_COLOURS, text
 from api.routes.tiles import page_tiles
-from gridgis.access import Caller, check_case
+from gridgis.access import Caller, check_case, may_act, may_read
 from gridgis.cases import CATEGORIES, CaseStore, check_report
 from gridgis.cases.desk import submit_async
-from gridgis.cases.lifecycle import LEVELS, STATUSES
+from gridgis.cases.ledger import unit_names
+from gridgis.cases.lifecycle import DISPATCH_DESK, LEVELS, STATUSES
+from gridgis.cases.people import ROLE_NAMES_ZH
 from gridgis.console import query, review
+from gridgis.console.logins import account_of, caller_of_person, find_person
 from gridgis.console.photos import MAX_PHOTO_BYTES
 from gridgis.console.sessions import SESSION_TTL
 from gridgis.crs import wgs84_to_gcj02
 from gridgis.errors import GridgisError, InputError
+from gridgis.service import Service
 from gridgis.times import shown
 
 router = APIRouter(prefix="/console", tags=["console"])
@@ -53,6 +63,15 @@ HERE = Path(__file__).resolve().parent.parent / "console"
 templates = Jinja2Templates(directory=HERE / "templates")
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 LangQuery = Annotated[str, Query(pattern="^(zh|en)$", description="zh (default) or en.")]
+
+
+def _who(request: Request, caller: Caller | None) -> str:
+    """How the header names the caller: the person's name (a password session, a person's key), else the key prefix."""
+    if caller is None:
+        return ""
+    d = request.app.state.gridgis.cases.people.directory()
+    person = d.people.get(caller.person_id) if caller.person_id else d.person_of_key(caller.key_id)
+    return person.name if person else (caller.prefix or "")
 
 
 def _page(request: Request, name: str, caller: Caller | None, lang: str, **context: Any) -> HTMLResponse:
@@ -63,6 +82,8 @@ def _page(request: Request, name: str, caller: Caller | None, lang: str, **conte
         "colours": STATUS_COLOURS,
         "csrf": getattr(request.state, "csrf", ""),
         "role": caller.role if caller else None,
+        "dispatcher": bool(caller and caller.at_least("dispatcher")),
+        "handler": bool(caller and _handler(caller)),
         "categories": {c.code: (c.name_zh if lang == "zh" else c.name) for c in CATEGORIES.values()},
         "levels": list(LEVELS),
         "max_photo_bytes": MAX_PHOTO_BYTES,
@@ -78,6 +99,8 @@ def _page(request: Request, name: str, caller: Caller | None, lang: str, **conte
             "lang": lang,
             "other_lang": "en" if lang == "zh" else "zh",
             "caller": caller,
+            "who": _who(request, caller),
+            "handler": bool(caller and _handler(caller)),
             "colours": STATUS_COLOURS,
             "statuses": [s for s in STATUSES],
             "boot": json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
@@ -95,8 +118,13 @@ CSP = (
 )
 
 
+def _handler(caller: Caller) -> bool:
+    """A community, town or department handler: uses the case list (its units' cases), not only the phone view."""
+    return caller.role == "worker" and bool(caller.units)
+
+
 def _home(caller: Caller, lang: str) -> str:
-    return f"/console/{'cases' if caller.at_least('dispatcher') else 'worker'}?lang={lang}"
+    return f"/console/{'cases' if caller.at_least('dispatcher') or _handler(caller) else 'worker'}?lang={lang}"
 
 
 def _sign_in_first(lang: str) -> RedirectResponse:
@@ -109,31 +137,63 @@ def sign_in_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") ->
     """The sign-in form; a signed-in caller is sent on to its view (303)."""
     if caller.role in ("worker",) or caller.at_least("dispatcher"):
         return RedirectResponse(_home(caller, lang), status_code=303)
-    return _page(request, "sign_in.html", None, lang, error=None)
+    return _page(request, "sign_in.html", None, lang, error=None, account="")
 
 
-@router.post("/sign-in", summary="Open a console session with a staff key (form: key)")
+def _client(request: Request) -> str:
+    """The client a sign-in attempt is counted against: its IP address (as the server sees it)."""
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/sign-in",
+    summary="Open a console session: a staff key, or an account (phone or person id) and its password",
+)
 async def sign_in(
     request: Request,
     service: ServiceDep,
     console: ConsoleDep,
     settings: SettingsDep,
-    key: Annotated[str, Form(max_length=500)],
+    secret: Annotated[str, Form(max_length=500, description="The staff key, or the account's password.")],
+    account: Annotated[str, Form(max_length=100, description="Phone number or person id (password sign-in).")] = "",
     lang: Annotated[str, Form(pattern="^(zh|en)$")] = "zh",
 ) -> Response:
-    """Check the key, open a session, set its cookie and go to the caller's view (303). 401 (the form again,
-    with a message): unknown, revoked or non-staff key."""
+    """Check the key (no account) or the account's password, open a session, set its cookie and go to the caller's
+    view (303). 401 (the form again, with a message): unknown, revoked or non-staff key, unknown account or wrong
+    password. 429 (with Retry-After): too many failures of this account or client; the attempt is not checked."""
+    t = text(lang)
     origin = request.headers.get("origin")
     if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
-        return _page(request, "sign_in.html", None, lang, error=text(lang)["bad_key"])
-    try:
-        caller = await caller_of(service, key.strip() or None)
-    except GridgisError:
-        caller = None
+        return _page(request, "sign_in.html", None, lang, error=t["bad_key"], account=account)
+    name, client = account_of(account) or None, _client(request)
+    person_id = find_person(service.cases.people, name) if name else None
+    name = person_id or name  # one account whether typed as phone or person id
+    wait = await run_in_threadpool(console.logins.wait, name, client)
+    if wait > 0:
+        page = _page(
+            request, "sign_in.html", None, lang, error=t["too_many"].format(seconds=ceil(wait)), account=account
+        )
+        page.status_code = 429
+        page.headers["Retry-After"] = str(ceil(wait))
+        return page
+    caller: Caller | None = None
+    if name is not None:  # a person's password
+        if await run_in_threadpool(console.logins.verify, person_id, secret):
+            caller = caller_of_person(service.cases.people, person_id)
+    else:
+        try:
+            caller = await caller_of(service, secret.strip() or None)
+        except GridgisError:
+            caller = None
     if caller is None or not (caller.role == "worker" or caller.at_least("dispatcher")):
-        page = _page(request, "sign_in.html", None, lang, error=text(lang)["bad_key"])
+        await run_in_threadpool(console.logins.failed, name, client)
+        page = _page(
+            request, "sign_in.html", None, lang, error=t["bad_password" if name else "bad_key"], account=account
+        )
         page.status_code = 401
         return page
+    if name is not None:
+        await run_in_threadpool(console.logins.succeeded, name)
     token, _ = await run_in_threadpool(console.sessions.open, caller)
     out = RedirectResponse(_home(caller, lang), status_code=303)
     out.set_cookie(
@@ -161,11 +221,55 @@ async def sign_out(request: Request, console: ConsoleDep, caller: CallerDep, lan
 
 # --- pages ---------------------------------------------------------------------------------------
 @router.get("/cases", response_class=HTMLResponse, summary="Dispatcher console: case list, map, detail, actions")
-def cases_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") -> Response:
-    """The dispatcher's page (HTML); a worker is sent to its own view, no session to sign-in (303)."""
-    if not caller.at_least("dispatcher"):
+def cases_page(request: Request, service: ServiceDep, caller: CallerDep, lang: LangQuery = "zh") -> Response:
+    """The dispatcher's page (HTML), also a community/town/department handler's (their units' cases); a grid
+    worker is sent to its own view, no session to sign-in (303)."""
+    if not (caller.at_least("dispatcher") or _handler(caller)):
         return RedirectResponse(_home(caller, lang), 303) if caller.role == "worker" else _sign_in_first(lang)
-    return _page(request, "cases.html", caller, lang, sorts=list(query.SORTS))
+    assignees = assignee_options(service.cases) if caller.at_least("dispatcher") else []
+    return _page(
+        request,
+        "cases.html",
+        caller,
+        lang,
+        sorts=list(query.SORTS),
+        units=filter_units(service, caller),
+        assignees=assignees,
+    )
+
+
+def assignee_options(cases: CaseStore) -> list[tuple[str, str]]:
+    """What a dispatcher may assign to, as (value, label): each person (by name, or ``person:ID`` when the name is
+    not unique; labelled with role and posts) and each configured department (``department:NAME``)."""
+    d = cases.people.directory()
+    counts: dict[str, int] = {}
+    for person in d.people.values():
+        counts[person.name] = counts.get(person.name, 0) + 1
+    out = []
+    for pid, person in sorted(d.people.items(), key=lambda item: item[1].name):
+        posts = ", ".join(p.unit_id for p in d.posts_of(pid))
+        value = person.name if counts[person.name] == 1 else f"person:{pid}"
+        out.append((value, f"{person.name} · {ROLE_NAMES_ZH.get(person.role, person.role)} · {posts}"))
+    out += [(f"department:{name}", name) for name in cases.config().departments]
+    return out
+
+
+def filter_units(service: Service, caller: Caller) -> dict[str, list[tuple[str, str]]]:
+    """The towns, communities and grids the page's filters offer, as (code, name) sorted by code: the published
+    plan's, limited to the caller's grids and units."""
+    snap = service.snapshot
+    out: dict[str, dict[str, str]] = {"town": {}, "community": {}, "grid": {}}
+    for answer in snap.answers if snap is not None else ():
+        town, community, grid = (answer.get(k) or {} for k in ("town", "community", "grid"))
+        case = {"grid_id": str(grid.get("grid_id")), "community_id": community.get("community_id")}
+        case["town_id"], case["department"] = town.get("town_id"), None
+        if not (caller.at_least("dispatcher") or may_read(caller, case)):
+            continue
+        for level, unit in (("town", town), ("community", community), ("grid", grid)):
+            code = unit.get(f"{level}_id")
+            if code is not None:
+                out[level][str(code)] = str(unit.get("name") or code)
+    return {level: sorted(units.items()) for level, units in out.items()}
 
 
 @router.get("/worker", response_class=HTMLResponse, summary="Grid worker's phone view: my cases by deadline")
@@ -179,6 +283,7 @@ def worker_page(request: Request, caller: CallerDep, lang: LangQuery = "zh") -> 
 @router.get("/review", response_class=HTMLResponse, summary="Monthly review (考核) figures")
 def review_page(
     request: Request,
+    service: ServiceDep,
     caller: CallerDep,
     cases: CasesDep,
     clock: ClockDep,
@@ -190,12 +295,21 @@ def review_page(
     if caller.role is None or not caller.at_least("worker"):
         return _sign_in_first(lang)
     month = month or shown(clock()).strftime("%Y-%m")
-    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, now=clock())
+    rows = review.review(
+        cases,
+        unit,
+        review.month_range(month),
+        grid_ids=caller.scope,
+        units=caller.units,
+        names=unit_names_of(service)[unit],
+        now=clock(),
+    )
     return _page(request, "review.html", caller, lang, rows=rows, month=month, unit=unit)
 
 
 @router.get("/review.xlsx", summary="Monthly review as XLSX (staff)")
 def review_xlsx(
+    service: ServiceDep,
     caller: Annotated[Caller, require("worker")],
     cases: CasesDep,
     clock: ClockDep,
@@ -205,8 +319,17 @@ def review_xlsx(
 ) -> Response:
     """The review of ``month`` per ``unit`` as a workbook. 401/403: not staff; 422: bad month or unit."""
     t = text(lang)
-    rows = review.review(cases, unit, review.month_range(month), grid_ids=caller.scope, now=clock())
+    rows = review.review(
+        cases,
+        unit,
+        review.month_range(month),
+        grid_ids=caller.scope,
+        units=caller.units,
+        names=unit_names_of(service)[unit],
+        now=clock(),
+    )
     headers = [
+        t["code"],
         t[unit],
         t["cases_n"],
         t["closed_n"],
@@ -235,6 +358,7 @@ def static(name: str) -> FileResponse:
 # --- JSON for the pages ---------------------------------------------------------------------------
 def selection(
     caller: Annotated[Caller, require("worker")],
+    cases: CasesDep,
     status: Annotated[list[str] | None, Query(description=f"Repeat or comma-separate: {list(STATUSES)}.")] = None,
     level: Annotated[str | None, Query(description=f"One of {list(LEVELS)}.")] = None,
     overdue: bool = False,
@@ -246,6 +370,7 @@ def selection(
     since: datetime | None = None,
     until: datetime | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Case id or words of the description/assignee.")] = None,
+    mine: Annotated[bool, Query(description="Only the cases held by the caller, or by a desk of its units.")] = False,
 ) -> query.Selection:
     """The console's filter from the query, limited to the caller's grids. 401/403: not staff; 422: bad value."""
     for name, value in (("since", since), ("until", until)):
@@ -265,8 +390,22 @@ def selection(
         since=since,
         until=until,
         search=q or None,
+        held_by=held_by(cases, caller) if mine else (),
         grid_ids=caller.scope,
+        units=caller.units,
     )
+
+
+def held_by(cases: CaseStore, caller: Caller) -> tuple[str, ...]:
+    """The assignees whose cases are the caller's own: its person, the desks of its grids and units, and for a
+    dispatcher the dispatch desk (returned cases)."""
+    d = cases.people.directory()
+    person = d.people.get(caller.person_id) if caller.person_id else d.person_of_key(caller.key_id)
+    out = [f"person:{person.person_id}"] if person else []
+    out += [f"grid:{g}" for g in caller.grids] + [f"{level}:{unit}" for level, unit in caller.units]
+    if caller.at_least("dispatcher"):
+        out.append(DISPATCH_DESK)
+    return tuple(out)
 
 
 SelectionDep = Annotated[query.Selection, Depends(selection)]
@@ -281,8 +420,38 @@ def nav_url(lon: float, lat: float, name: str) -> str:
     )
 
 
-def _listed(cases: CaseStore, case: dict[str, Any], now: datetime) -> dict[str, Any]:
+def unit_names_of(service: Service) -> dict[str, dict[str, str]]:
+    """``grid``/``community``/``town`` -> code -> name of the published plan (:func:`gridgis.cases.ledger.unit_names`),
+    built once per snapshot."""
+    snap = service.snapshot
+    cached = _NAMES.get("key")
+    if cached is None or cached[0] is not snap:  # the snapshot itself: two apps' stores may share plan ids
+        cached = (snap, unit_names(snap))
+        _NAMES["key"] = cached
+    return cached[1]
+
+
+#: the unit names of the last snapshot asked for: (snapshot, names)
+_NAMES: dict[str, tuple] = {}
+
+
+def assignee_name(cases: CaseStore, names: dict[str, dict[str, str]], assignee: str | None) -> str | None:
+    """The name of who holds a case: a person's name, or the name of the grid, community or town whose desk
+    (``grid:ID``...) holds it; None for another assignee (a department is named by its name already)."""
+    if not assignee:
+        return None
+    kind, _, ref = assignee.partition(":")
+    if kind in names:
+        return names[kind].get(ref)
+    return cases.people.directory().name_of(assignee)
+
+
+def _listed(cases: CaseStore, case: dict[str, Any], now: datetime, names: dict[str, dict[str, str]]) -> dict[str, Any]:
     out = case_json(case, now, contact=True, names=cases.people.directory().name_of)
+    out["assignee_name"] = out.get("assignee_name") or assignee_name(cases, names, case["assignee"])
+    for level in ("grid", "community", "town"):
+        code = case[f"{level}_id"]
+        out[f"{level}_name"] = names[level].get(str(code)) if code is not None else None
     out["due_shown"] = shown(case["due_at"]).strftime("%m-%d %H:%M")
     out["created_shown"] = shown(case["created_at"]).strftime("%m-%d %H:%M")
     out["nav_url"] = nav_url(case["lon"], case["lat"], f"case {case['id']}")
@@ -291,6 +460,7 @@ def _listed(cases: CaseStore, case: dict[str, Any], now: datetime) -> dict[str, 
 
 @router.get("/api/cases", summary="A page of the console's selection and its map points (staff)")
 def list_cases(
+    service: ServiceDep,
     cases: CasesDep,
     s: SelectionDep,
     clock: ClockDep,
@@ -305,8 +475,9 @@ def list_cases(
     now = clock()
     stamp = query.stamp(cases)
     rows, total = query.page(cases, s, sort=sort, limit=limit, offset=offset, now=now)
+    names = unit_names_of(service)
     out: dict[str, Any] = {
-        "cases": [{**_listed(cases, c, now), "allowed_moves": cases.allowed_moves(c, caller)} for c in rows],
+        "cases": [{**_listed(cases, c, now, names), "allowed_moves": cases.allowed_moves(c, caller)} for c in rows],
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -327,16 +498,27 @@ def stamp(cases: CasesDep, caller: Annotated[Caller, require("worker")]) -> dict
 
 @router.get("/api/cases/{case_id}", summary="One case for the console: history, photos, moves (staff)")
 def case_detail(
-    case_id: int, cases: CasesDep, console: ConsoleDep, caller: Annotated[Caller, require("worker")], clock: ClockDep
+    case_id: int,
+    service: ServiceDep,
+    cases: CasesDep,
+    console: ConsoleDep,
+    caller: Annotated[Caller, require("worker")],
+    clock: ClockDep,
 ) -> JSONResponse:
     """The case (as /v1/cases/{id}) with ``events``, ``photos`` and ``moves`` (the server's allowed moves
     for this caller; empty when it may not act). 401/403: not staff or another grid's case; 404: no case."""
     case = cases.get(case_id)
     check_case(caller, case)
     now = clock()
-    out = _listed(cases, case, now)
+    names = unit_names_of(service)
+    out = _listed(cases, case, now, names)
     out["events"] = [
-        {**e, "at": e["at"].isoformat(), "at_shown": shown(e["at"]).strftime("%m-%d %H:%M")}
+        {
+            **e,
+            "at": e["at"].isoformat(),
+            "at_shown": shown(e["at"]).strftime("%m-%d %H:%M"),
+            "assignee_name": assignee_name(cases, names, e["assignee"]),
+        }
         for e in cases.events(case_id)
     ]
     out["photos"] = [
@@ -344,6 +526,8 @@ def case_detail(
         for p in console.photos.list(case_id)
     ]
     out["moves"] = cases.allowed_moves(case, caller)  # the chain's one table, for this caller
+    # as POST /v1/cases/{id}/notes allows: a chain role on the case, or the access rules' right to move it
+    out["may_note"] = bool(cases.actor(caller, case).roles) or may_act(caller, case)
     return JSONResponse(out)
 
 
@@ -433,7 +617,7 @@ async def patrol(
     snapshot = service.snapshot or await run_in_threadpool(service.current, None)
     now = clock()
     case, _ = await submit_async(cases, snapshot, report, client=caller.prefix, client_id=caller.key_id, now=now)
-    return JSONResponse(_listed(cases, case, now), status_code=201)
+    return JSONResponse(_listed(cases, case, now, unit_names_of(service)), status_code=201)
 
 
 @router.get("/api/grids.geojson", summary="The published plan's grid outlines for the console map")

@@ -264,7 +264,11 @@ def _features(service, plan_id: int, cid: str, caller: Caller | None, request=No
         props: list[dict[str, Any]] = [{"address": p[1]} for p in points]
         lon, lat = [p[2] for p in points], [p[3] for p in points]
     else:
-        rows = list(service.cases.iter_cases(CaseFilter(grid_ids=caller.scope if caller else ())))[::-1]
+        rows = list(
+            service.cases.iter_cases(
+                CaseFilter(grid_ids=caller.scope if caller else (), units=caller.units if caller else ())
+            )
+        )[::-1]
         hidden = ("contact", "submitter_id")
         props = [
             {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in c.items() if k not in hidden}

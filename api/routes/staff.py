@@ -14,11 +14,11 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CallerDep, ServiceDep, SnapshotDep, StaffDep, require
+from api.deps import CallerDep, ConsoleDep, ServiceDep, SnapshotDep, StaffDep, require
 from api.routes.grids import grid_position
 from api.schemas import StaffFullOut, StaffIn
 from api.uploads import with_upload
-from gridgis.access import key_id
+from gridgis.access import Caller, key_id
 from gridgis.cases.people import RosterRow
 from gridgis.cases.roster import import_roster, write_roster
 from gridgis.errors import InputError, NotFoundError
@@ -152,6 +152,44 @@ def create_person_key(person_id: str, body: PersonKeyIn, service: ServiceDep, sn
         "name": person.name,
         "grids": sorted(grids) if role == "worker" else [],
     }
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(description="10 to 200 characters; only its Argon2id hash is kept.")
+
+
+@router.put(
+    "/v1/people/{person_id}/password",
+    status_code=204,
+    summary="Set a person's console password (admin); their open sessions end",
+)
+def set_person_password(
+    person_id: str,
+    body: PasswordIn,
+    service: ServiceDep,
+    console: ConsoleDep,
+    caller: Annotated[Caller, require("admin")],
+) -> Response:
+    """The person then signs in to ``/console`` with their phone number (or person id) and this password.
+    204; 401/403: no admin key; 404: no such person; 422: a password too short or too long."""
+    service.cases.people.get(person_id)
+    console.logins.set_password(person_id, body.password, by=caller.actor)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/v1/people/{person_id}/password",
+    status_code=204,
+    dependencies=[require("admin")],
+    summary="Remove a person's console password (admin); their open sessions end",
+)
+def clear_person_password(person_id: str, service: ServiceDep, console: ConsoleDep) -> Response:
+    """204; 401/403: no admin key; 404: no such person, or they have no password."""
+    service.cases.people.get(person_id)
+    if not console.logins.clear_password(person_id):
+        raise NotFoundError(f"{person_id} has no console password.", fix="set one: PUT /v1/people/{id}/password.")
+    return Response(status_code=204)
 
 
 @router.post(

@@ -22,6 +22,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from gridgis.access import UNIT_COLUMNS
 from gridgis.cases import lifecycle
 from gridgis.cases.categories import get_category
 from gridgis.cases.config import DEFAULT, CaseConfig, parse_config
@@ -182,9 +183,26 @@ POSTGIS_MIGRATIONS = [
 ]
 
 
+def scope_sql(grid_ids: tuple[str, ...] | None, units: Sequence[tuple[str, str]] = ()) -> tuple[str | None, list[Any]]:
+    """The SQL condition (``?`` placeholders) and parameters keeping the cases of a caller's scope: its
+    ``grid_ids`` or its ``units`` ((level, id) of :data:`gridgis.access.UNIT_COLUMNS`); None for no limit
+    (``grid_ids`` None: a dispatcher), ``1 = 0`` for an empty scope."""
+    if grid_ids is None:
+        return None, []
+    parts, params = [], []
+    if grid_ids:
+        parts.append(f"grid_id IN ({', '.join('?' * len(grid_ids))})")
+        params.extend(grid_ids)
+    for level, unit in units:
+        parts.append(f"{UNIT_COLUMNS[level]} = ?")
+        params.append(unit)
+    return ("(" + " OR ".join(parts) + ")" if parts else "1 = 0"), params
+
+
 @dataclass(frozen=True)
 class CaseFilter:
-    """What a case query keeps. ``grid_ids`` is the caller's scope (a grid worker's grids), None for all."""
+    """What a case query keeps. ``grid_ids`` is the caller's scope (a grid worker's grids), None for all;
+    ``units`` widens that scope by a person's communities, towns and departments (:func:`scope_sql`)."""
 
     grid_id: str | None = None
     community_id: str | None = None
@@ -195,6 +213,7 @@ class CaseFilter:
     until: datetime | None = None
     ids: tuple[int, ...] = ()
     grid_ids: tuple[str, ...] | None = None
+    units: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         for s in self.status:
@@ -450,13 +469,14 @@ class CaseStore:
             if value is not None:
                 clauses.append(f"{col} = ?")
                 params.append(value)
-        for col, values in (("status", f.status), ("id", f.ids), ("grid_id", f.grid_ids)):
-            if values is not None and (values or col == "grid_id"):
-                if not values:  # an empty scope sees nothing
-                    clauses.append("1 = 0")
-                    continue
+        for col, values in (("status", f.status), ("id", f.ids)):
+            if values:
                 clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
+        scope, scope_params = scope_sql(f.grid_ids, f.units)
+        if scope is not None:
+            clauses.append(scope)
+            params.extend(scope_params)
         if f.since is not None:
             clauses.append("created_at >= ?")
             params.append(self._ts(f.since))
@@ -519,16 +539,14 @@ class CaseStore:
         """The :class:`~gridgis.cases.lifecycle.Actor` of an API caller (:class:`gridgis.access.Caller`) on
         ``case``: named by the person holding its key when there is one (``王五 [worker:ggk_yMbX06]``)."""
         d = self.people.directory()
-        person = d.person_of_key(caller.key_id)
+        person = d.people.get(caller.person_id) if caller.person_id else d.person_of_key(caller.key_id)
         posts = [(p.level, p.unit_id) for p in d.posts_of(person.person_id)] if person else []
         roles = set(lifecycle.chain_roles(case, key_role=caller.role, key_grids=caller.grids, posts=posts))
-        if (
-            person
-            and caller.role is not None
-            and case.get("assignee")
-            in (f"person:{person.person_id}", *(f"department:{u}" for lv, u in posts if lv == "department"))
-        ):
-            roles.add(lifecycle.H)  # the person or department holding the case handles it, wherever it is
+        held = (f"person:{person.person_id}", *(f"{lv}:{u}" for lv, u in posts if lv in UNIT_COLUMNS)) if person else ()
+        if caller.role is not None and case.get("assignee") in held:
+            # the person, or the desk of a unit they are posted to (community:ID, town:ID, department:NAME),
+            # holding the case handles it, wherever it is
+            roles.add(lifecycle.H)
         name = f"{person.name} [{caller.actor}]" if person else caller.actor
         return lifecycle.Actor(
             name, frozenset(roles), person.person_id if person else caller.key_id, person.person_id if person else None

@@ -52,3 +52,47 @@ def export(db: str | None, output: str, lang: str) -> None:
     finally:
         cases.close()
     click.echo(f"{n} post(s) written to {output}.")
+
+
+@cli.command()
+@db_opt
+@click.argument("account")
+@click.option("--clear", is_flag=True, help="Remove the password instead (the person can no longer sign in with one).")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of standard input (scripts)."
+)
+def password(db: str | None, account: str, clear: bool, password_stdin: bool) -> None:
+    """Set the console password of a person (ACCOUNT: their phone number or person id); asked twice, hidden.
+
+    Only an Argon2id hash is kept; the person's open console sessions end. They then sign in at /console
+    with their phone number and this password.
+    """
+    import sys
+
+    from gridgis.cases import open_case_store
+    from gridgis.console.logins import Logins, account_of, find_person
+    from gridgis.errors import NotFoundError
+
+    cases = open_case_store(db)
+    try:
+        person_id = find_person(cases.people, account_of(account))
+        if person_id is None:
+            raise NotFoundError(
+                f"No one person has the phone number or person id {account!r}.",
+                fix="list people with gridgis roster export -o roster.csv (the person id is on GET /v1/people).",
+            )
+        name = cases.people.get(person_id).name
+        logins = Logins(cases.store)
+        if clear:
+            if not logins.clear_password(person_id):
+                raise NotFoundError(f"{name} ({person_id}) has no console password.", fix="nothing to clear.")
+            click.echo(f"Password of {name} ({person_id}) removed; their console sessions ended.")
+            return
+        if password_stdin:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        else:
+            secret = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+        logins.set_password(person_id, secret, by="cli")
+    finally:
+        cases.close()
+    click.echo(f"Password of {name} ({person_id}) set; they sign in at /console with their phone number.")

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from gridgis.cases.lifecycle import LEVELS, OPEN_STATUSES, check_status
-from gridgis.cases.store import CASE_COLUMNS, CaseStore
+from gridgis.cases.store import CASE_COLUMNS, CaseStore, scope_sql
 from gridgis.errors import InputError
 from gridgis.times import utc_now
 
@@ -41,8 +41,9 @@ MAX_POINTS = 5_000
 class Selection:
     """What the console lists. ``level`` is one of :data:`gridgis.cases.lifecycle.LEVELS`; ``overdue``
     True keeps open cases past their deadline (``now`` of the query); ``assignee`` matches exactly;
-    ``search`` matches the case id or a part of the description or assignee; ``grid_ids`` is the
-    caller's scope (None: all)."""
+    ``search`` matches the case id or a part of the description or assignee; ``held_by`` keeps the cases
+    held by one of these assignees (a handler's "mine": ``person:ID``, ``community:ID``...); ``grid_ids``
+    and ``units`` are the caller's scope (:func:`gridgis.cases.store.scope_sql`; ``grid_ids`` None: all)."""
 
     status: tuple[str, ...] = ()
     level: str | None = None
@@ -55,7 +56,9 @@ class Selection:
     since: datetime | None = None
     until: datetime | None = None
     search: str | None = None
+    held_by: tuple[str, ...] = ()
     grid_ids: tuple[str, ...] | None = None
+    units: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         for s in self.status:
@@ -97,12 +100,13 @@ def _where(cases: CaseStore, s: Selection, now: datetime) -> tuple[str, list[Any
             clause += " OR id = ?"
             params.append(int(text))
         clauses.append(clause + ")")
-    if s.grid_ids is not None:
-        if s.grid_ids:
-            clauses.append(f"grid_id IN ({', '.join('?' * len(s.grid_ids))})")
-            params.extend(s.grid_ids)
-        else:
-            clauses.append("1 = 0")
+    if s.held_by:
+        clauses.append(f"assignee IN ({', '.join('?' * len(s.held_by))})")
+        params.extend(s.held_by)
+    scope, scope_params = scope_sql(s.grid_ids, s.units)
+    if scope is not None:
+        clauses.append(scope)
+        params.extend(scope_params)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

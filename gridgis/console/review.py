@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from io import BytesIO
 from typing import Any
@@ -31,7 +32,17 @@ from gridgis.times import utc_now
 #: units the figures are grouped by
 UNITS = {"grid": "grid_id", "community": "community_id", "town": "town_id"}
 #: the review's columns, in order
-COLUMNS = ("unit_id", "cases", "closed", "open", "overdue", "escalated", "on_time_rate", "median_hours_to_close")
+COLUMNS = (
+    "unit_id",
+    "name",
+    "cases",
+    "closed",
+    "open",
+    "overdue",
+    "escalated",
+    "on_time_rate",
+    "median_hours_to_close",
+)
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -53,16 +64,20 @@ def review(
     period: tuple[datetime, datetime],
     *,
     grid_ids: tuple[str, ...] | None = None,
+    units: tuple[tuple[str, str], ...] = (),
+    names: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The figures of each ``unit`` (grid, community or town) for cases reported in ``period`` [start, end),
-    sorted by unit id; ``grid_ids`` limits them to a worker's grids. Rates are fractions (0..1, None
-    without closed cases); hours are floats rounded to 0.1."""
+    sorted by unit id; ``grid_ids`` (and ``units``) limit them to a worker's scope (see
+    :class:`gridgis.cases.CaseFilter`); ``names`` (code -> name, e.g. of
+    :func:`gridgis.cases.ledger.unit_names`) gives each row its ``name`` (None when unknown). Rates are
+    fractions (0..1, None without closed cases); hours are floats rounded to 0.1."""
     if unit not in UNITS:
         raise InputError(f"Unknown unit {unit!r}.", fix=f"use one of {list(UNITS)}.", details={"field": "unit"})
     now = now or utc_now()
     cols = ["grid_id", "community_id", "town_id", "status", "level", "created_at", "closed_at", "due_at"]
-    rows = cases.timings(CaseFilter(since=period[0], until=period[1], grid_ids=grid_ids))
+    rows = cases.timings(CaseFilter(since=period[0], until=period[1], grid_ids=grid_ids, units=units))
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:
         return []
@@ -84,6 +99,7 @@ def review(
         out.append(
             {
                 "unit_id": unit_id or None,
+                "name": (names or {}).get(unit_id) if unit_id else None,
                 "cases": len(g),
                 "closed": n_closed,
                 "open": int(g["open"].sum()),
@@ -107,7 +123,8 @@ def review_xlsx(rows: list[dict[str, Any]], headers: list[str], title: str) -> b
     sheet.append(headers)
     for row in rows:
         sheet.append([row[c] for c in COLUMNS])
-    for cell in sheet["G"][1:]:
+    rate = "ABCDEFGHIJ"[COLUMNS.index("on_time_rate")]
+    for cell in sheet[rate][1:]:
         cell.number_format = "0.0%"
     sheet.freeze_panes = "A2"
     out = BytesIO()

@@ -1,8 +1,11 @@
 """Sign-in sessions of the staff console: a browser holds a random token in a cookie; the store keeps its hash.
 
 A session is opened with a staff member's API key (checked by the service like any key) and then
-stands for that key: revoking the key ends its sessions at once. Each session carries a CSRF token
-that every changing request made with the cookie must echo (``X-CSRF-Token`` header or form field).
+stands for that key: revoking the key ends its sessions at once. A session opened with a person's
+password (:mod:`gridgis.console.logins`) stands for the person (key id ``person:ID``): ``persons(id)``
+gives their caller as the roster says now, and setting or clearing their password ends it. Each session
+carries a CSRF token that every changing request made with the cookie must echo (``X-CSRF-Token``
+header or form field).
 
 Component ``console_sessions`` (its own table). Times are aware UTC datetimes.
 
@@ -10,7 +13,7 @@ Examples
 --------
 >>> import tempfile
 >>> from datetime import UTC, datetime
->>> from gridgis.access import Caller
+>>> from gridgis.access import PERSON_KEY, Caller
 >>> from gridgis.store import open_store
 >>> store = open_store(f"sqlite:///{tempfile.mkdtemp()}/s.db")
 >>> sessions = SessionStore(store)
@@ -28,10 +31,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from gridgis.access import Caller
+from gridgis.access import PERSON_KEY, Caller
 from gridgis.store import Store
 from gridgis.store.dialect import from_stored
 from gridgis.times import utc_now
@@ -54,11 +57,18 @@ def _hash(token: str) -> str:
 
 
 class SessionStore:
-    """The console's sessions in ``store`` (table created on first use)."""
+    """The console's sessions in ``store`` (table created on first use); ``persons(person_id)`` gives the
+    caller of a person's session (None: it no longer stands)."""
 
-    def __init__(self, store: Store, ttl: timedelta = SESSION_TTL):
+    def __init__(
+        self,
+        store: Store,
+        ttl: timedelta = SESSION_TTL,
+        persons: Callable[[str], Caller | None] = lambda person_id: None,
+    ):
         self.store = store
         self.ttl = ttl
+        self.persons = persons
         self._q = store.dialect.q
         self._ts = store.dialect.ts
         store.migrate_component(COMPONENT, [store.dialect.schema(_SQL)])
@@ -112,6 +122,9 @@ class SessionStore:
         if row is None or from_stored(row[5]) <= now:
             return None
         key_id, role, prefix, grids, csrf, _, stored, stored_role, stored_grids, revoked = row
+        if key_id.startswith(PERSON_KEY):  # a person signed in with a password
+            person = self.persons(key_id[len(PERSON_KEY) :])
+            return (person, csrf) if person is not None else None
         if stored is None:  # an environment key: valid while the environment still gives it
             env = env_callers.get(key_id)
             return (env, csrf) if env is not None else None
@@ -119,6 +132,10 @@ class SessionStore:
             return None
         grids_t = tuple(json.loads(stored_grids) if isinstance(stored_grids, str) else stored_grids)
         return Caller(stored_role, prefix, grids_t, key_id), csrf
+
+    def end_for(self, cur, key_id: str) -> None:
+        """Within the transaction of ``cur``: end every session standing for ``key_id``."""
+        cur.execute(self._q("DELETE FROM console_sessions WHERE key_id = ?"), (key_id,))
 
     def close(self, token: str) -> None:
         """End the session of ``token`` (signing out); nothing happens for an unknown token."""

@@ -443,8 +443,24 @@ def _union(group: np.ndarray) -> shapely.Geometry:
             return merged
     except shapely.errors.GEOSException:
         pass
+    # a piece clipped around footprints can come out self-intersecting; GEOS then cannot union the
+    # group at all ("unable to assign free hole to a shell"), so invalid pieces are repaired first
+    bad = ~shapely.is_valid(group)
+    if bad.any():
+        group = group.copy()
+        group[bad] = _polygonal(shapely.make_valid(group[bad]))
     try:
         return shapely.union_all(group)
     except shapely.errors.GEOSException:
         # pieces cut around footprints can be off by far less than a millimetre: snap-round them
         return shapely.union_all(group, grid_size=PRECISION_M)
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """The polygonal part of each geometry (lines and points a repair leaves are dropped)."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    keep = np.isin(shapely.get_type_id(parts), (3, 6))
+    out = np.full(len(geoms), shapely.Polygon(), dtype=object)
+    for i in np.unique(index[keep]):
+        out[i] = shapely.union_all(parts[keep & (index == i)])
+    return out

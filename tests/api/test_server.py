@@ -121,10 +121,14 @@ def test_publish_during_load_no_error_no_mixed_answer(server, store, toy_layers,
     answers: list[tuple[float, int, str | None, str | None]] = []
 
     stop = [time.monotonic() + 60]  # moved to 2.5 s after the publish: a loaded machine still sees both sides
+    published = [float("inf")]
+
+    def late() -> int:  # answers later than a second after the publish, the ones the last checks read
+        return sum(t > published[0] + 1.0 for t, *_ in answers)
 
     async def worker(client: httpx.AsyncClient, k: int) -> None:
         i = k
-        while time.monotonic() < stop[0]:
+        while time.monotonic() < stop[0] or (late() < 40 and time.monotonic() < stop[0] + 30):
             r = await client.get("/v1/locate", params={"lon": lon[i % 400], "lat": lat[i % 400]})
             body = r.json()
             answers.append((time.monotonic(), r.status_code, body.get("plan"), body.get("grid", {}).get("grid_id")))
@@ -136,7 +140,7 @@ def test_publish_during_load_no_error_no_mixed_answer(server, store, toy_layers,
             await asyncio.sleep(1.5)
             r = await client.post("/v1/plans/load-b/publish", headers=auth["planner"])
             assert r.status_code == 200, r.text
-            published_at = time.monotonic()
+            published_at = published[0] = time.monotonic()
             stop[0] = published_at + 2.5
             await asyncio.gather(*tasks)
             return published_at
@@ -144,7 +148,7 @@ def test_publish_during_load_no_error_no_mixed_answer(server, store, toy_layers,
     # in a thread of its own: the session's Playwright (sync API) keeps an event loop running in this one
     with ThreadPoolExecutor(1) as pool:
         published_at = pool.submit(asyncio.run, run()).result()
-    assert len(answers) > 200
+    assert len(answers) > 100 and late() >= 40  # however loaded the machine, enough on both sides to judge
     assert all(status == 200 for _, status, _, _ in answers), {s for _, s, _, _ in answers}
     for _, _, plan, grid in answers:
         assert grid in grid_ids[plan]  # a grid of the plan the answer names: never half of each

@@ -96,7 +96,7 @@ def sign_in(app, key: str) -> TestClient:
     """A client signed in to the console with ``key``; its CSRF token in ``client.csrf``."""
     client = TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
     client.__enter__()
-    r = client.post("/console/sign-in", data={"key": key}, follow_redirects=True)
+    r = client.post("/console/sign-in", data={"secret": key}, follow_redirects=True)
     assert r.status_code == 200, r.text[:300]
     client.csrf = re.search(r'"csrf": "([^"]+)"', r.text).group(1)
     return client

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 
 import openpyxl
+
+from gridgis.times import shown
 
 from .conftest import DISPATCHER, GRID, IN_GRID, OTHER_DISPATCHER, READER, png, sign_in, submit
 
@@ -26,16 +29,16 @@ def test_sign_in_sets_a_strict_httponly_expiring_cookie(app):
     from fastapi.testclient import TestClient
 
     with TestClient(app, base_url="http://127.0.0.1") as c:
-        r = c.post("/console/sign-in", data={"key": DISPATCHER}, follow_redirects=False)
+        r = c.post("/console/sign-in", data={"secret": DISPATCHER}, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/console/cases?lang=zh"
         flags = r.headers["set-cookie"].lower()
         assert "httponly" in flags and "samesite=strict" in flags and "max-age=43200" in flags
         # a bad key, or a reader (an app) key, gets the form again with a message
         for key in ("ggk_nobody", READER):
-            bad = c.post("/console/sign-in", data={"key": key, "lang": "en"}, follow_redirects=False)
+            bad = c.post("/console/sign-in", data={"secret": key, "lang": "en"}, follow_redirects=False)
             assert bad.status_code == 401 and "unknown or revoked" in bad.text
         # from another site: refused
-        r = c.post("/console/sign-in", data={"key": DISPATCHER}, headers={"Origin": "http://evil.example"})
+        r = c.post("/console/sign-in", data={"secret": DISPATCHER}, headers={"Origin": "http://evil.example"})
         assert "gridgis_session" not in r.headers.get("set-cookie", "")
 
 
@@ -191,16 +194,20 @@ def test_review_counts_and_xlsx(app, api):
     for to in ("verified", "closed"):
         r = api.post(f"/v1/cases/{case['id']}/transitions", json={"to": to}, headers={"X-API-Key": OTHER_DISPATCHER})
         assert r.status_code == 200, r.text
-    month = case["created_at"][:7]  # UTC month; the test runs away from a month's edge in Beijing
+    month = shown(datetime.fromisoformat(case["created_at"])).strftime("%Y-%m")  # the review's months are Beijing's
     page = client.get(f"/console/review?month={month}&unit=grid&lang=en")
     assert page.status_code == 200 and GRID in page.text and "On-time rate" in page.text
     r = client.get(f"/console/review.xlsx?month={month}&unit=community")
     assert r.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][0] == "社区" and rows[0][6] == "按时办结率"
+    assert rows[0][:2] == ("编码", "社区") and rows[0][7] == "按时办结率"
     row = next(r for r in rows[1:] if r[0] == GRID[:12])
-    assert row[1] >= 1 and row[2] >= 1 and 0 < row[6] <= 1
+    assert row[1] == "雅瑶东社区" and row[2] >= 1 and row[3] >= 1 and 0 < row[7] <= 1
+    assert sheet["H2"].number_format == "0.0%"
+    # the page names the units (the code beside the name)
+    page = client.get(f"/console/review?month={month}&unit=community")
+    assert "<td>雅瑶东社区</td>" in page.text and GRID[:12] in page.text
     assert client.get("/console/review.xlsx?month=2026-13").status_code == 422
     assert api.get(f"/console/review.xlsx?month={month}").status_code == 401
     client.__exit__(None, None, None)

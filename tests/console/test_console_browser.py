@@ -60,7 +60,7 @@ def signed_in(browser, live, key, *, phone=False, lang="zh", **options):
     watch = Watch(context)
     page = watch.page(context)
     page.goto(f"{live}/console?lang={lang}")
-    page.fill("input[name=key]", key)
+    page.fill("input[name=secret]", key)
     page.click("button[type=submit]")
     page.wait_for_function("document.body.getAttribute('data-gridgis-ready') === '1'")
     return context, page, watch
@@ -127,6 +127,9 @@ def test_case_chain_in_the_browser(browser, live, api, world, shots):
         " : new Promise(r => { i.onload = () => r(i.naturalWidth); i.onerror = () => r(0); })"
     )
     assert panel.locator(".gg-photos img").evaluate(loaded) == 8  # the uploaded photo, served back and decoded
+    panel.locator("textarea[name=note]").fill("已到现场")  # a note without a move
+    panel.locator("[data-action=note]").click()
+    wpage.wait_for_function("document.querySelector('#gg-detail .gg-history').textContent.includes('已到现场')")
     panel.locator("textarea[name=note]").fill("已修复")
     wpage.screenshot(path=str(shots / "worker-resolve.png"))
     panel.locator("[data-move=resolved]").click()
@@ -147,6 +150,12 @@ def test_case_chain_in_the_browser(browser, live, api, world, shots):
     history = dpage.locator("#gg-detail .gg-history li").all_inner_texts()
     assert len(history) >= 6 and "已修复" in " ".join(history)
     assert dpage.locator("#gg-detail .gg-photos img").count() == 1
+    # the call-back to the reporter (回访) with their rating
+    dpage.fill("#gg-detail textarea[name=note]", "居民满意")
+    dpage.select_option("#gg-detail select[name=rating]", "5")
+    dpage.click("#gg-detail [data-action=callback]")
+    dpage.wait_for_function("document.querySelector('#gg-detail .gg-history').textContent.includes('回访: 居民满意')")
+    assert _case(api, case["id"])["rating"] == 5
     dpage.screenshot(path=str(shots / "dispatcher-closed.png"))
 
     # the ledger shows the chain, with the people who moved it
@@ -218,9 +227,61 @@ def test_review_page(browser, live, api, shots):
     context, page, watch = signed_in(browser, live, DISPATCHER, lang="en")
     page.goto(f"{live}/console/review?lang=en&unit=community")
     rows = page.locator(".gg-review-table tbody tr").all_inner_texts()
-    assert rows and rows[0].startswith("440784101001")
+    assert rows and rows[0].split("\t")[:2] == ["雅瑶东社区", "440784101001"]  # names, codes beside them
     href = page.locator("a", has_text="Export XLSX").get_attribute("href")
     assert href.startswith("/console/review.xlsx?month=") and "unit=community" in href
     page.screenshot(path=str(shots / "review.png"))
+    assert watch.errors == [] and watch.outside == []
+    context.close()
+
+
+def test_community_handler_signs_in_with_a_password_and_works_escalated_cases(browser, live, app, api, shots):
+    """A community secretary (a person posted to the community, no key) signs in with phone and password, sees
+    the cases escalated to them (a new one within 5 s), opens one beside the map (not over it) and accepts it."""
+    from gridgis.cases.people import RosterRow, person_id_of
+
+    phone_no, password = "13900000011", "secretary passphrase"
+    row = RosterRow(1, "community", "440784101001", "李书记", "leader", phone_no, "", "")
+    app.state.gridgis.cases.people.apply([row])
+    person = person_id_of(row.name, row.phone, "community:440784101001")
+    app.state.console.logins.set_password(person, password, by="test")
+    desk = {"X-API-Key": DISPATCHER}
+    first = submit(api, description="井盖缺失 missing manhole cover")
+    assert api.post(f"/v1/cases/{first['id']}/transitions", json={"to": "escalated"}, headers=desk).status_code == 200
+
+    context = browser.new_context(viewport={"width": 1366, "height": 860}, bypass_csp=True)
+    watch = Watch(context)
+    page = watch.page(context)
+    page.goto(f"{live}/console")
+    page.fill("input[name=account]", phone_no)
+    page.fill("input[name=secret]", password)
+    page.click("button[type=submit]")
+    page.wait_for_function("document.body.getAttribute('data-gridgis-ready') === '1'")
+    assert page.url.endswith("/console/cases?lang=zh") and "李书记" in page.inner_text(".gg-who")
+    assert page.is_checked("#gg-mine-only") and page.locator("#gg-bulk-assign").count() == 0
+    assert page.locator("#gg-list tbody tr[data-id]").evaluate_all("rs => rs.map(r => r.dataset.id)") == [
+        str(first["id"])
+    ]
+    # a case escalated to them now shows within 5 s
+    second = submit(api, description="占道经营 street stall")
+    assert api.post(f"/v1/cases/{second['id']}/transitions", json={"to": "escalated"}, headers=desk).status_code == 200
+    page.locator(f"#gg-list tr[data-id='{second['id']}']").wait_for(timeout=5000)
+    # the detail opens beside the map, which stays whole, named by the units' names
+    page.locator(f"#gg-list tr[data-id='{first['id']}']").click()
+    page.locator("#gg-detail [data-move=accepted]").wait_for()
+    detail, pane = page.locator("#gg-detail").bounding_box(), page.locator(".gg-map-pane").bounding_box()
+    assert detail["x"] + detail["width"] <= pane["x"] + 1 and pane["width"] >= 300
+    assert "雅瑶东社区" in page.inner_text("#gg-detail dl")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    page.screenshot(path=str(shots / "handler-detail-1366.png"))
+    page.click("#gg-detail [data-move=accepted]")
+    page.locator("#gg-detail dd .gg-badge[data-status=accepted]").wait_for()
+    events = api.get(f"/v1/cases/{first['id']}", headers=desk).json()["events"]
+    assert events[-1]["to_status"] == "accepted" and events[-1]["actor"].startswith("李书记")
+    # the same page on a phone: one column, the detail over the page
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375 + 1
+    page.screenshot(path=str(shots / "handler-detail-375.png"))
     assert watch.errors == [] and watch.outside == []
     context.close()

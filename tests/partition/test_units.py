@@ -183,3 +183,24 @@ def test_cut_off_piece_joins_the_site_on_its_side():
     grids = dissolve(t.pieces, t.site, 3)
     assert all(g.geom_type == "Polygon" for g in grids)
     assert shapely.union_all(grids).symmetric_difference(area).area < 1e-9
+
+
+def test_dissolve_repairs_a_self_intersecting_piece_geos_cannot_union():
+    """Two pieces from Jiangmen's synthetic 440705103001 (seed 0): the first self-intersects at a
+    sub-nanometre spike, and GEOS's union raised "unable to assign free hole to a shell" on them,
+    with or without a snapping grid, which crashed the whole partition."""
+    pieces = shapely.from_wkt([
+        "POLYGON ((711119.9659735684 2482483.1749367267, 711119.9659735683 2482483.1749367267, "
+        "711123.0143365122 2482483.0025725383, 711127.1582503188 2482477.8658502502, "
+        "711125.5068864314 2482476.3519182084, 711125.4815292038 2482476.337951481, "
+        "711119.9659735684 2482483.1749367267))",
+        "POLYGON ((710960.7459775651 2482676.934896056, 710867.2967842651 2482776.949988503, "
+        "710879.9308308486 2482790.81796824, 711138.8631279564 2482515.150783253, "
+        "711126.9920464258 2482504.00035775, 710999.7435186465 2482635.806898866, "
+        "710980.8447706846 2482655.6271200385, 710960.7459775651 2482676.934896056))",
+    ])  # fmt: skip
+    with pytest.raises(shapely.errors.GEOSException):
+        shapely.union_all(pieces, grid_size=0.001)
+    (grid,) = dissolve(pieces, np.array([0, 0]), 1)
+    assert shapely.is_valid(grid) and grid.geom_type == "MultiPolygon"
+    assert grid.area == pytest.approx(shapely.area(pieces).sum(), rel=1e-6)

@@ -54,7 +54,7 @@
       panel.textContent = "";
       var msg = el("div", { "class": "gg-msg gg-muted", role: "status" });
       var note = el("textarea", { rows: "2", name: "note", maxlength: "4000", placeholder: T.note });
-      var assignee = el("input", { type: "text", name: "assignee", maxlength: "200", placeholder: T.assign_to });
+      var assignee = el("input", { type: "text", name: "assignee", maxlength: "200", placeholder: T.assign_to, list: "gg-assignees" });
       var moves = el("div", { "class": "gg-moves" });
       c.moves.forEach(function (target) {
         moves.appendChild(el("button", {
@@ -82,7 +82,9 @@
         el("dt", { text: T.status }), el("dd", {}, [badge(c.status), c.overdue ? el("span", { "class": "gg-over", text: " " + T.overdue }) : null]),
         el("dt", { text: T.level }), el("dd", { text: levelName(c.level) }),
         el("dt", { text: T.category }), el("dd", { text: boot.categories[c.category] || c.category }),
-        el("dt", { text: T.grid }), el("dd", { text: c.grid_id || "—" }),
+        el("dt", { text: T.grid }), el("dd", { title: c.grid_id || "", text: c.grid_name || c.grid_id || "—" }),
+        el("dt", { text: T.community }), el("dd", { title: c.community_id || "", text: c.community_name || c.community_id || "—" }),
+        el("dt", { text: T.town }), el("dd", { title: c.town_id || "", text: c.town_name || c.town_id || "—" }),
         el("dt", { text: T.assignee }), el("dd", { text: c.assignee_name || c.assignee }),
         el("dt", { text: T.due }), el("dd", { "class": c.overdue ? "gg-over" : "", text: c.due_shown }),
         el("dt", { text: T.reported_at }), el("dd", { text: c.created_shown }),
@@ -92,9 +94,27 @@
       }));
       var history = el("ol", { "class": "gg-history" }, c.events.map(function (e) {
         return el("li", {}, [e.at_shown + " · " + e.actor + " · ", badge(e.to_status),
-          e.assignee ? " → " + e.assignee : "", e.note ? el("div", { text: e.note }) : null]);
+          e.assignee ? " → " + (e.assignee_name || e.assignee) : "", e.note ? el("div", { text: e.note }) : null]);
       }));
-      var canAct = c.moves.length > 0;
+      var canAct = c.moves.length > 0 || c.may_note;
+      function post(url, body) {
+        api("POST", url, body).then(function () { msg.textContent = T.done; changed(); showDetail(panel, id, changed); })
+          .catch(function (e) { msg.textContent = e.message; msg.className = "gg-msg gg-error"; });
+      }
+      // a note without a move; the call-back (回访) and rating once resolved (dispatchers)
+      var extra = el("div", { "class": "gg-moves" }, [
+        c.may_note ? el("button", { type: "button", "data-action": "note", text: T.add_note, onclick: function () {
+          if (note.value.trim()) post("/v1/cases/" + c.id + "/notes", { note: note.value });
+        } }) : null,
+      ]);
+      if (boot.dispatcher && ["resolved", "verified", "closed"].indexOf(c.status) >= 0) {
+        var rating = el("select", { name: "rating", "aria-label": T.rating }, [el("option", { value: "", text: T.rating })]
+          .concat([5, 4, 3, 2, 1].map(function (n) { return el("option", { value: String(n), text: n + " ★" }); })));
+        extra.append(rating, el("button", { type: "button", "data-action": "callback", text: T.callback, onclick: function () {
+          if (!note.value.trim()) return;
+          post("/v1/cases/" + c.id + "/feedback", { callback: note.value, rating: rating.value ? Number(rating.value) : null });
+        } }));
+      }
       panel.append.apply(panel, [
         el("button", { type: "button", "class": "gg-close", text: "×", "aria-label": "close", onclick: function () { panel.hidden = true; } }),
         el("h2", { text: "#" + c.id + " " + (boot.categories[c.category] || c.category) }),
@@ -102,9 +122,9 @@
         el("a", { href: c.nav_url, target: "_blank", rel: "noopener", "class": "gg-button", text: T.navigate }),
         el("h3", { text: T.photos }), photos,
         canAct ? el("div", {}, [photoInput, upload]) : null,
-        canAct ? el("h3", { text: T.note }) : null, canAct ? note : null,
+        canAct || boot.dispatcher ? el("h3", { text: T.note }) : null, canAct || boot.dispatcher ? note : null,
         canAct && c.moves.indexOf("assigned") >= 0 ? assignee : null,
-        moves, msg,
+        moves, canAct || extra.childNodes.length ? extra : null, msg,
         el("h3", { text: T.history }), history
       ].filter(function (n) { return n != null; }));
       panel.dataset.caseId = String(c.id);
@@ -140,14 +160,30 @@
     var panel = document.getElementById("gg-detail");
     var selected = new Set();
     var offset = 0, limit = 50, total = 0;
+    var split = document.querySelector(".gg-split");
     var map = L.map("gg-map", { preferCanvas: true, zoomControl: true }).setView([22.7, 112.95], 12);
+    var markers = {};
+    // the detail takes a column of its own between the list and the map (it never covers the map)
+    new MutationObserver(function () {
+      split.classList.toggle("gg-has-detail", !panel.hidden);
+      map.invalidateSize();
+      mark(panel.hidden ? null : Number(panel.dataset.caseId));
+    }).observe(panel, { attributes: true, attributeFilter: ["hidden", "data-case-id"] });
+    function mark(id) {
+      Object.keys(markers).forEach(function (k) {
+        var on = Number(k) === id;
+        markers[k].setRadius(on ? 10 : 6);
+        if (on) { markers[k].bringToFront(); if (!map.getBounds().pad(-0.15).contains(markers[k].getLatLng())) map.panTo(markers[k].getLatLng()); }
+      });
+    }
     var renderer = L.canvas({ padding: 0.3 });
     var dots = L.layerGroup().addTo(map);
     var fitted = false;
     if (boot.tiles) { gridgisTiles.outlines(map, { bounds: boot.tiles.bounds, minZoom: boot.tiles.minZooms.grids }); fitted = true; }
     else api("GET", "/console/api/grids.geojson").then(function (g) {
       var grids = L.geoJSON(g, { style: { color: "#5b6b7d", weight: 1, fill: false }, interactive: false }).addTo(map);
-      if (grids.getLayers().length) { map.fitBounds(grids.getBounds()); fitted = true; }
+      // a dispatcher sees the whole plan; a handler's map fits its own cases (below)
+      if (boot.dispatcher && grids.getLayers().length) { map.fitBounds(grids.getBounds()); fitted = true; }
     }).catch(function () {});
 
     function params() {
@@ -169,13 +205,14 @@
       box.checked = selected.has(c.id);
       box.addEventListener("click", function (ev) { ev.stopPropagation(); if (box.checked) selected.add(c.id); else selected.delete(c.id); count(); });
       return el("tr", { "data-id": String(c.id), onclick: function () { open(c.id); } }, [
-        el("td", {}, [box]), el("td", { text: String(c.id) }), el("td", {}, [badge(c.status)]),
-        el("td", { text: boot.categories[c.category] || c.category }), el("td", { text: c.grid_id || "—" }),
-        el("td", { text: c.assignee_name || c.assignee }), el("td", { text: levelName(c.level) }),
-        el("td", { "class": c.overdue ? "gg-over" : "", text: c.due_shown }), el("td", { text: c.created_shown }),
+        bulk ? el("td", {}, [box]) : null, el("td", { text: String(c.id) }), el("td", {}, [badge(c.status)]),
+        el("td", { text: boot.categories[c.category] || c.category }), el("td", { title: c.grid_id || "", text: c.grid_name || c.grid_id || "—" }),
+        el("td", { text: c.assignee_name || c.assignee }), el("td", { "class": "gg-opt", text: levelName(c.level) }),
+        el("td", { "class": c.overdue ? "gg-over" : "", text: c.due_shown }), el("td", { "class": "gg-opt", text: c.created_shown }),
       ]);
     }
-    function count() { document.getElementById("gg-nsel").textContent = selected.size; }
+    var bulk = document.getElementById("gg-bulk-assign");  // a dispatcher's only
+    function count() { if (bulk) document.getElementById("gg-nsel").textContent = selected.size; }
     function refresh() {  // after a change: the list, the map and an open detail
       return load().then(function () { if (!panel.hidden && panel.dataset.caseId && !busy(panel)) showDetail(panel, panel.dataset.caseId, load); });
     }
@@ -183,11 +220,12 @@
       return api("GET", "/console/api/cases?" + params().toString()).then(function (d) {
         total = d.total;
         tbody.replaceChildren.apply(tbody, d.cases.map(row));
-        if (!d.cases.length) tbody.appendChild(el("tr", {}, [el("td", { colspan: "9", "class": "gg-muted", text: T.no_cases })]));
+        if (!d.cases.length) tbody.appendChild(el("tr", {}, [el("td", { colspan: bulk ? "9" : "8", "class": "gg-muted", text: T.no_cases })]));
         document.getElementById("gg-count").textContent = T.total + " " + total + " " + T.items + " · " + (total ? offset + 1 : 0) + "–" + Math.min(offset + limit, total);
         document.getElementById("gg-prev").disabled = offset === 0;
         document.getElementById("gg-next").disabled = offset + limit >= total;
         dots.clearLayers();
+        markers = {};
         var latlngs = [];
         d.points.forEach(function (p) {
           var m = L.circleMarker([p[2], p[1]], { renderer: renderer, radius: 6, weight: p[4] ? 2.5 : 1, color: p[4] ? "#000" : "#fff",
@@ -195,8 +233,10 @@
           m.bindTooltip("#" + p[0] + " " + statusName(p[3]));
           m.on("click", function () { open(p[0]); });
           m.addTo(dots);
+          markers[p[0]] = m;
           latlngs.push([p[2], p[1]]);
         });
+        if (!panel.hidden) mark(Number(panel.dataset.caseId));
         document.getElementById("gg-capped").textContent = d.points_capped ? T.map_capped + " " + d.points.length : "";
         if (!fitted && latlngs.length) { map.fitBounds(latlngs, { maxZoom: 15 }); fitted = true; }
         document.body.setAttribute("data-gridgis-ready", "1");
@@ -205,7 +245,7 @@
     form.addEventListener("submit", function (ev) { ev.preventDefault(); offset = 0; load(); });
     document.getElementById("gg-prev").addEventListener("click", function () { offset = Math.max(0, offset - limit); load(); });
     document.getElementById("gg-next").addEventListener("click", function () { offset += limit; load(); });
-    document.getElementById("gg-all").addEventListener("click", function (ev) {
+    if (bulk) document.getElementById("gg-all").addEventListener("click", function (ev) {
       tbody.querySelectorAll("tr[data-id]").forEach(function (tr) {
         var id = Number(tr.dataset.id);
         if (ev.target.checked) selected.add(id); else selected.delete(id);
@@ -213,7 +253,7 @@
       });
       count();
     });
-    document.getElementById("gg-bulk-assign").addEventListener("click", function () {
+    if (bulk) bulk.addEventListener("click", function () {
       var who = document.getElementById("gg-bulk-assignee").value.trim();
       var msg = document.getElementById("gg-bulk-msg");
       if (!who || !selected.size) return;
@@ -238,7 +278,7 @@
         el("div", { "class": "gg-row" }, [el("b", { text: "#" + c.id + " " + (boot.categories[c.category] || c.category) }), badge(c.status)]),
         el("div", { "class": "gg-row gg-muted" }, [
           el("span", { "class": c.overdue ? "gg-over" : "", text: T.due + " " + c.due_shown }),
-          el("span", { text: levelName(c.level) + " · " + (c.grid_id || "—") })]),
+          el("span", { text: levelName(c.level) + " · " + (c.grid_name || c.grid_id || "—") })]),
         el("p", { text: c.description }),
         el("div", { "class": "gg-moves" }, [
           el("a", { "class": "gg-button", href: c.nav_url, target: "_blank", rel: "noopener", text: T.navigate }),
