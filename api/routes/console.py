@@ -295,7 +295,13 @@ def review_page(
     if caller.role is None or not caller.at_least("worker"):
         return _sign_in_first(lang)
     month = month or shown(clock()).strftime("%Y-%m")
-    rows = review.review(
+    rows = _review_rows(service, caller, cases, clock, unit, month)
+    return _page(request, "review.html", caller, lang, rows=rows, month=month, unit=unit)
+
+
+def _review_rows(service, caller: Caller, cases, clock, unit: str, month: str) -> list:
+    """The review of ``month`` per ``unit``, over the cases the caller may read, with unit names."""
+    return review.review(
         cases,
         unit,
         review.month_range(month),
@@ -304,7 +310,6 @@ def review_page(
         names=unit_names_of(service)[unit],
         now=clock(),
     )
-    return _page(request, "review.html", caller, lang, rows=rows, month=month, unit=unit)
 
 
 @router.get("/review.xlsx", summary="Monthly review as XLSX (staff)")
@@ -319,15 +324,7 @@ def review_xlsx(
 ) -> Response:
     """The review of ``month`` per ``unit`` as a workbook. 401/403: not staff; 422: bad month or unit."""
     t = text(lang)
-    rows = review.review(
-        cases,
-        unit,
-        review.month_range(month),
-        grid_ids=caller.scope,
-        units=caller.units,
-        names=unit_names_of(service)[unit],
-        now=clock(),
-    )
+    rows = _review_rows(service, caller, cases, clock, unit, month)
     headers = [
         t["code"],
         t[unit],

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
 from gridgis.partition.bounds import balance_bound, pocket_bound
 from gridgis.partition.keep import adjust_count
-from gridgis.partition.refine import balance, make_contiguous
+from gridgis.partition.refine import balance, make_contiguous, shape
 from gridgis.partition.smooth import smooth_grids
 from gridgis.partition.tessellate import PRECISION_M, tessellate
 
@@ -42,6 +43,13 @@ KICK_WORK = 40_000
 #: rounds of splitting street blocks while a grid misses the tolerance, and blocks split per grid and round
 SPLIT_ROUNDS = 6
 SPLIT_PER_ROUND = 2
+#: communities up to this many units try every restart when plans are shaped (see _best_of)
+SHAPE_TRIES_MAX_UNITS = 300
+#: communities up to this many units try PERTURB_TRIES forced moves after shaping (see _perturbed)
+PERTURB_MAX_UNITS = 300
+PERTURB_TRIES = 30
+#: weight of cut edges off the streets against compactness when trading balance (see refine.shape)
+STREET_WEIGHT = 2.0
 
 
 @dataclass
@@ -154,8 +162,13 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
     ``SPLIT_PER_ROUND`` whole blocks of it (or of its neighbours, touching it)
     are split into their sites, heaviest first, and the plan is rebalanced,
     for at most ``SPLIT_ROUNDS`` rounds; forced moves follow if it still
-    misses. A plan of whole blocks within the tolerance is then balanced
-    further by moving whole blocks (towards ``tol``, no forced moves).
+    misses. Where the area has streets (more than one block), each
+    restart's plan is shaped (:func:`refine.shape`: balance within
+    ``tolerance`` traded for compactness and cut edges on streets) and the
+    best objective is kept; with few units, forced moves of whole blocks
+    and an iterated local search (:func:`_perturbed`) come first, and the
+    final plan is shaped again. Without streets, a plan of whole blocks is
+    balanced further by moving whole blocks (towards ``tol``).
 
     Returns ``(n,)`` grid ``0..k-1`` of each site.
     """
@@ -177,21 +190,27 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
             break
         split[room[np.argmax(block_load[room])]] = True
     labels = None
+    shaping = n_blocks > 1 and tess.site_area is not None and len(tess.site_area) == n and k > 1
     for _ in range(SPLIT_ROUNDS + 1):
-        unit = _units(block, split)
+        unit = _units(block, split, cost_graph)
         m = int(unit.max()) + 1
         member = sparse.csr_matrix((np.ones(n), (np.arange(n), unit)), shape=(n, m))
-        graph = (member.T @ cost_graph @ member).tolil()
-        graph.setdiag(0)
-        graph = graph.tocsr()
-        graph.eliminate_zeros()
+        graph = _lift(member, cost_graph)
         uw = np.bincount(unit, weights=w, minlength=m)
         uxy = (member.T @ (xy * (w + 1e-9)[:, None])) / (uw + 1e-9 * np.bincount(unit, minlength=m))[:, None]
         upper = sparse.triu(graph, k=1).tocoo()
         edges, cost = np.column_stack([upper.row, upper.col]).astype(np.int64), upper.data
         if labels is None:
-            # among the plans within the tolerance, the shortest cut (streets are cheap to cut along)
-            ulabels = _best_of(uxy, uw, k, edges, cost, graph, rng, max(tol, tolerance), kicks=False)
+            # among the plans within the tolerance, the best shaped one (compact, edges on streets)
+            finish = _shaper(member, unit, tess, uw, k, max(tol, tolerance)) if shaping else None
+            ulabels = _best_of(uxy, uw, k, edges, cost, graph, rng, max(tol, tolerance), kicks=False, finish=finish)
+            if finish is not None and m <= SHAPE_TRIES_MAX_UNITS:
+                # few units: forced moves of whole blocks before any block is split
+                kicked = _kick(ulabels, graph, uw, k, max(tol, tolerance))
+                if kicked is not ulabels:
+                    ulabels = finish(kicked)[0]
+            if finish is not None and m <= PERTURB_MAX_UNITS:
+                ulabels = _perturbed(ulabels, graph, uw, k, finish, rng, max(tol, tolerance))
         else:
             ulabels = np.zeros(m, dtype=np.int64)
             ulabels[unit] = labels
@@ -204,7 +223,7 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
         load = np.bincount(labels, weights=w, minlength=k)
         off = np.flatnonzero(np.abs(load - target) > tolerance * target + 1e-9)
         if not len(off):
-            if not split.any():
+            if not split.any() and not shaping:
                 # whole blocks only: the balance that moving whole blocks gives, every edge still on a street
                 labels = balance(ulabels, graph, uw, k, tol=tol)[unit]
             break
@@ -217,11 +236,74 @@ def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> 
         if (np.abs(load - target) > tolerance * target + 1e-9).any():
             # still off once no block is left to split: forced moves (refine.balance ``kicks``)
             labels = _kick(ulabels, graph, uw, k, max(tol, tolerance), smooth_rounds=SMOOTH_ROUNDS)[unit]
+    if shaping:
+        ulabels = np.zeros(m, dtype=np.int64)
+        ulabels[unit] = labels
+        labels = _shaper(member, unit, tess, uw, k, max(tol, tolerance))(ulabels)[0][unit]
     return labels
 
 
-def _units(block: np.ndarray, split: np.ndarray) -> np.ndarray:
-    """Unit of each site: its block's, or its own when the block is split."""
+def _perturbed(ulabels, graph, uw, k: int, finish, rng, band: float) -> np.ndarray:
+    """Iterated local search: a random boundary unit forced across, the plan repaired and shaped, kept if better.
+
+    Shaping stops at a local optimum of single moves and exchanges; a forced
+    move (``PERTURB_TRIES`` of them, each from the best plan so far) can leave it.
+    Only plans with every load within ``band`` of the mean are kept.
+    """
+    target = uw.sum() / k if uw.sum() > 0 else 1.0
+
+    def within(lab):
+        return np.abs(np.bincount(lab, weights=uw, minlength=k) - target).max() <= band * target + 1e-9
+
+    best, best_obj = finish(ulabels)
+    if not within(best):
+        return best
+    coo = graph.tocoo()
+    for _ in range(PERTURB_TRIES):
+        cross = np.flatnonzero(best[coo.row] != best[coo.col])
+        if not len(cross):
+            break
+        i = cross[rng.integers(len(cross))]
+        lab = best.copy()
+        lab[coo.row[i]] = best[coo.col[i]]
+        lab = make_contiguous(lab, graph, uw)
+        if len(np.unique(lab)) < k:
+            continue
+        lab, obj = finish(lab)
+        if obj > best_obj + 1e-9 and within(lab):
+            best, best_obj = lab, obj
+    return best
+
+
+def _lift(member: sparse.csr_matrix, site_graph: sparse.csr_matrix) -> sparse.csr_matrix:
+    """A site graph summed over units (``member``: site x unit), without self-loops."""
+    g = (member.T @ site_graph @ member).tolil()
+    g.setdiag(0)
+    g = g.tocsr()
+    g.eliminate_zeros()
+    return g
+
+
+def _shaper(member, unit, tess, uw, k: int, band: float):
+    """Function of a unit plan: the plan traded within ``band`` (see :func:`refine.shape`) and its objective."""
+    n, m = member.shape
+    length, inner = _lift(member, tess.graph(n)), _lift(member, tess.graph(n, barrier_discount=1.0))
+    area = np.bincount(unit, weights=tess.site_area, minlength=m)
+    outer = np.bincount(unit, weights=tess.site_outer, minlength=m)
+
+    def finish(ulabels):
+        return shape(
+            ulabels, length, inner, area, outer, uw, k, band=band, street_weight=STREET_WEIGHT, with_objective=True
+        )
+
+    return finish
+
+
+def _units(block: np.ndarray, split: np.ndarray, graph: sparse.csr_matrix) -> np.ndarray:
+    """Unit of each site: its block's (each connected piece of it in ``graph``), or its own when the block is split.
+
+    A unit must be connected for a plan connected at the level of units to be connected at the level of sites.
+    """
     n = len(block)
     whole = ~split[block]
     _, unit_whole = np.unique(block[whole], return_inverse=True)
@@ -229,7 +311,10 @@ def _units(block: np.ndarray, split: np.ndarray) -> np.ndarray:
     n_whole = int(unit_whole.max()) + 1 if whole.any() else 0
     unit[whole] = unit_whole.ravel()
     unit[~whole] = n_whole + np.arange(int((~whole).sum()))
-    return unit
+    coo = graph.tocoo()
+    same = unit[coo.row] == unit[coo.col]
+    inside = sparse.coo_matrix((np.ones(int(same.sum())), (coo.row[same], coo.col[same])), shape=(n, n))
+    return connected_components(inside, directed=False)[1].astype(np.int64)
 
 
 def _blocks_to_split(off, labels, block, split, block_load, cost_graph) -> np.ndarray:
@@ -260,7 +345,7 @@ def _count_blocks(res: CommunityResult, site_block, labels: np.ndarray, k: int) 
     res.whole_blocks += k - len(broken)
 
 
-def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = True) -> np.ndarray:
+def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = True, finish=None) -> np.ndarray:
     """Bisect, repair and balance from several cut-direction offsets; keep the best plan.
 
     Best: within ``tol`` if any is (else the smallest deviation), then the
@@ -269,13 +354,19 @@ def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = T
     balanced plan. Plans off by more than ``KICK_ABOVE`` get forced moves
     (see :func:`refine.balance`, ``kicks``): a short hill climb for each
     restart's plan, then a longer tabu walk from the best one (``kicks=False``: none).
+    ``finish``: a function of a plan returning the plan improved and its
+    objective (see :func:`_shaper`), applied to each restart's plan; the
+    highest objective then replaces the shortest cut, and small communities
+    (up to ``SHAPE_TRIES_MAX_UNITS`` units) try every restart.
     """
     target = w.sum() / k if w.sum() > 0 else 1.0
+    tries = RESTARTS if finish is not None and len(w) <= SHAPE_TRIES_MAX_UNITS else COMPACT_TRIES
 
-    def key_of(labels):
+    def key_of(labels, objective=None):
         dev = np.abs(np.bincount(labels, weights=w, minlength=k) - target).max() / target
-        cut = cost[labels[edges[:, 0]] != labels[edges[:, 1]]].sum()
-        return (dev > tol, dev if dev > tol else 0.0, cut)
+        if objective is None:
+            objective = -cost[labels[edges[:, 0]] != labels[edges[:, 1]]].sum()
+        return (dev > tol, dev if dev > tol else 0.0, -objective)
 
     best, best_key = None, None
     # the axis-aligned directions first, then random offsets
@@ -294,10 +385,14 @@ def _best_of(xy, w, k, edges, cost, cost_graph, rng, tol: float, kicks: bool = T
         labels = balance(make_contiguous(labels, cost_graph, w), cost_graph, w, k, tol=tol, smooth_rounds=SMOOTH_ROUNDS)
         if kicks:
             labels = _kick(labels, cost_graph, w, k, tol, SMOOTH_ROUNDS, budget=RESTART_KICKS, walk=False)
-        key = key_of(labels)
+        if finish is not None:
+            labels, objective = finish(labels)
+            key = key_of(labels, objective)
+        else:
+            key = key_of(labels)
         if best_key is None or key < best_key:
             best, best_key = labels, key
-        if not best_key[0] and (len(w) > COMPACT_MAX_SITES or attempt + 1 >= COMPACT_TRIES):
+        if not best_key[0] and (len(w) > COMPACT_MAX_SITES or attempt + 1 >= tries):
             break
     return _kick(best, cost_graph, w, k, tol, smooth_rounds=SMOOTH_ROUNDS) if kicks else best
 

@@ -67,6 +67,10 @@ class Tessellation:
         Street block of each piece (the part of the area between barriers it lies in).
     site_block
         Street block of each site (the one holding its point); -1 without sites.
+    site_area, site_outer
+        ``(n,)`` area of each site's region (m²) and the length of its outline on the area's
+        boundary (metres): with ``length`` they give any grid's area and perimeter without
+        dissolving it.
     """
 
     pieces: np.ndarray
@@ -76,6 +80,8 @@ class Tessellation:
     barrier: np.ndarray
     block: np.ndarray
     site_block: np.ndarray | None = None
+    site_area: np.ndarray | None = None
+    site_outer: np.ndarray | None = None
 
     def graph(self, n_sites: int, barrier_discount: float = 0.0) -> sparse.csr_matrix:
         """Symmetric site adjacency weighted by shared length (barrier length scaled by ``1 - barrier_discount``)."""
@@ -159,14 +165,32 @@ def tessellate(
     cross = (sa != sb) & (sa >= 0) & (sb >= 0)
     lo, hi = np.minimum(sa[cross], sb[cross]), np.maximum(sa[cross], sb[cross])
     on_barrier = (block[pa[cross]] != block[pb[cross]]).astype(float) * plen[cross]
+    site_area, site_outer = _site_measures(area, pieces, site, n)
     if len(lo) == 0:
-        return Tessellation(pieces, site, *empty, block, site_block)
+        return Tessellation(pieces, site, *empty, block, site_block, site_area, site_outer)
     key = lo * n + hi
     uniq, inv = np.unique(key, return_inverse=True)
     length = np.bincount(inv, weights=plen[cross])
     barrier = np.bincount(inv, weights=on_barrier)
     edges = np.column_stack([uniq // n, uniq % n]).astype(np.int64)
-    return Tessellation(pieces, site, edges, length, barrier, block, site_block)
+    return Tessellation(pieces, site, edges, length, barrier, block, site_block, site_area, site_outer)
+
+
+def _site_measures(
+    area: shapely.Geometry, pieces: np.ndarray, site: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Area of each site's region, and the length of its outline on the area's boundary.
+
+    Measured on the boundary itself rather than as the outline less the shared edges: shared edges
+    that are not exactly noded (footprints carved out of cells) would count twice.
+    """
+    owned = site >= 0
+    sizes = np.bincount(site[owned], weights=shapely.area(pieces[owned]), minlength=n)
+    ring = shapely.boundary(area)
+    shapely.prepare(ring)
+    touch = np.flatnonzero(owned & shapely.intersects(pieces, ring))
+    on_ring = shapely.length(shapely.intersection(shapely.boundary(pieces[touch]), ring, grid_size=PRECISION_M))
+    return sizes, np.bincount(site[touch], weights=on_ring, minlength=n)
 
 
 def _generators(area: shapely.Geometry, points: np.ndarray, shapes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from gridgis.partition.apportion import apportion
 from gridgis.partition.bisect import recursive_bisection
 from gridgis.partition.bounds import balance_bound
 from gridgis.partition.keep import adjust_count
-from gridgis.partition.refine import balance, make_contiguous
+from gridgis.partition.refine import balance, make_contiguous, shape
 from gridgis.partition.tessellate import dissolve, tessellate
 
 
@@ -155,6 +155,26 @@ def test_balance_bound_from_a_tower_and_from_whole_numbers():
 
 
 # ---------------------------------------------------------------- tessellation
+
+
+def test_shape_keeps_grids_connected_and_in_the_band_and_never_lowers_its_objective(rng):
+    # a 10 x 10 lattice of unit cells, streets along x = 5 and y = 5, four ragged grids of uneven loads
+    xy = lattice_xy(10)
+    t = tessellate(shapely.box(0, 0, 10, 10), xy, shapely.MultiLineString([[(5, 0), (5, 10)], [(0, 5), (10, 5)]]))
+    graph, inner = t.graph(100), t.graph(100, barrier_discount=1.0)
+    w = rng.integers(1, 10, 100).astype(float)
+    plan = balance(recursive_bisection(xy + rng.normal(0, 0.3, (100, 2)), w, 4), graph, w, 4, tol=0.02)
+    before = shape(plan, graph, inner, t.site_area, t.site_outer, w, 4, band=0.0, with_objective=True)[1]
+    labels, after = shape(plan, graph, inner, t.site_area, t.site_outer, w, 4, band=0.1, with_objective=True)
+    assert after >= before
+    load = np.bincount(labels, weights=w, minlength=4)
+    assert np.abs(load / (w.sum() / 4) - 1).max() <= 0.1 + 1e-9
+    for g in range(4):
+        mine = np.flatnonzero(labels == g)
+        assert sparse.csgraph.connected_components(graph[mine][:, mine])[0] == 1
+    # the site measures add up to the box: its area, and its outline of 40
+    assert t.site_area.sum() == pytest.approx(100.0)
+    assert t.site_outer.sum() == pytest.approx(40.0)
 
 
 def test_tessellate_two_sites_halves_a_box():
