@@ -32,6 +32,7 @@ from api.routes import (
     open311,
     plans,
     staff,
+    tiles,
     workbench,
 )
 from api.settings import Settings
@@ -52,6 +53,7 @@ ROUTERS = [
     layers.router,
     keys.router,
     ogc.router,
+    tiles.router,
     open311.router,
     open311.discovery_router,
     addresses.router,
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         try:
             yield
         finally:
+            tiles.stop_warming(service.store)  # before the store closes
             service.stop()
 
     app = FastAPI(

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     upload_dir: str = "data/uploads"
     #: console pages: mark the session cookie Secure (set it when serving over HTTPS)
     cookie_secure: bool = False
+    #: map pages draw a plan from vector tiles past this many features (towns, communities, grids, buildings)
+    tiles_above: int = Field(100_000, ge=0)
 
     @field_validator("api_keys")
     @classmethod

@@ -42,6 +42,7 @@ from api.deps import (
     require,
 )
 from api.routes.console_text import STATUS_COLOURS, text
+from api.routes.tiles import page_tiles
 from gridgis.access import Caller, check_case, may_act, may_read
 from gridgis.cases import CATEGORIES, CaseStore, check_report
 from gridgis.cases.desk import submit_async
@@ -87,6 +88,8 @@ def _page(request: Request, name: str, caller: Caller | None, lang: str, **conte
         "levels": list(LEVELS),
         "max_photo_bytes": MAX_PHOTO_BYTES,
         "statuses": list(STATUSES),
+        # a plan past GRIDGIS_TILES_ABOVE features: its map draws vector tiles (gridgis-tiles.js)
+        "tiles": page_tiles(request) if caller is not None and caller.role is not None else None,
     }
     return templates.TemplateResponse(
         request,

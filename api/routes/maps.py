@@ -10,12 +10,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.deps import ServiceDep, StoreDep, require
+from api.deps import ServiceDep, SettingsDep, StoreDep, require
+from api.routes.tiles import warm
 from gridgis.errors import NotFoundError
 from gridgis.maps import ASSET_DIR, ASSET_URL, cases_map, plan_map, render_page
 from gridgis.maps.cases import load_cases
-from gridgis.maps.page import ASSET_ORDER
+from gridgis.maps.page import ASSET_ORDER, in_gcj02
+from gridgis.maps.tiled import tiled_plan_map, uses_tiles
 from gridgis.store import PLAN_LAYERS
+from gridgis.tiles import MIN_ZOOMS
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
@@ -60,9 +63,21 @@ def leaders(store) -> dict[str, str]:
 
 
 @router.get("/plan", response_class=HTMLResponse, summary="Map of a plan: grids by load deviation, borders, buildings")
-def plan_page(store: StoreDep, options: PageOptions, plan: PlanQuery = None) -> HTMLResponse:
-    """The plan's map page (HTML). 404: no such plan, or none published."""
+def plan_page(
+    service: ServiceDep, store: StoreDep, settings: SettingsDep, options: PageOptions, plan: PlanQuery = None
+) -> HTMLResponse:
+    """The plan's map page (HTML); past ``GRIDGIS_TILES_ABOVE`` features (and on a WGS84 base map) its layers come
+    from the vector tiles of /ogc/collections/{id}/tiles. 404: no such plan, or none published."""
     info = store.get_plan(plan)
+    if uses_tiles(info.counts, settings.tiles_above) and not in_gcj02(options["basemap"]):
+        snap = service.current(plan)
+        warm(service, snap)
+
+        def build() -> str:
+            m = tiled_plan_map(snap.grids, info.counts, min_zooms=MIN_ZOOMS, plan=plan, title=info.name, **options)
+            return render_page(m, asset_url=ASSET_URL)
+
+        return HTMLResponse(_cached((store.url, info.plan_id, snap.revision, "tiles", *options.values()), build))
 
     def build() -> str:
         layers = {name: store.load_layer(info.plan_id, name) for name in PLAN_LAYERS}

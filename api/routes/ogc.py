@@ -1,5 +1,6 @@
 """OGC API - Features under /ogc: Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0), Part 2 (CRS by reference) and
-Part 3's queryables with property filters, over the published plan's layers and the extra layers.
+Part 3's queryables with property filters, over the published plan's layers and the extra layers (the plan
+layers' vector tiles, OGC API - Tiles, are served by :mod:`api.routes.tiles`).
 
 Collections: towns, communities, grids, buildings (of the published plan, or ``?plan=``) and every extra
 layer. Items are ordered by insertion, paged with ``limit`` (default 100; a larger limit than the maximum,
@@ -31,6 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.deps import CallerDep, PlanQuery, ServiceDep, SettingsDep, geocoder_of
 from api.errors import APIError
 from api.geojson import GEOJSON, feature, feature_collection, parse_bbox
+from api.routes import tiles
 from gridgis.access import ANONYMOUS, Caller, require_role
 from gridgis.cases import CaseFilter
 from gridgis.errors import NotFoundError
@@ -52,6 +54,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    *tiles.CONFORMANCE,
 ]
 #: the cases collection (staff only): case points, read from the case tables
 CASES, CASES_ID = "cases", -1
@@ -129,7 +132,7 @@ def _collections(
     return out
 
 
-def _collection(base: str, cid: str, bbox, title: str) -> dict:
+def _collection(base: str, cid: str, bbox, title: str, plan_layer: bool = False) -> dict:
     return {
         "id": cid,
         "title": title,
@@ -146,6 +149,7 @@ def _collection(base: str, cid: str, bbox, title: str) -> dict:
                 "type": "application/schema+json",
                 "title": "Queryables",
             },
+            *(tiles.tiled_collection_links(base, cid) if plan_layer else []),
         ],
     }
 
@@ -197,6 +201,7 @@ def landing(request: Request, f: Format = None) -> Response:
         {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
         {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json", "title": "Conformance"},
         {"href": f"{base}/collections", "rel": "data", "type": "application/json", "title": "Collections"},
+        {"href": f"{base}/tileMatrixSets", "rel": tiles.REL_SCHEMES, "type": "application/json", "title": "Tilings"},
     ]
     title = "gridgis OGC API - Features"
     description = "Towns, communities, grids, buildings of the published plan, and extra layers."
@@ -221,7 +226,7 @@ def collections(
     base = _base(request)
     snap = service.current(plan)
     found = _collections(snap, caller, _address_layers(request))
-    cols = [_collection(base, cid, bbox, title) for cid, (_, bbox, title) in found.items()]
+    cols = [_collection(base, cid, bbox, title, pid > EXTRA_PLAN_ID) for cid, (pid, bbox, title) in found.items()]
     links = [{"href": f"{base}/collections", "rel": "self", "type": "application/json", "title": "Collections"}]
     if f == "html":
         rows = "".join(
@@ -237,8 +242,8 @@ def collection(
     cid: str, request: Request, service: ServiceDep, caller: CallerDep, plan: PlanQuery = None, f: Format = None
 ) -> Response:
     """One collection with its extent. 401/403: cases without a staff key; 404: unknown collection or plan."""
-    _, bbox, title = _find(service.current(plan), cid, caller, request)
-    doc = _collection(_base(request), cid, bbox, title)
+    plan_id, bbox, title = _find(service.current(plan), cid, caller, request)
+    doc = _collection(_base(request), cid, bbox, title, plan_id > EXTRA_PLAN_ID)
     if f == "html":
         return _page(title, f"<p>Extent: {html.escape(str(bbox))} (CRS84)</p>", doc["links"])
     return _json(doc)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import CallerDep, StoreDep, require
 from api.geojson import dumps, feature_collection, features_json, parse_bbox
 from api.routes.console import LangQuery, _page
+from api.routes.tiles import page_tiles
 from api.uploads import with_upload
 from gridgis.access import require_role
 from gridgis.errors import InputError, NotFoundError
@@ -308,7 +309,7 @@ def workbench_page(request: Request, name: str, caller: CallerDep, store: StoreD
         return RedirectResponse(f"/console?lang={lang}", status_code=303)
     require_role(caller, "planner", f"GET {request.url.path}")
     info = store.get_plan(name)
-    boot = {"plan": info.as_dict(), "words": WORDS[lang]}
+    boot = {"plan": info.as_dict(), "words": WORDS[lang], "tiles": page_tiles(request, name)}
     return _page(request, "workbench.html", caller, lang, w=WORDS[lang], plan=info,
                  wb_boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"))  # fmt: skip
 

@@ -37,6 +37,8 @@ RESOURCES: dict[str, str | None] = {
     "markerclustercss": "MarkerCluster.css",
     "markerclusterdefaultcss": "MarkerCluster.Default.css",
     "leaflet-heat.js": "leaflet-heat.js",
+    "leaflet-vectorgrid": "leaflet-vectorgrid.js",
+    "gridgis-tiles": "gridgis-tiles.js",
     # Marker icons, popups with Bootstrap styling: not used by gridgis maps.
     "jquery": None,
     "bootstrap": None,
@@ -56,7 +58,9 @@ ASSET_ORDER = (
     "leaflet.js",
     "leaflet.markercluster.js",
     "leaflet-heat.js",
+    "leaflet-vectorgrid.js",
     "gridgis-maps.js",
+    "gridgis-tiles.js",
 )
 
 BASEMAPS = ("none", "osm", "tianditu", "amap")

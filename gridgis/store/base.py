@@ -688,6 +688,14 @@ class Store(ABC):
         ``bbox`` keeps those whose geometry intersects the box; ``fid`` selects one feature.
         """
 
+    def tile(self, plan_id: int, layer: str, z: int, x: int, y: int) -> bytes:
+        """Tile z/x/y (WebMercatorQuad: zoom, column, row from the top) of ``layer`` as a Mapbox Vector Tile
+        with one layer named ``layer``; ``b""`` when no feature meets it. See :mod:`gridgis.tiles`."""
+        from gridgis.tiles import BUFFER, encode_tile, lonlat_bounds
+
+        page = self.features(plan_id, layer, bbox=lonlat_bounds(z, x, y, BUFFER), limit=None)
+        return encode_tile(layer, page.properties, page.geometries, z, x, y)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

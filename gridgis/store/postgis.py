@@ -90,6 +90,39 @@ class PostGISStore(Store):
             rows = cur.fetchall()
         return FeaturePage.from_rows(rows, total)
 
+    def tile(self, plan_id, layer, z, x, y) -> bytes:
+        """See :meth:`Store.tile`: ``ST_AsMVT`` of ``ST_AsMVTGeom`` in ``ST_TileEnvelope``, the features found through
+        the GiST index with the buffered tile's WGS84 box (a Mercator rectangle is one)."""
+        from gridgis.tiles import BUFFER, EXTENT, SIMPLIFY, tile_bounds
+
+        with self.connect(readonly=True) as con:
+            cur = con.cursor()
+            cur.execute(
+                "WITH t AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS box, "
+                "ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326) AS wgs84) "
+                "SELECT ST_AsMVT(m, %(layer)s, %(extent)s, 'geom') FROM ("
+                "  SELECT f.props, ST_AsMVTGeom(ST_SimplifyPreserveTopology("
+                "    ST_Simplify(ST_Transform(f.geom, 3857), %(unit)s), %(tolerance)s), t.box, %(extent)s, %(buffer)s)"
+                "    AS geom"
+                "  FROM features f, t WHERE f.plan_id = %(plan)s AND f.layer = %(layer)s AND f.geom && t.wgs84"
+                "  ORDER BY f.id) m WHERE m.geom IS NOT NULL",
+                {
+                    "z": z,
+                    "x": x,
+                    "y": y,
+                    "margin": BUFFER / EXTENT,
+                    "layer": layer,
+                    "plan": plan_id,
+                    "extent": EXTENT,
+                    "buffer": BUFFER,
+                    # SIMPLIFY grid units, and one, in this tile's metres (as gridgis.tiles.encode_tile simplifies)
+                    "tolerance": SIMPLIFY * (tile_bounds(z, x, y)[2] - tile_bounds(z, x, y)[0]) / EXTENT,
+                    "unit": (tile_bounds(z, x, y)[2] - tile_bounds(z, x, y)[0]) / EXTENT,
+                },
+            )
+            row = cur.fetchone()
+        return bytes(row[0]) if row and row[0] is not None else b""
+
     def close(self) -> None:
         """Close the connection pool (again: nothing)."""
         if not self.pool.closed:

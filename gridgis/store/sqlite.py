@@ -46,6 +46,8 @@ MIGRATIONS = core_migrations(
 #: fsyncs the log, so a commit that returned survives a power cut or an OS crash, not only a killed
 #: process (``NORMAL`` may lose the last commits then). An acknowledged case or key must not be lost; the
 #: cost is one fsync per write transaction, and intake batches its writes (see :meth:`SQLiteStore.write`).
+#: a bbox query starts from the R*Tree when fewer of its boxes than this meet the box
+RTREE_FIRST = 20_000
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON")
 
 
@@ -224,9 +226,16 @@ class SQLiteStore(Store):
                 ).fetchall()
                 return FeaturePage.from_rows(rows, total)
             x0, y0, x1, y1 = bbox
+            box = "r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"
+            # the R*Tree holds every layer of every plan: when few of its boxes meet the box (a street's tile of a
+            # prefecture's 500,000 buildings) they lead, else SQLite reads the layer through its index
+            (few,) = con.execute(
+                f"SELECT COUNT(*) < {RTREE_FIRST} FROM (SELECT 1 FROM features_rtree r WHERE {box} LIMIT ?)",
+                [x1, x0, y1, y0, RTREE_FIRST],
+            ).fetchone()
+            join = "features_rtree r CROSS JOIN features f" if few else "features f JOIN features_rtree r"
             rows = con.execute(
-                f"SELECT f.fid, f.props, f.geom FROM features f JOIN features_rtree r ON r.id = f.id "
-                f"WHERE {where} AND r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? ORDER BY f.id",
+                f"SELECT f.fid, f.props, f.geom FROM {join} ON r.id = f.id WHERE {where} AND {box} ORDER BY f.id",
                 params + [x1, x0, y1, y0],
             ).fetchall()
         geoms = shapely.from_wkb([r[2] for r in rows]) if rows else np.empty(0, dtype=object)

@@ -179,7 +179,8 @@
     var renderer = L.canvas({ padding: 0.3 });
     var dots = L.layerGroup().addTo(map);
     var fitted = false;
-    api("GET", "/console/api/grids.geojson").then(function (g) {
+    if (boot.tiles) { gridgisTiles.outlines(map, { bounds: boot.tiles.bounds, minZoom: boot.tiles.minZooms.grids }); fitted = true; }
+    else api("GET", "/console/api/grids.geojson").then(function (g) {
       var grids = L.geoJSON(g, { style: { color: "#5b6b7d", weight: 1, fill: false }, interactive: false }).addTo(map);
       // a dispatcher sees the whole plan; a handler's map fits its own cases (below)
       if (boot.dispatcher && grids.getLayers().length) { map.fitBounds(grids.getBounds()); fitted = true; }

@@ -299,13 +299,20 @@
       .catch(function (e) { say(W.refused + ": " + e.message, true); });
   });
 
+  var loaded = {};
+  function loadBuildings(bbox) {  // a large plan (wb.tiles) loads the buildings in view as the map moves
+    return call("GET", "/v1/plans/" + encodeURIComponent(NAME) + "/workbench/buildings?bbox=" + bbox).then(function (b) {
+      var fresh = b.features.filter(function (f) { return !loaded[f.id]; });
+      fresh.forEach(function (f) { loaded[f.id] = true; baseOwner[f.id] = f.properties.grid_id; if (!(f.id in owner)) owner[f.id] = f.properties.grid_id; });
+      buildingLayer.addData(fresh);
+    });
+  }
   call("GET", "/v1/plans/" + encodeURIComponent(NAME) + "/workbench").then(function (fc) {
     base = fc; published = fc.published;
     var bounds = L.geoJSON(fc).getBounds();
     map.fitBounds(bounds);
-    return call("GET", "/v1/plans/" + encodeURIComponent(NAME) + "/workbench/buildings?bbox=" + bounds.toBBoxString()).then(function (b) {
-      b.features.forEach(function (f) { baseOwner[f.id] = f.properties.grid_id; });
-      buildingLayer.addData(b.features);
+    var first = wb.tiles ? Promise.resolve(gridgisTiles.viewBuildings(map, wb.tiles, loadBuildings)) : loadBuildings(bounds.toBBoxString());
+    return first.then(function () {
       return call("GET", "/v1/plans/" + encodeURIComponent(NAME) + "/workbench/blocks?bbox=" + bounds.toBBoxString());
     }).then(function (bl) {
       bl.features.forEach(function (f) { blocks[f.id] = f; });
