@@ -36,11 +36,6 @@ def app(world):
     return create_app(settings, store=store)
 
 
-@pytest.mark.xfail(
-    reason="since main's block-mode workbench was merged, the buildings in view do not appear at zoom 16 "
-    "(passed before that merge); to investigate",
-    strict=False,
-)
 def test_workbench_loads_buildings_in_view_from_the_edit_zoom(browser, live, tmp_path):  # noqa: F811
     requests: list[str] = []
     _, page, watch = signed_in(browser, live, PLANNER)
