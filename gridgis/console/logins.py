@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -69,6 +70,9 @@ _SQL = """
 
 _PHONE = re.compile(r"\+?[0-9][0-9 \-]*")
 _HASHER = PasswordHasher()
+#: Argon2 checks running at once in a process: each holds 64 MiB, and attempts made in parallel would
+#: otherwise all pass the wait before any failure is counted
+_CHECKS = threading.BoundedSemaphore(2)
 #: checked when the account is unknown, so that an unknown account costs as long as a wrong password
 _DUMMY = _HASHER.hash(secrets.token_urlsafe(16))
 
@@ -164,7 +168,8 @@ class Logins:
                 row = cur.fetchone()
             digest = row[0] if row else None
         try:
-            _HASHER.verify(digest or _DUMMY, password)
+            with _CHECKS:
+                _HASHER.verify(digest or _DUMMY, password)
         except (VerificationError, InvalidHashError):
             return False
         if digest is None:
@@ -196,7 +201,7 @@ class Logins:
             count, last = cur.fetchone()
         if not count or count < limit:
             return 0.0
-        wait = min(BACKOFF * 2 ** (count - limit), MAX_WAIT)
+        wait = min(BACKOFF * 2 ** min(count - limit, 16), MAX_WAIT)  # 30 s * 2**16 is past any MAX_WAIT
         return max(0.0, (from_stored(last) + wait - now).total_seconds())
 
     def failed(self, account: str | None, client: str, *, now: datetime | None = None) -> None:

@@ -132,6 +132,9 @@ def test_the_back_off_doubles_is_capped_and_counts_clients_too(world):
     for i in range(10):
         logins.failed(account, client, now=last + timedelta(seconds=40 + i))
     assert logins.wait(account, client, now=last + timedelta(seconds=49)) == L.MAX_WAIT.total_seconds()
+    for i in range(60):  # 2 ** 60 back-offs overflowed timedelta: every sign-in of the account was a 500
+        logins.failed(account, client, now=last + timedelta(seconds=50, milliseconds=i))
+    assert logins.wait(account, client, now=last + timedelta(seconds=50, milliseconds=59)) == L.MAX_WAIT.total_seconds()
     # failures older than the window no longer count; a success clears the account's
     assert logins.wait(account, client, now=last + L.WINDOW + timedelta(minutes=1)) == 0
     logins.succeeded(account)
