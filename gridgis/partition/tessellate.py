@@ -32,6 +32,8 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from gridgis.repair import polygonal_parts
+
 #: coordinates are rounded to this many decimals (metres) to match shared cell edges
 _DECIMALS = 4
 #: grid size (metres) grid polygons are snapped to
@@ -230,6 +232,11 @@ def _voronoi_cells(area: shapely.Geometry, points: np.ndarray) -> np.ndarray:
     shapely.prepare(area)
     inside = shapely.contains_properly(area, cells)
     cells[~inside] = shapely.intersection(cells[~inside], area)
+    # clipping a cell to a finely drawn outline can leave it self-intersecting (seen in Jiangmen's
+    # synthetic 440703001003): cut by blocks, such a cell overlaps its neighbours and leaves a gap
+    bad = ~shapely.is_valid(cells)
+    if bad.any():
+        cells[bad] = polygonal_parts(shapely.make_valid(cells[bad]))
     return cells
 
 
@@ -472,19 +479,10 @@ def _union(group: np.ndarray) -> shapely.Geometry:
     bad = ~shapely.is_valid(group)
     if bad.any():
         group = group.copy()
-        group[bad] = _polygonal(shapely.make_valid(group[bad]))
+        group[bad] = polygonal_parts(shapely.make_valid(group[bad]))
     try:
         return shapely.union_all(group)
     except shapely.errors.GEOSException:
         # pieces cut around footprints can be off by far less than a millimetre: snap-round them
         return shapely.union_all(group, grid_size=PRECISION_M)
 
-
-def _polygonal(geoms: np.ndarray) -> np.ndarray:
-    """The polygonal part of each geometry (lines and points a repair leaves are dropped)."""
-    parts, index = shapely.get_parts(geoms, return_index=True)
-    keep = np.isin(shapely.get_type_id(parts), (3, 6))
-    out = np.full(len(geoms), shapely.Polygon(), dtype=object)
-    for i in np.unique(index[keep]):
-        out[i] = shapely.union_all(parts[keep & (index == i)])
-    return out
