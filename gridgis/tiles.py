@@ -268,33 +268,31 @@ def encode_tile(
 
 
 class TileCache:
-    """Encoded tiles in memory, at most ``max_bytes`` of them, least recently used dropped first.
+    """Encoded tiles in memory, at most ``max_bytes`` and ``max_tiles`` of them (empty tiles weigh nothing but
+    still hold a key), least recently used dropped first.
 
     Keys carry the store's revision (:meth:`gridgis.store.base.Store.revision`, bumped by every publish): the
-    first lookup under a new revision drops every tile of the old ones, so a publish invalidates the cache.
+    first lookup under a newer revision drops every tile of the old ones, so a publish invalidates the cache; a
+    lookup under an older one (a warm-up started before the publish) misses without touching it.
     """
 
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024):
-        self.max_bytes = max_bytes
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_tiles: int = 100_000):
+        self.max_bytes, self.max_tiles = max_bytes, max_tiles
         self._tiles: OrderedDict[tuple, bytes] = OrderedDict()
         self._size = 0
         self._revision: int | None = None
         self._rendering: dict[tuple, Future] = {}
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
 
     def get(self, revision: int, key: tuple) -> bytes | None:
         """The tile cached under ``key`` at ``revision``, else None (a new revision empties the cache)."""
         with self._lock:
-            if revision != self._revision:
+            if self._revision is None or revision > self._revision:
                 self._tiles.clear()
                 self._size, self._revision = 0, revision
-            tile = self._tiles.get(key)
-            if tile is None:
-                self.misses += 1
-                return None
-            self._tiles.move_to_end(key)
-            self.hits += 1
+            tile = self._tiles.get(key) if revision == self._revision else None
+            if tile is not None:
+                self._tiles.move_to_end(key)
             return tile
 
     def get_or_render(self, revision: int, key: tuple, render: Callable[[], bytes]) -> bytes:
@@ -329,7 +327,7 @@ class TileCache:
                 return
             self._tiles[key] = tile
             self._size += len(tile)
-            while self._size > self.max_bytes:
+            while self._size > self.max_bytes or len(self._tiles) > self.max_tiles:
                 _, old = self._tiles.popitem(last=False)
                 self._size -= len(old)
 

@@ -198,6 +198,13 @@ def test_tile_cache_renders_each_tile_once_and_forgets_old_revisions():
     cache.put(1, ("v",), b"z" * 40)  # over 100 bytes: the least recently used goes
     assert cache.get(1, ("t",)) is None and cache.get(1, ("v",)) is not None
     assert cache.get(2, ("v",)) is None and len(cache) == 0  # a new revision (a publish) empties it
+    cache.put(2, ("v",), b"z")
+    assert cache.get(1, ("v",)) is None and cache.get(2, ("v",)) == b"z"  # a late warm-up of the old one: no wipe
+    empties = TileCache(max_tiles=3)
+    empties.get(1, ("any",))  # lookups come first (get_or_render): they set the revision
+    for i in range(10):  # empty tiles (204) weigh nothing; the count still bounds them
+        empties.put(1, (i,), b"")
+    assert len(empties) == 3 and empties.get(1, (9,)) == b""
 
 
 def test_sqlite_bbox_query_from_either_index(tmp_path, toy_layers, monkeypatch):
