@@ -565,10 +565,16 @@ def _plain(v):
 def _move(st: _State, op: dict, i: int) -> None:
     to = st.grid(op["to"], i, "move")
     bpos = st.building_positions(op, i)
+    ids = st.buildings["building_id"].to_numpy()
+    if len(bpos) and (st.b_grid[bpos] == to).all():  # accepted, it would count as an edit that changes nothing
+        raise EditRefused(
+            f"operation {i} (move): building(s) {ids[bpos][:5].tolist()} are already in grid {st.gid(to)}.",
+            fix="choose another grid of their community to move them to.",
+            details={"op": i, "rule": "noop", "grid": st.gid(to)},
+        )
     bpos = bpos[st.b_grid[bpos] != to]
     if not len(bpos):
         return
-    ids = st.buildings["building_id"].to_numpy()
     loose = bpos[st.b_grid[bpos] < 0]
     if len(loose):
         raise EditRefused(

@@ -177,15 +177,17 @@ def warm(service, snap: Snapshot) -> None:
     thread.start()
 
 
-def page_tiles(request: Request, plan: str | None = None) -> dict[str, Any] | None:
+def page_tiles(request: Request, plan: str | None = None, buildings_above: int | None = None) -> dict[str, Any] | None:
     """What a console page needs to draw plan ``plan`` (default: the published one) from tiles, when it is past
     ``GRIDGIS_TILES_ABOVE`` features: ``{"plan", "bounds": [[south, west], [north, east]], "minZooms"}``; else
-    None (the page draws GeoJSON, as for any plan of a county's size)."""
+    None (the page draws GeoJSON, as for any plan of a county's size). ``buildings_above``: tiles also past this
+    many buildings (the workbench, which would otherwise load every building as GeoJSON)."""
     service = service_of(request)
     snap = service.snapshot
     try:
         counts = snap.plan.counts if plan is None and snap is not None else service.store.get_plan(plan).counts
-        if not uses_tiles(counts, settings_of(request).tiles_above):
+        many = buildings_above is not None and int(counts.get("buildings", 0)) > buildings_above
+        if not (many or uses_tiles(counts, settings_of(request).tiles_above)):
             return None
         snap = service.current(plan)
     except NotFoundError:

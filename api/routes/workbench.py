@@ -309,7 +309,8 @@ def workbench_page(request: Request, name: str, caller: CallerDep, store: StoreD
         return RedirectResponse(f"/console?lang={lang}", status_code=303)
     require_role(caller, "planner", f"GET {request.url.path}")
     info = store.get_plan(name)
-    boot = {"plan": info.as_dict(), "words": WORDS[lang], "tiles": page_tiles(request, name)}
+    tiles = page_tiles(request, name, buildings_above=MAX_BUILDINGS)  # Heshan's 54,000 buildings come as tiles
+    boot = {"plan": info.as_dict(), "words": WORDS[lang], "tiles": tiles}
     return _page(request, "workbench.html", caller, lang, w=WORDS[lang], plan=info,
                  wb_boot=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"))  # fmt: skip
 

@@ -138,3 +138,17 @@ def test_names_table_becomes_rename_and_note_operations(client, auth, plan_name)
                     headers=auth["planner"])  # fmt: skip
     err = r.json()["error"]
     assert r.status_code == 422 and "uploaded file 'names.txt'" in err["message"] and ".csv or .xlsx" in err["message"]
+
+
+def test_the_workbench_draws_tiles_past_the_buildings_it_would_load_and_planners_find_it(client, auth, plan_name,
+                                                                                       monkeypatch):  # fmt: skip
+    """Heshan's 54,000 buildings are more than one GeoJSON request may carry (MAX_BUILDINGS): its workbench
+    opened on a blank map until its buildings came as tiles."""
+    from api.routes import workbench
+
+    page = client.get(f"/console/plans/{plan_name}", params={"lang": "en"}, headers=auth["planner"]).text
+    assert '"tiles": null' in page and 'href="/console/plans?lang=en"' in page  # 144 buildings: GeoJSON
+    monkeypatch.setattr(workbench, "MAX_BUILDINGS", 100)
+    page = client.get(f"/console/plans/{plan_name}", params={"lang": "en"}, headers=auth["planner"]).text
+    assert '"tiles": {' in page and '"editZoom"' in page
+    assert 'href="/console/plans' not in client.get("/console/review", headers=auth["dispatcher"]).text

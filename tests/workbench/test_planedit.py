@@ -74,6 +74,7 @@ def test_move_a_street_block(plan):
         ([{"op": "lock", "grids": [EAST]}, {"op": "move", "buildings": [18], "to": WEST}], "locked", "locked"),
         ([{"op": "merge", "grids": [WEST, "440784101002001"]}], "community", "community boundary"),
         ([{"op": "move", "buildings": list(range(18, 36)), "to": WEST}], "empty", "would hold no building"),
+        ([{"op": "move", "buildings": [0, 1], "to": WEST}], "noop", "already in grid"),
     ],
 )
 def test_refused_edits_name_the_rule_and_change_nothing(plan, edits, rule, words):
