@@ -197,14 +197,14 @@ def retry_check(base: str, url: str, acked: dict[str, int], sample: int = 200) -
 
 
 # --- server --------------------------------------------------------------------------------
-def serve(url: str, log: Path) -> tuple[subprocess.Popen, str]:
+def serve(url: str, log: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "GRIDGIS_API_KEYS": f"{KEY}:reader", "GRIDGIS_CASES_ESCALATE_SECONDS": "0"}
     gridgis = str(Path(sys.executable).parent / "gridgis")
     proc = subprocess.Popen(
-        [gridgis, "serve", "--db", url, "--port", str(port), "--log-level", "warning"],
+        [gridgis, "serve", "--db", url, "--port", str(port), "--log-level", "warning", "--workers", str(workers)],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -221,9 +221,12 @@ def serve(url: str, log: Path) -> tuple[subprocess.Popen, str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc): the server's cost, whatever else loads the machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of a process and its worker processes (psutil): the server's cost, whatever else
+    loads the machine."""
+    import psutil
+
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
 
 
 def machine_busy() -> float:
@@ -325,7 +328,7 @@ def cpu_line(run: Run) -> str:
 def bench_store(kind: str, url: str, args, tmp: Path) -> dict[str, Run]:
     """The runs of one store: paced at --rate, then flat out (closed loop), then (SQLite) the locate peer."""
     prepare(url)
-    proc, base = serve(url, tmp / f"{kind}.log")
+    proc, base = serve(url, tmp / f"{kind}.log", args.workers)
     runs: dict[str, Run] = {}
     acked: dict[str, int] = {}
     common = {"connections": args.connections, "threads": args.threads, "seconds": args.seconds}
@@ -373,6 +376,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rate", type=float, default=510, help="cases/s offered by the paced run")
     parser.add_argument("--pg", default=os.environ.get("GRIDGIS_TEST_PG_URL"), help="PostGIS URL (a scratch database)")
+    parser.add_argument("--workers", type=int, default=1, help="gridgis serve worker processes")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("needs wrk: apt-get install wrk")
@@ -388,7 +392,8 @@ def main() -> None:
         stores.append(("postgis", f"{args.pg}{sep}options=-csearch_path%3D{schema},public"))
     print(
         f"wrk -t{args.threads} -c{args.connections}, {args.seconds:g} s a run, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f}; server: gridgis serve (1 worker); latencies as wrk measures them "
+        f"load average {os.getloadavg()[0]:.1f}; server: gridgis serve, {args.workers} worker(s); "
+        "latencies as wrk measures them "
         "(request sent to answer read)"
     )
     print(f"{'run':<26} " + " ".join(f"{h:>{w}}" for h, w in zip(HEADS, WIDTHS, strict=True)))
