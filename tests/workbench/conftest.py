@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from gridgis.planedit import Plan
@@ -39,3 +42,23 @@ def partitioned() -> Plan:
 
 # the API fixtures (both stores: SQLite and PostGIS) of tests/api
 from tests.api.conftest import auth, client, settings, store, store_url  # noqa: E402, F401
+
+
+@contextmanager
+def workbench_store(tmp_path_factory, draft: Plan, api_keys: str, **options) -> Iterator[tuple]:
+    """A SQLite store holding the toy plan published as ``now`` and ``draft`` as plan ``draft``, with the
+    service settings of the page tests: ``(store, settings)``, closed afterwards."""
+    from api.settings import Settings
+    from gridgis.store import open_store
+    from tests.conftest import _toy_city, _toy_plan
+
+    db = open_store(f"sqlite:///{tmp_path_factory.mktemp('workbench')}/gridgis.db")
+    city = _toy_city()
+    db.import_plan("now", {"grids": _toy_plan(city), "communities": city["communities"]})
+    db.publish_plan("now")
+    db.import_plan("draft", dict(draft.layers))
+    try:
+        yield db, Settings(database_url=db.url, api_keys=api_keys, poll_seconds=0.2,
+                           upload_dir=str(tmp_path_factory.mktemp("uploads")), **options)  # fmt: skip
+    finally:
+        db.close()

@@ -17,14 +17,12 @@ import pytest
 import shapely
 
 from api.main import create_app
-from api.settings import Settings
 from gridgis.errors import EditRefused
 from gridgis.planedit import EditResult, Plan, apply_edits
-from gridgis.store import open_store
 from tests.conftest import SIZE
 from tests.console.conftest import live  # noqa: F401 - the app on 127.0.0.1
 from tests.console.test_console_browser import signed_in
-from tests.workbench.conftest import COMMUNITY
+from tests.workbench.conftest import COMMUNITY, workbench_store
 
 pytestmark = pytest.mark.browser
 PLANNER = "ggk_workbench-planner-key"
@@ -45,17 +43,8 @@ def roads_plan() -> Plan:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, roads_plan):
-    from tests.conftest import _toy_city, _toy_plan
-
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('workbench')}/gridgis.db")
-    city = _toy_city()
-    store.import_plan("now", {"grids": _toy_plan(city), "communities": city["communities"]})
-    store.publish_plan("now")
-    store.import_plan("draft", dict(roads_plan.layers))
-    settings = Settings(database_url=store.url, api_keys=f"{PLANNER}:planner,{READER}:reader", poll_seconds=0.2,
-                        upload_dir=str(tmp_path_factory.mktemp("uploads")))  # fmt: skip
-    yield store, settings
-    store.close()
+    with workbench_store(tmp_path_factory, roads_plan, f"{PLANNER}:planner,{READER}:reader") as world:
+        yield world
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 from api.main import create_app
-from api.settings import Settings
-from gridgis.store import open_store
 from tests.console.conftest import live  # noqa: F401 - the app on 127.0.0.1
 from tests.console.test_console_browser import signed_in
+from tests.workbench.conftest import workbench_store
 
 pytestmark = pytest.mark.browser
 PLANNER = "ggk_workbench-tiles-planner"
@@ -17,17 +16,8 @@ PLANNER = "ggk_workbench-tiles-planner"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, partitioned):
-    from tests.conftest import _toy_city, _toy_plan
-
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('workbench-tiles')}/gridgis.db")
-    city = _toy_city()
-    store.import_plan("now", {"grids": _toy_plan(city), "communities": city["communities"]})
-    store.publish_plan("now")
-    store.import_plan("draft", dict(partitioned.layers))
-    settings = Settings(database_url=store.url, api_keys=f"{PLANNER}:planner", poll_seconds=0.2, tiles_above=10,
-                        upload_dir=str(tmp_path_factory.mktemp("uploads")))  # fmt: skip
-    yield store, settings
-    store.close()
+    with workbench_store(tmp_path_factory, partitioned, f"{PLANNER}:planner", tiles_above=10) as world:
+        yield world
 
 
 @pytest.fixture(scope="module")
