@@ -388,6 +388,7 @@ def selection(
         until=until,
         search=q or None,
         held_by=held_by(cases, caller) if mine else (),
+        to_check=any(level == "community" for level, _ in caller.units),  # the community checks and closes
         grid_ids=caller.scope,
         units=caller.units,
     )

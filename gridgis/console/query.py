@@ -42,7 +42,8 @@ class Selection:
     """What the console lists. ``level`` is one of :data:`gridgis.cases.lifecycle.LEVELS`; ``overdue``
     True keeps open cases past their deadline (``now`` of the query); ``assignee`` matches exactly;
     ``search`` matches the case id or a part of the description or assignee; ``held_by`` keeps the cases
-    held by one of these assignees (a handler's "mine": ``person:ID``, ``community:ID``...); ``grid_ids``
+    held by one of these assignees (a handler's "mine": ``person:ID``, ``community:ID``...), and with
+    ``to_check`` also the resolved and verified cases of the scope (a community's 核查 and 销号); ``grid_ids``
     and ``units`` are the caller's scope (:func:`gridgis.cases.store.scope_sql`; ``grid_ids`` None: all)."""
 
     status: tuple[str, ...] = ()
@@ -57,6 +58,7 @@ class Selection:
     until: datetime | None = None
     search: str | None = None
     held_by: tuple[str, ...] = ()
+    to_check: bool = False
     grid_ids: tuple[str, ...] | None = None
     units: tuple[tuple[str, str], ...] = ()
 
@@ -101,7 +103,8 @@ def _where(cases: CaseStore, s: Selection, now: datetime) -> tuple[str, list[Any
             params.append(int(text))
         clauses.append(clause + ")")
     if s.held_by:
-        clauses.append(f"assignee IN ({', '.join('?' * len(s.held_by))})")
+        held = f"assignee IN ({', '.join('?' * len(s.held_by))})"
+        clauses.append(f"({held} OR status IN ('resolved', 'verified'))" if s.to_check else held)
         params.extend(s.held_by)
     scope, scope_params = scope_sql(s.grid_ids, s.units)
     if scope is not None:

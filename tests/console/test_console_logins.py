@@ -187,6 +187,8 @@ def test_community_and_town_handlers_see_and_act_on_their_escalated_cases(app, a
     assert r.status_code == 200 and r.json()["status"] == "resolved"
     # the community checks it (核查) and closes it: not the town leader who resolved it
     assert "verified" not in leader.get(f"/console/api/cases/{case['id']}").json()["moves"]
+    # waiting for the community's check, it is among the secretary's own again (the default view)
+    assert [c["id"] for c in secretary.get("/console/api/cases", params={"mine": True}).json()["cases"]] == [case["id"]]
     assert _move(secretary, case["id"], "verified").status_code == 200
     assert _move(secretary, case["id"], "closed").status_code == 200
     # the review is limited to the handler's units too
