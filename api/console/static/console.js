@@ -93,7 +93,9 @@
         return el("a", { href: p.url, target: "_blank" }, [el("img", { src: p.url, alt: p.name })]);
       }));
       var history = el("ol", { "class": "gg-history" }, c.events.map(function (e) {
-        return el("li", {}, [e.at_shown + " · " + e.actor + " · ", badge(e.to_status),
+        var noteOnly = e.note && e.from_status === e.to_status && !e.assignee;  // a note without a move
+        return el("li", {}, [e.at_shown + " · " + e.actor + " · ",
+          noteOnly ? el("span", { "class": "gg-badge gg-note-badge", text: T.note }) : badge(e.to_status),
           e.assignee ? " → " + (e.assignee_name || e.assignee) : "", e.note ? el("div", { text: e.note }) : null]);
       }));
       var canAct = c.moves.length > 0 || c.may_note;
