@@ -23,7 +23,6 @@ import argparse
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,21 +36,12 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo's api package, not benchmarks/api.py
 
+from benchmarks.maps import ARGS, heshan_plan  # noqa: E402 - the same Chromium flags and Heshan plan
 from gridgis.io import read_layers  # noqa: E402
 from gridgis.store import PLAN_LAYERS, open_store  # noqa: E402
 from gridgis.tiles import MIN_ZOOMS, first_view, tile_index  # noqa: E402
 
 ID_COLUMNS = ("town_id", "community_id", "grid_id", "grid_code")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
-def heshan_plan(workdir: Path) -> Path:
-    gridgis = str(Path(sys.executable).with_name("gridgis"))
-    demo, plan = workdir / "heshan.gpkg", workdir / "plan.gpkg"
-    subprocess.run([gridgis, "demo", "heshan", "-o", str(demo)], check=True)
-    subprocess.run([gridgis, "partition", str(demo), "--grids", "379", "-o", str(plan)], check=True)
-    return plan
 
 
 def tiled_copies(layers: dict[str, gpd.GeoDataFrame], n: int) -> dict[str, gpd.GeoDataFrame]:

@@ -8,10 +8,8 @@ import socket
 import struct
 import threading
 import time
-import uuid
 import zlib
 
-import psycopg
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -19,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import Settings
 from gridgis.store import open_store
-from tests.api.conftest import schema_url
+from tests.api.conftest import store_url  # noqa: F401 - both stores, as the API tests
 
 DISPATCHER = "ggk_console-dispatcher-key"
 #: a second dispatcher: the check (核查) is someone else's than the resolver's
@@ -41,22 +39,8 @@ def png(width: int = 8, height: int = 6, rgb: tuple[int, int, int] = (200, 60, 4
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
-def store_url(request, tmp_path_factory):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('console')}/gridgis.db"
-        return
-    base = request.getfixturevalue("pg_url")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as con:
-        con.execute(f"CREATE SCHEMA {schema}")
-    yield schema_url(base, schema)
-    with psycopg.connect(base, autocommit=True) as con:
-        con.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
 @pytest.fixture(scope="module")
-def world(store_url, tmp_path_factory):
+def world(store_url, tmp_path_factory):  # noqa: F811 - the fixture imported above
     """(store, settings, worker key, other grid's worker key) with the toy plan published."""
     from tests.conftest import _toy_city, _toy_plan
 
