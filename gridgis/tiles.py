@@ -94,6 +94,15 @@ def tile_index(lon: float, lat: float, z: int) -> tuple[int, int]:
     return min(n - 1, max(0, int((x + ORIGIN) // size))), min(n - 1, max(0, int((ORIGIN - y) // size)))
 
 
+def check_tms(tms: str) -> None:
+    """Raise :class:`NotFoundError` unless ``tms`` is WebMercatorQuad, the one tile matrix set served."""
+    if tms != TMS_ID:
+        raise NotFoundError(
+            f"No tile matrix set {tms[:40]!r}.",
+            fix=f"use {TMS_ID} (GET /ogc/tileMatrixSets).",
+            details={"allowed": [TMS_ID]},
+        )
+
 def check_tile(tms: str, z: str, y: str, x: str) -> tuple[int, int, int]:
     """(z, y, x) as integers inside WebMercatorQuad.
 
@@ -104,12 +113,7 @@ def check_tile(tms: str, z: str, y: str, x: str) -> tuple[int, int, int]:
     InputError
         z, y or x is not an integer, or lies outside the tile matrix set (z 0-24, row and column 0 to 2^z - 1).
     """
-    if tms != TMS_ID:
-        raise NotFoundError(
-            f"No tile matrix set {tms[:40]!r}.",
-            fix=f"use {TMS_ID} (GET /ogc/tileMatrixSets).",
-            details={"allowed": [TMS_ID]},
-        )
+    check_tms(tms)
     out = []
     for name, value, top in (("tileMatrix", z, MAX_ZOOM), ("tileRow", y, None), ("tileCol", x, None)):
         if not (value.isascii() and value.isdigit()) or len(value) > 9:

@@ -33,6 +33,7 @@ from gridgis.tiles import (
     TMS_URI,
     TileCache,
     check_tile,
+    check_tms,
     cover,
     first_view,
     limits,
@@ -225,8 +226,7 @@ def tile_matrix_sets(request: Request) -> JSONResponse:
 @router.get("/tileMatrixSets/{tms}", summary="One tile matrix set (OGC 17-083r4 JSON)")
 def tile_matrix_set_doc(tms: str) -> JSONResponse:
     """The WebMercatorQuad definition. 404: another tile matrix set."""
-    if tms != TMS_ID:
-        raise NotFoundError(f"No tile matrix set {tms[:40]!r}.", fix=f"use {TMS_ID}.", details={"allowed": [TMS_ID]})
+    check_tms(tms)
     return JSONResponse(tile_matrix_set())
 
 
@@ -279,8 +279,7 @@ def tilesets(cid: str, request: Request, service: ServiceDep, plan: PlanQuery = 
 def tileset(cid: str, tms: str, request: Request, service: ServiceDep, plan: PlanQuery = None) -> JSONResponse:
     """The tileset's metadata (OGC 17-083r4 tileset JSON). 404: a collection without tiles, another tile matrix
     set, unknown plan."""
-    if tms != TMS_ID:
-        raise NotFoundError(f"No tile matrix set {tms[:40]!r}.", fix=f"use {TMS_ID}.", details={"allowed": [TMS_ID]})
+    check_tms(tms)
     snap = service.current(plan)
     bbox = _tiled(snap, cid)
     doc = _tileset(_base(request), cid, bbox, plan)
