@@ -103,6 +103,7 @@ def check_tms(tms: str) -> None:
             details={"allowed": [TMS_ID]},
         )
 
+
 def check_tile(tms: str, z: str, y: str, x: str) -> tuple[int, int, int]:
     """(z, y, x) as integers inside WebMercatorQuad.
 
