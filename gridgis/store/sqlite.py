@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
@@ -60,6 +62,13 @@ class SQLiteStore(Store):
     concurrent commits. Each caller gets its answer only after that commit returned. The answers of a
     batch's :meth:`awrite` callers go back to their event loop in one callback per loop (a wake-up of
     the loop per job cost more CPU than the job's SQL).
+
+    Several processes on one file (``gridgis serve --workers 2``) each have their writer thread; they take turns
+    through an exclusive ``flock`` on :attr:`writer_lock_path` held from ``BEGIN IMMEDIATE`` to ``COMMIT``. The
+    kernel wakes a waiting writer as soon as the lock is released, where SQLite's busy handler would sleep 1 to
+    100 ms and try again (and mostly find the other process writing once more); meanwhile the waiting process's
+    jobs queue up and go into its next batch. Other write transactions (:meth:`connect`: imports, publishes,
+    migrations) keep SQLite's own lock and busy timeout.
     """
 
     dialect = SQLITE
@@ -82,7 +91,14 @@ class SQLiteStore(Store):
         self._writer_thread: threading.Thread | None = None
         self._writer_con: sqlite3.Connection | None = None
         self._start_lock = threading.Lock()
+        self._writer_lock: int | None = None  # the writer thread's descriptor of writer_lock_path
         self.migrate_component("core", MIGRATIONS)
+
+    @property
+    def writer_lock_path(self) -> Path:
+        """The file beside the database that the writers of all processes lock in turn (created on first write;
+        empty, never removed, like SQLite's ``-shm`` file)."""
+        return self.path.with_name(self.path.name + "-writer")
 
     def _open(self) -> sqlite3.Connection:
         """A new connection with :data:`PRAGMAS` (closed by :meth:`close`)."""
@@ -139,6 +155,7 @@ class SQLiteStore(Store):
             if self._writer_thread is None:
                 if self._writer_con is None:
                     self._writer_con = self._open()
+                    self._writer_lock = _open_lock(self.writer_lock_path)
                 self._writer_thread = threading.Thread(target=self._run_writer, name="gridgis-writer", daemon=True)
                 self._writer_thread.start()
 
@@ -171,6 +188,16 @@ class SQLiteStore(Store):
 
     def _commit(self, batch: list[tuple[Callable, Any, Any]]) -> list[tuple[Any, Any, Any, BaseException | None]]:
         """Run ``batch`` in one transaction; the answers ``(future, loop, value, error)`` to give once it ended."""
+        lock = self._writer_lock
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # blocks (GIL released) until no other process's writer holds it
+        try:
+            return self._run_batch(batch)
+        finally:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _run_batch(self, batch: list[tuple[Callable, Any, Any]]) -> list[tuple[Any, Any, Any, BaseException | None]]:
         con = self._writer_con
         cur = con.cursor()
         try:
@@ -258,6 +285,18 @@ class SQLiteStore(Store):
             con.close()
         self._local = threading.local()
         self._writer_con = None
+        if self._writer_lock is not None:
+            os.close(self._writer_lock)
+            self._writer_lock = None
+
+
+def _open_lock(path: Path) -> int | None:
+    """A descriptor of the writers' lock file; None where it cannot be created (a read-only folder: SQLite's
+    busy timeout then serialises the writers alone)."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return None
 
 
 def _answer(answers: list[tuple[Any, Any, Any, BaseException | None]]) -> None:
