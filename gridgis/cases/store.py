@@ -310,6 +310,11 @@ class CaseStore:
         who = (client, client_id or client)
         due = now + get_category(report.category, self.config().categories).deadline
         digest = request_hash(report) if idempotency_key else None
+        # the rows are built here, in the caller's thread: the work below runs in the store's one writer, which
+        # every process's intake waits for (see SQLiteStore), so it does only the SQL
+        stamp = self._ts(now)
+        row = self._case_row(report, route, who, stamp, self._ts(due))
+        events = self._first_events(report, route, who[0], stamp)
 
         def work(cur):
             if plan_id is not None:
@@ -320,7 +325,7 @@ class CaseStore:
                         "INSERT INTO case_idempotency (client, key, request_hash, created_at) VALUES (?, ?, ?, ?) "
                         "ON CONFLICT DO NOTHING RETURNING key"
                     ),
-                    (who[1], idempotency_key, digest, self._ts(now)),
+                    (who[1], idempotency_key, digest, stamp),
                 )
                 if cur.fetchone() is None:
                     cur.execute(
@@ -335,7 +340,7 @@ class CaseStore:
                             details={"case_id": case_id},
                         )
                     return self._get(cur, case_id), True
-            case = self._insert_case(cur, report, route, who, now, due, idempotency_key)
+            case = self._insert_case(cur, row, events, (who[1], idempotency_key) if idempotency_key else None)
             if also is not None:
                 also(cur, case)
             return case, False
@@ -363,7 +368,8 @@ class CaseStore:
     _INSERT_EVENT = f"INSERT INTO case_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
     _LINK_KEY = "UPDATE case_idempotency SET case_id = ? WHERE client = ? AND key = ?"
 
-    def _case_row(self, report: Report, route: Route, who: tuple[str, str], now: datetime, due: datetime) -> tuple:
+    def _case_row(self, report: Report, route: Route, who: tuple[str, str], now: Any, due: Any) -> tuple:
+        """The values of :attr:`_INSERT_CASE`; ``now`` and ``due`` already in their stored form."""
         return (
             report.category,
             report.channel,
@@ -382,55 +388,46 @@ class CaseStore:
             route.level,
             self.dialect.bool(route.outside_coverage),
             *who,
-            self._ts(now),
-            self._ts(now),
-            self._ts(due),
+            now,
+            now,
+            due,
         )
 
-    def _first_events(self, report: Report, route: Route, who: tuple[str, str], now: datetime) -> list[tuple]:
-        """The audit events of a new case, without the case id: reported by the client, assigned by the router."""
+    def _first_events(self, report: Report, route: Route, client: str, now: Any) -> list[tuple]:
+        """The audit events of a new case, without the case id: reported by the client, assigned by the router
+        (``now`` in its stored form)."""
         where = "outside every grid: sent to the county's desk" if route.outside_coverage else "routed"
         return [
-            (self._ts(now), who[0], None, "reported", None, f"via {report.channel}"),
-            (self._ts(now), "system:router", "reported", "assigned", route.assignee, where),
+            (now, client, None, "reported", None, f"via {report.channel}"),
+            (now, "system:router", "reported", "assigned", route.assignee, where),
         ]
 
-    def _insert_case(self, cur, report, route, who, now, due, idempotency_key) -> dict[str, Any]:
-        """Insert the case and its first events, link the idempotency key to it; return the case.
-
-        ``who`` is (name, id) of the submitter."""
+    def _insert_case(self, cur, row: tuple, events: list[tuple], key: tuple[str, str] | None) -> dict[str, Any]:
+        """Insert the case (:meth:`_case_row`) and its first events (:meth:`_first_events`), link the idempotency
+        key ``(client id, key)`` to it; return the case."""
         if self.dialect is POSTGIS:
-            return self._insert_case_at_once(cur, report, route, who, now, due, idempotency_key)
-        cur.execute(self._q(self._INSERT_CASE), self._case_row(report, route, who, now, due))
+            return self._insert_case_at_once(cur, row, events, key)
+        cur.execute(self._q(self._INSERT_CASE), row)
         case = self._new_case(cur.fetchone())
-        events = [(case["id"], *e) for e in self._first_events(report, route, who, now)]
-        cur.executemany(self._q(self._INSERT_EVENT), events)
-        if idempotency_key:
-            cur.execute(self._q(self._LINK_KEY), (case["id"], who[1], idempotency_key))
+        cur.executemany(self._q(self._INSERT_EVENT), [(case["id"], *e) for e in events])
+        if key:
+            cur.execute(self._q(self._LINK_KEY), (case["id"], *key))
         return case
 
-    def _insert_case_at_once(self, cur, report, route, who, now, due, idempotency_key) -> dict[str, Any]:
+    def _insert_case_at_once(self, cur, row: tuple, events: list[tuple], key: tuple[str, str] | None) -> dict[str, Any]:
         """PostGIS: the case, its events and the key's link in one round trip instead of three."""
         # one round trip instead of three: data-modifying CTEs (the key's row, inserted by the statement
         # before, is visible to the UPDATE here)
-        events = self._first_events(report, route, who, now)
-        link = (
-            ", k AS (UPDATE case_idempotency SET case_id = (SELECT id FROM c) WHERE client = %s AND key = %s)"
-            if idempotency_key
-            else ""
-        )
+        link = ", k AS (UPDATE case_idempotency SET case_id = (SELECT id FROM c) WHERE client = %s AND key = %s)"
         sql = (
             f"WITH c AS ({self._q(self._INSERT_CASE)}), "
             f"e AS (INSERT INTO case_events ({self._EVENT_COLUMNS}) "
             "SELECT c.id, v.at::timestamptz, v.actor, v.from_status, v.to_status, v.assignee, v.note "
             "FROM c, (VALUES (1, %s, %s, %s, %s, %s, %s), (2, %s, %s, %s, %s, %s, %s)) "
-            f"AS v (ord, at, actor, from_status, to_status, assignee, note) ORDER BY v.ord){link} "
+            f"AS v (ord, at, actor, from_status, to_status, assignee, note) ORDER BY v.ord){link if key else ''} "
             f"SELECT {', '.join(NEW_CASE_COLUMNS)} FROM c"
         )
-        params = [*self._case_row(report, route, who, now, due), *events[0], *events[1]]
-        if idempotency_key:
-            params += [who[1], idempotency_key]
-        cur.execute(sql, params)
+        cur.execute(sql, [*row, *events[0], *events[1], *(key or ())])
         return self._new_case(cur.fetchone())
 
     # --- reads -----------------------------------------------------------------------------
