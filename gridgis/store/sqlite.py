@@ -66,8 +66,8 @@ class SQLiteStore(Store):
     Several processes on one file (``gridgis serve --workers 2``) each have their writer thread; they take turns
     through an exclusive ``flock`` on :attr:`writer_lock_path` held from ``BEGIN IMMEDIATE`` to ``COMMIT``. The
     kernel wakes a waiting writer as soon as the lock is released, where SQLite's busy handler would sleep 1 to
-    100 ms and try again (and mostly find the other process writing once more); meanwhile the waiting process's
-    jobs queue up and go into its next batch. Other write transactions (:meth:`connect`: imports, publishes,
+    100 ms and try again (and mostly find the other process writing once more). A writer takes its batch from
+    the queue once the lock is its, so the jobs that queued while it waited are committed with it. Other write transactions (:meth:`connect`: imports, publishes,
     migrations) keep SQLite's own lock and busy timeout.
     """
 
@@ -171,33 +171,41 @@ class SQLiteStore(Store):
                 continue
             if item is None:
                 return
-            batch = [item]
-            stop = False
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    item = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            _answer(self._commit(batch))
+            with self._turn():
+                batch, stop = self._batch(item)  # taken once the lock is ours: what queued meanwhile joins it
+                answers = self._commit(batch)
+            _answer(answers)
             if stop:
                 return
 
+    def _batch(self, first: tuple[Callable, Any, Any]) -> tuple[list[tuple[Callable, Any, Any]], bool]:
+        """``first`` and the jobs queued behind it (up to :attr:`MAX_BATCH`); True when the stop mark was met."""
+        batch = [first]
+        while len(batch) < self.MAX_BATCH:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                return batch, False
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    @contextmanager
+    def _turn(self):
+        """The writers' lock (:attr:`writer_lock_path`) for this process's writer thread, held until the block ends."""
+        lock = self._writer_lock
+        if lock is None:
+            yield
+            return
+        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks (GIL released) until no other process's writer holds it
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _commit(self, batch: list[tuple[Callable, Any, Any]]) -> list[tuple[Any, Any, Any, BaseException | None]]:
         """Run ``batch`` in one transaction; the answers ``(future, loop, value, error)`` to give once it ended."""
-        lock = self._writer_lock
-        if lock is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # blocks (GIL released) until no other process's writer holds it
-        try:
-            return self._run_batch(batch)
-        finally:
-            if lock is not None:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _run_batch(self, batch: list[tuple[Callable, Any, Any]]) -> list[tuple[Any, Any, Any, BaseException | None]]:
         con = self._writer_con
         cur = con.cursor()
         try:
