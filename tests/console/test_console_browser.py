@@ -281,6 +281,9 @@ def test_community_handler_signs_in_with_a_password_and_works_escalated_cases(br
     page.locator("#gg-detail dd .gg-badge[data-status=accepted]").wait_for()
     events = api.get(f"/v1/cases/{first['id']}", headers=desk).json()["events"]
     assert events[-1]["to_status"] == "accepted" and events[-1]["actor"].startswith("李书记")
+    latest = page.locator("#gg-detail .gg-history li").last
+    latest.filter(has_text="李书记").wait_for()  # the history names the person; their key only on hover
+    assert "[" not in latest.inner_text() and "p-" in latest.locator("span[title]").get_attribute("title")
     # the same page on a phone: one column, the detail over the page
     page.set_viewport_size({"width": 375, "height": 812})
     page.wait_for_timeout(300)

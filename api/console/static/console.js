@@ -94,7 +94,8 @@
       }));
       var history = el("ol", { "class": "gg-history" }, c.events.map(function (e) {
         var noteOnly = e.note && e.from_status === e.to_status && !e.assignee;  // a note without a move
-        return el("li", {}, [e.at_shown + " · " + e.actor + " · ",
+        var who = e.actor.replace(/ \[[^\]]*\]$/, "");  // "张三 [worker:p-…]": the name; the key on hover
+        return el("li", {}, [e.at_shown + " · ", el("span", { title: e.actor, text: who }), " · ",
           noteOnly ? el("span", { "class": "gg-badge gg-note-badge", text: T.note }) : badge(e.to_status),
           e.assignee ? " → " + (e.assignee_name || e.assignee) : "", e.note ? el("div", { text: e.note }) : null]);
       }));
