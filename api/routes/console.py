@@ -570,10 +570,12 @@ async def add_photo(
     case = await run_in_threadpool(cases.get, case_id)
     check_case(caller, case, act=True)
     data = await photo.read(MAX_PHOTO_BYTES + 1)
-    row = await run_in_threadpool(console.photos.add, case_id, data, photo.filename or "photo", actor=caller.actor)
+    actor = await run_in_threadpool(cases.actor, caller, case)
+    row = await run_in_threadpool(console.photos.add, case_id, data, photo.filename or "photo", actor=actor.name)
+    url = f"/console/photos/{row['id']}"
+    await run_in_threadpool(cases.note, case_id, "", [url], actor=actor)  # the history shows who added it, when
     return JSONResponse(
-        {"id": row["id"], "url": f"/console/photos/{row['id']}", "name": row["name"], "size_bytes": row["size_bytes"]},
-        status_code=201,
+        {"id": row["id"], "url": url, "name": row["name"], "size_bytes": row["size_bytes"]}, status_code=201
     )
 
 

@@ -127,6 +127,8 @@ def test_case_chain_in_the_browser(browser, live, api, world, shots):
         " : new Promise(r => { i.onload = () => r(i.naturalWidth); i.onerror = () => r(0); })"
     )
     assert panel.locator(".gg-photos img").evaluate(loaded) == 8  # the uploaded photo, served back and decoded
+    added = panel.locator(".gg-history li").filter(has=wpage.locator(".gg-note-badge", has_text="照片"))
+    assert added.count() == 1  # the upload is in the history, by the worker who made it
     panel.locator("textarea[name=note]").fill("已到现场")  # a note without a move
     panel.locator("[data-action=note]").click()
     wpage.wait_for_function("document.querySelector('#gg-detail .gg-history').textContent.includes('已到现场')")
