@@ -67,8 +67,8 @@ class SQLiteStore(Store):
     through an exclusive ``flock`` on :attr:`writer_lock_path` held from ``BEGIN IMMEDIATE`` to ``COMMIT``. The
     kernel wakes a waiting writer as soon as the lock is released, where SQLite's busy handler would sleep 1 to
     100 ms and try again (and mostly find the other process writing once more). A writer takes its batch from
-    the queue once the lock is its, so the jobs that queued while it waited are committed with it. Other write transactions (:meth:`connect`: imports, publishes,
-    migrations) keep SQLite's own lock and busy timeout.
+    the queue once the lock is its, so the jobs that queued while it waited are committed with it. Other write
+    transactions (:meth:`connect`: imports, publishes, migrations) keep SQLite's own lock and busy timeout.
     """
 
     dialect = SQLITE
