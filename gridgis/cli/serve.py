@@ -67,12 +67,13 @@ def cli(db: str | None, host: str, port: int, workers: int, log_level: str) -> N
 START_SECONDS = 10.0
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` with ``SO_REUSEPORT`` (each worker binds one; the kernel spreads
-    new connections over them). Raises OSError when the port is taken by a socket without that option."""
+def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
+    """A TCP socket bound to ``host:port``, with ``SO_REUSEPORT`` when ``shared`` (each worker binds one; the
+    kernel spreads new connections over them). Raises OSError when the port is taken."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
 
@@ -84,7 +85,9 @@ def run_workers(options: dict, workers: int) -> None:
     Raises :class:`~gridgis.errors.InputError` when the port cannot be bound, :class:`~gridgis.errors.GridgisError`
     when a worker ends within :data:`START_SECONDS` of its start (the others are stopped)."""
     try:
-        hold = listening_socket(options["host"], options["port"])  # fails here, once, when the port is taken
+        if options["port"]:  # a server already listening there, even another gridgis serve with SO_REUSEPORT
+            listening_socket(options["host"], options["port"], shared=False).close()
+        hold = listening_socket(options["host"], options["port"])  # keeps the port while workers come and go
     except OSError as exc:
         where = f"{options['host']}:{options['port']}"
         raise InputError(f"Cannot listen on {where}: {exc}.", fix="choose another --port or --host.") from None

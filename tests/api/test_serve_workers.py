@@ -64,6 +64,14 @@ def test_two_workers_listen_on_sockets_of_their_own_and_share_the_clients(tmp_pa
                 c.close()
         assert sum(held.values()) == 32 and min(held.values()) >= 1, held
 
+        second = subprocess.run(  # a second server on the same port would silently take half the clients
+            [*CMD, "--db", f"sqlite:///{tmp_path / 'other.db'}", "--port", str(port), "--workers", "2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1 and f"Cannot listen on 127.0.0.1:{port}" in second.stderr
+
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in workers)
