@@ -26,7 +26,13 @@ from gridgis.errors import GridgisError, InputError
 @db_opt
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="worker processes: one per core (docs/intake.md).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="worker processes: one per core (docs/intake.md).",
+)
 @click.option("--log-level", default="info", show_default=True)
 def cli(db: str | None, host: str, port: int, workers: int, log_level: str) -> None:
     """Serve locate, grids, plans, staff, layers and OGC API - Features (docs at /docs)."""
