@@ -156,7 +156,8 @@ class LocateFastPath:
             return None  # a repeated, unknown or missing parameter: the app answers
         if any(bad_text(v) for v in query.values()):
             return None
-        snap = scope["app"].state.gridgis.snapshot
+        service = getattr(scope["app"].state, "gridgis", None)
+        snap = service.snapshot if service is not None else None
         crs = query.get("crs", "wgs84").lower()
         if snap is None or crs not in LONLAT_CRS:
             return None
