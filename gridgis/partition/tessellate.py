@@ -73,6 +73,8 @@ class Tessellation:
         ``(n,)`` area of each site's region (m²) and the length of its outline on the area's
         boundary (metres): with ``length`` they give any grid's area and perimeter without
         dissolving it.
+    blocks
+        The street blocks themselves (:func:`street_blocks` of the area); ``block`` indexes them.
     """
 
     pieces: np.ndarray
@@ -84,6 +86,7 @@ class Tessellation:
     site_block: np.ndarray | None = None
     site_area: np.ndarray | None = None
     site_outer: np.ndarray | None = None
+    blocks: np.ndarray | None = None
 
     def graph(self, n_sites: int, barrier_discount: float = 0.0) -> sparse.csr_matrix:
         """Symmetric site adjacency weighted by shared length (barrier length scaled by ``1 - barrier_discount``)."""
@@ -144,10 +147,11 @@ def tessellate(
             *empty,
             np.zeros(len(parts), np.int64),
             np.zeros(0, np.int64),
+            blocks=street_blocks(area, barriers),
         )
     gen_xy, gen_site = _generators(area, points, shapes)
     cells = _voronoi_cells(area, gen_xy)
-    cells, cell_of, block = _cut_by_barriers(area, cells, gen_xy, barriers)
+    cells, cell_of, block, blocks = _cut_by_barriers(area, cells, gen_xy, barriers)
     pieces, index = shapely.get_parts(cells, return_index=True)
     cell_of, block = cell_of[index], block[index]
     keep = shapely.area(pieces) > 0
@@ -169,13 +173,13 @@ def tessellate(
     on_barrier = (block[pa[cross]] != block[pb[cross]]).astype(float) * plen[cross]
     site_area, site_outer = _site_measures(area, pieces, site, n)
     if len(lo) == 0:
-        return Tessellation(pieces, site, *empty, block, site_block, site_area, site_outer)
+        return Tessellation(pieces, site, *empty, block, site_block, site_area, site_outer, blocks)
     key = lo * n + hi
     uniq, inv = np.unique(key, return_inverse=True)
     length = np.bincount(inv, weights=plen[cross])
     barrier = np.bincount(inv, weights=on_barrier)
     edges = np.column_stack([uniq // n, uniq % n]).astype(np.int64)
-    return Tessellation(pieces, site, edges, length, barrier, block, site_block, site_area, site_outer)
+    return Tessellation(pieces, site, edges, length, barrier, block, site_block, site_area, site_outer, blocks)
 
 
 def _site_measures(
@@ -268,14 +272,14 @@ def _barrier_lines(area: shapely.Geometry, barriers: shapely.Geometry | None) ->
 
 def _cut_by_barriers(
     area: shapely.Geometry, cells: np.ndarray, points: np.ndarray, barriers: shapely.Geometry | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split cells along barrier lines; return (pieces, cell of each piece, block of each piece)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split cells along barrier lines; return (pieces, cell of each piece, block of each piece, the blocks)."""
     n = len(cells)
     ident = np.arange(n)
     lines = _barrier_lines(area, barriers)
-    blocks = None if lines is None else _enclosed(area, lines)
-    if blocks is None or len(blocks) <= 1:
-        return cells, ident, np.zeros(n, dtype=np.int64)
+    blocks = shapely.get_parts(area) if lines is None else _enclosed(area, lines)
+    if lines is None or len(blocks) <= 1:
+        return cells, ident, np.zeros(n, dtype=np.int64), blocks
     tree = shapely.STRtree(blocks)
     cut = np.zeros(n, dtype=bool)
     cut[shapely.STRtree(cells).query(shapely.get_parts(lines), predicate="intersects")[1]] = True
@@ -291,6 +295,7 @@ def _cut_by_barriers(
         np.concatenate([cells[~cut], split]),
         np.concatenate([ident[~cut], cell_idx]),
         np.concatenate([block[~cut], blk_idx]),
+        blocks,
     )
 
 
