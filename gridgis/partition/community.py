@@ -85,6 +85,10 @@ class CommunityResult:
     split_blocks: int = 0  # of those, blocks shared by several grids
     whole_blocks: int = 0  # grids that are unions of whole street blocks
     street_blocks: list = field(default_factory=list)  # the blocks themselves (metric polygons), for the plan
+    # inner grid edges over the tessellation (metres): all, on barriers, inside blocks too heavy for one grid
+    cut_m: float = 0.0
+    cut_on_barriers_m: float = 0.0
+    cut_forced_m: float = 0.0
 
 
 def partition_community(task: CommunityTask) -> CommunityResult:
@@ -133,6 +137,10 @@ def partition_community(task: CommunityTask) -> CommunityResult:
         else:
             labels = by_blocks(xy, w, k, tess, cost_graph, rng, task.tol, task.tolerance)
         _count_blocks(res, tess.site_block, labels, k)
+        total, on, forced = tess.cut_lengths(labels, w, (1 + task.tolerance) * mean)
+        res.cut_m += total
+        res.cut_on_barriers_m += on
+        res.cut_forced_m += forced
         piece_grid = np.where(tess.site >= 0, labels[np.maximum(tess.site, 0)], -1)
         geoms, smoothed = smooth_grids(tess, piece_grid, k, xy, labels, shapes)
         res.smoothed += int(smoothed)

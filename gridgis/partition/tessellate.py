@@ -88,6 +88,34 @@ class Tessellation:
     site_outer: np.ndarray | None = None
     blocks: np.ndarray | None = None
 
+    def cut_lengths(self, labels: np.ndarray, weights: np.ndarray, upper: float) -> tuple[float, float, float]:
+        """Inner edges of a plan (``labels``: grid of each site), in metres: their length, the part on
+        barriers, and the part inside street blocks whose load alone exceeds ``upper`` (one grid cannot hold
+        such a block, so some edge must cross it: at most ``1 - forced / total`` of the edges can follow
+        barriers in any plan cutting those blocks along the same length).
+
+        Examples
+        --------
+        Three sites in a row, a street between the 2nd and the 3rd, one grid per site: the edge 0|1 lies
+        inside the block of load 2, which alone exceeds an upper bound of 1.5.
+
+        >>> t = tessellate(shapely.box(0, 0, 3, 1), np.array([[0.5, 0.5], [1.5, 0.5], [2.5, 0.5]]),
+        ...                shapely.LineString([(2, -1), (2, 2)]))
+        >>> t.cut_lengths(np.array([0, 1, 2]), np.ones(3), 1.5)
+        (2.0, 1.0, 1.0)
+        """
+        if not len(self.edges):
+            return 0.0, 0.0, 0.0
+        i, j = self.edges[:, 0], self.edges[:, 1]
+        cut = labels[i] != labels[j]
+        total, on = float(self.length[cut].sum()), float(self.barrier[cut].sum())
+        if self.site_block is None or len(self.site_block) != len(labels):
+            return total, on, 0.0
+        _, block = np.unique(self.site_block, return_inverse=True)
+        heavy = np.bincount(block.ravel(), weights=weights) > upper + 1e-9
+        inside = cut & heavy[block[i]] & heavy[block[j]]
+        return total, on, float((self.length[inside] - self.barrier[inside]).sum())
+
     def graph(self, n_sites: int, barrier_discount: float = 0.0) -> sparse.csr_matrix:
         """Symmetric site adjacency weighted by shared length (barrier length scaled by ``1 - barrier_discount``)."""
         w = self.length - barrier_discount * self.barrier
@@ -267,7 +295,31 @@ def _barrier_lines(area: shapely.Geometry, barriers: shapely.Geometry | None) ->
         return None
     # a street ending on a boundary drawn along another street stops short of it or overshoots by a
     # hair once reprojected: snap its ends to the boundary so that it closes its blocks
-    return shapely.snap(lines, shapely.boundary(area), SNAP_M)
+    ring = shapely.boundary(area)
+    return _overshoot(shapely.snap(lines, ring, SNAP_M), ring, SNAP_M)
+
+
+def _overshoot(lines: shapely.Geometry, ring: shapely.Geometry, reach: float) -> shapely.Geometry:
+    """``lines`` with each end within ``reach`` of ``ring`` carried ``reach`` further, across it.
+
+    A street clipped to the area (or snapped onto its boundary) ends on the boundary only to within
+    floating point: the union that nodes streets and boundary then leaves it a dangle, and the blocks
+    on both sides of it one block. Crossing the boundary, it is noded exactly.
+    """
+    parts = shapely.get_parts(lines)
+    parts = parts[(shapely.get_type_id(parts) == 1) & (shapely.get_num_coordinates(parts) >= 2)]
+    if not len(parts):
+        return lines
+    xy, index = shapely.get_coordinates(parts, return_index=True)
+    first = np.searchsorted(index, np.arange(len(parts)))
+    last = np.append(first[1:], len(xy)) - 1
+    for end, inner in ((first, first + 1), (last, last - 1)):
+        near = shapely.dwithin(shapely.points(xy[end]), ring, reach)
+        step = xy[end] - xy[inner]
+        norm = np.hypot(step[:, 0], step[:, 1])
+        ok = near & (norm > 0)
+        xy[end[ok]] += step[ok] / norm[ok, None] * reach
+    return shapely.multilinestrings(shapely.linestrings(xy, indices=index))
 
 
 def _cut_by_barriers(
