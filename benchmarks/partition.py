@@ -348,7 +348,8 @@ def heshan(jobs: int) -> None:
         f"mean Polsby-Popper {r['compactness']['mean_polsby_popper']:.2f} (the communities themselves "
         f"{r['compactness']['communities_mean_polsby_popper']:.2f}); "
         f"footprints inside their grid {r['footprints_inside_grid']['share_inside']:.2%}; "
-        f"edges on barriers {r['barriers']['share_on_barriers']:.1%}; "
+        f"edges on barriers {r['barriers']['share_on_barriers']:.1%} "
+        f"({r['barriers']['basic_share_on_barriers']:.1%} between basic grids, dedicated grids' outlines left out); "
         f"{blocks['whole_block_grids']} of {blocks['grids']} grids whole street blocks, "
         f"{blocks['split_blocks']} of {blocks['blocks']} blocks split; {len(result.blocks):,} blocks in the plan"
     )
