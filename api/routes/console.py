@@ -70,7 +70,7 @@ def _who(request: Request, caller: Caller | None) -> str:
     if caller is None:
         return ""
     d = request.app.state.gridgis.cases.people.directory()
-    person = d.people.get(caller.person_id) if caller.person_id else d.person_of_key(caller.key_id)
+    person = d.person_of(caller)
     return person.name if person else (caller.prefix or "")
 
 
@@ -398,7 +398,7 @@ def held_by(cases: CaseStore, caller: Caller) -> tuple[str, ...]:
     """The assignees whose cases are the caller's own: its person, the desks of its grids and units, and for a
     dispatcher the dispatch desk (returned cases)."""
     d = cases.people.directory()
-    person = d.people.get(caller.person_id) if caller.person_id else d.person_of_key(caller.key_id)
+    person = d.person_of(caller)
     out = [f"person:{person.person_id}"] if person else []
     out += [f"grid:{g}" for g in caller.grids] + [f"{level}:{unit}" for level, unit in caller.units]
     if caller.at_least("dispatcher"):
@@ -570,10 +570,12 @@ async def add_photo(
     case = await run_in_threadpool(cases.get, case_id)
     check_case(caller, case, act=True)
     data = await photo.read(MAX_PHOTO_BYTES + 1)
-    row = await run_in_threadpool(console.photos.add, case_id, data, photo.filename or "photo", actor=caller.actor)
+    actor = await run_in_threadpool(cases.actor, caller, case)
+    row = await run_in_threadpool(console.photos.add, case_id, data, photo.filename or "photo", actor=actor.name)
+    url = f"/console/photos/{row['id']}"
+    await run_in_threadpool(cases.note, case_id, "", [url], actor=actor)  # the history shows who added it, when
     return JSONResponse(
-        {"id": row["id"], "url": f"/console/photos/{row['id']}", "name": row["name"], "size_bytes": row["size_bytes"]},
-        status_code=201,
+        {"id": row["id"], "url": url, "name": row["name"], "size_bytes": row["size_bytes"]}, status_code=201
     )
 
 

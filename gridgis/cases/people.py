@@ -230,6 +230,11 @@ class Directory:
         pid = self.keys.get(key_hash) if key_hash else None
         return self.people.get(pid) if pid else None
 
+    def person_of(self, caller) -> Person | None:
+        """The person behind an API caller (:class:`gridgis.access.Caller`): signed in as one, or holding a
+        person's key; None for a key of nobody."""
+        return self.people.get(caller.person_id) if caller.person_id else self.person_of_key(caller.key_id)
+
     def on_duty(self, post: Post, when: datetime) -> bool:
         return on_duty_at(self._schedules[post.schedule], when)
 

@@ -539,7 +539,7 @@ class CaseStore:
         """The :class:`~gridgis.cases.lifecycle.Actor` of an API caller (:class:`gridgis.access.Caller`) on
         ``case``: named by the person holding its key when there is one (``王五 [worker:ggk_yMbX06]``)."""
         d = self.people.directory()
-        person = d.people.get(caller.person_id) if caller.person_id else d.person_of_key(caller.key_id)
+        person = d.person_of(caller)
         posts = [(p.level, p.unit_id) for p in d.posts_of(person.person_id)] if person else []
         roles = set(lifecycle.chain_roles(case, key_role=caller.role, key_grids=caller.grids, posts=posts))
         held = (f"person:{person.person_id}", *(f"{lv}:{u}" for lv, u in posts if lv in UNIT_COLUMNS)) if person else ()

@@ -159,6 +159,9 @@ def test_photos_are_checked_kept_and_served_to_who_may_read(app, api, world):
     assert worker.get(photo["url"]).content == png()
     detail = worker.get(f"/console/api/cases/{case['id']}").json()
     assert [p["id"] for p in detail["photos"]] == [photo["id"]]
+    added = [e for e in detail["events"] if e["photos"]]  # the refused uploads left no trace
+    assert [(e["photos"], e["from_status"] == e["to_status"]) for e in added] == [([photo["url"]], True)]
+    assert added[0]["actor"].startswith("worker:")
     from pathlib import Path
 
     files = [p.name for p in Path(settings.upload_dir).iterdir()]

@@ -127,6 +127,8 @@ def test_case_chain_in_the_browser(browser, live, api, world, shots):
         " : new Promise(r => { i.onload = () => r(i.naturalWidth); i.onerror = () => r(0); })"
     )
     assert panel.locator(".gg-photos img").evaluate(loaded) == 8  # the uploaded photo, served back and decoded
+    added = panel.locator(".gg-history li").filter(has=wpage.locator(".gg-note-badge", has_text="照片"))
+    assert added.count() == 1  # the upload is in the history, by the worker who made it
     panel.locator("textarea[name=note]").fill("已到现场")  # a note without a move
     panel.locator("[data-action=note]").click()
     wpage.wait_for_function("document.querySelector('#gg-detail .gg-history').textContent.includes('已到现场')")
@@ -281,6 +283,9 @@ def test_community_handler_signs_in_with_a_password_and_works_escalated_cases(br
     page.locator("#gg-detail dd .gg-badge[data-status=accepted]").wait_for()
     events = api.get(f"/v1/cases/{first['id']}", headers=desk).json()["events"]
     assert events[-1]["to_status"] == "accepted" and events[-1]["actor"].startswith("李书记")
+    latest = page.locator("#gg-detail .gg-history li").last
+    latest.filter(has_text="李书记").wait_for()  # the history names the person; their key only on hover
+    assert "[" not in latest.inner_text() and "p-" in latest.locator("span[title]").get_attribute("title")
     # the same page on a phone: one column, the detail over the page
     page.set_viewport_size({"width": 375, "height": 812})
     page.wait_for_timeout(300)

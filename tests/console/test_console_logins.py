@@ -239,3 +239,18 @@ def test_a_case_held_by_a_unit_desk_is_handled_by_the_people_posted_there(app, a
     assert held["assignee_name"] == "共和镇" and "accepted" in held["allowed_moves"]
     assert _move(officer, case["id"], "accepted").status_code == 200
     officer.__exit__(None, None, None)
+
+
+def test_the_sweep_of_old_failures_reads_an_index(world):
+    """Every failed sign-in deletes the failures older than the window: by the index on ``at``, not a table scan."""
+    store = world[0]
+    L.Logins(store)
+    with store.cursor(readonly=True) as cur:
+        if store.dialect.kind == "sqlite":
+            cur.execute("EXPLAIN QUERY PLAN DELETE FROM sign_in_failures WHERE at <= '2026-01-01'")
+            plan = " ".join(str(r) for r in cur.fetchall())
+        else:
+            cur.execute("SET LOCAL enable_seqscan = off")
+            cur.execute("EXPLAIN DELETE FROM sign_in_failures WHERE at <= '2026-01-01'")
+            plan = " ".join(r[0] for r in cur.fetchall())
+    assert "sign_in_failures_at" in plan, plan

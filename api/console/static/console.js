@@ -93,9 +93,12 @@
         return el("a", { href: p.url, target: "_blank" }, [el("img", { src: p.url, alt: p.name })]);
       }));
       var history = el("ol", { "class": "gg-history" }, c.events.map(function (e) {
+        var photoOnly = !e.note && e.photos.length && e.from_status === e.to_status;  // a photo added
         var noteOnly = e.note && e.from_status === e.to_status && !e.assignee;  // a note without a move
-        return el("li", {}, [e.at_shown + " · " + e.actor + " · ",
-          noteOnly ? el("span", { "class": "gg-badge gg-note-badge", text: T.note }) : badge(e.to_status),
+        var who = e.actor.replace(/ \[[^\]]*\]$/, "");  // "张三 [worker:p-…]": the name; the key on hover
+        return el("li", {}, [e.at_shown + " · ", el("span", { title: e.actor, text: who }), " · ",
+          noteOnly || photoOnly ? el("span", { "class": "gg-badge gg-note-badge", text: photoOnly ? T.photos : T.note })
+            : badge(e.to_status),
           e.assignee ? " → " + (e.assignee_name || e.assignee) : "", e.note ? el("div", { text: e.note }) : null]);
       }));
       var canAct = c.moves.length > 0 || c.may_note;
