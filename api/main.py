@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(locate.LocateFastPath)  # innermost: the body limit, CORS and metrics wrap it
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     origins = settings.cors_origin_list()
     if origins:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 import numpy as np
 import pydantic_core
@@ -14,9 +14,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from api.deps import service_of, settings_of
 from api.errors import APIError, error_response
+from api.inputs import bad_text
 from api.schemas import FeatureCollectionIn, LocateArraysIn, LocateBatchIn, LocateBatchOut, LocateOut
 from gridgis.crs import CHINA_BOUNDS, LONLAT_CRS, LONLAT_FIXES, point_to_wgs84, to_wgs84
-from gridgis.errors import InputError
+from gridgis.errors import GridgisError, InputError
+from gridgis.store.snapshot import Snapshot
 
 router = APIRouter(prefix="/v1", tags=["locate"])
 
@@ -67,7 +69,8 @@ def _number(query, name: str) -> float:
 
 
 # Parameters are read by hand (documented through openapi_extra): this is the hot path, and FastAPI's
-# per-parameter validation would cost about a third of the request.
+# per-parameter validation would cost about a third of the request. The plain requests do not even reach
+# this route: :class:`LocateFastPath` answers them with the same bytes (see there).
 @router.get(
     "/locate",
     response_model=LocateOut,
@@ -98,8 +101,77 @@ async def locate(request: Request) -> Response:
             f"the nearest grid is {grid['grid_id']} at {dist:,.0f} m.",
             {"nearest": grid, "distance_m": round(dist, 1), "plan": snap.plan.name},
         )
-    point = json.dumps({"lon": lon, "lat": lat, "crs": crs, "wgs84": [x, y]}, separators=(",", ":")).encode()
-    return Response(snap.answer_json(pos, x, y, point), media_type="application/json")
+    return Response(_answer(snap, pos, lon, lat, crs, x, y), media_type="application/json")
+
+
+def _answer(snap: Snapshot, pos: int, lon: float, lat: float, crs: str, x: float, y: float) -> bytes:
+    """The 200 answer: grid ``pos`` of ``snap`` for the point (lon, lat) in ``crs``, (x, y) in WGS84.
+
+    The point is written as ``json.dumps`` writes it (finite floats by ``repr``; crs one of LONLAT_CRS)."""
+    point = b'{"lon":%r,"lat":%r,"crs":"%s","wgs84":[%r,%r]}' % (lon, lat, crs.encode(), x, y)
+    return snap.answer_json(pos, x, y, point)
+
+
+class LocateFastPath:
+    """Pure ASGI middleware: a plain ``GET /v1/locate?lon=..&lat=..[&crs=..]`` answered without FastAPI's
+    router, dependency solving and request objects, which cost more CPU than the lookup itself.
+
+    It answers only what the route would answer 200 for the published plan, with the same bytes and
+    headers, and sets ``scope["route"]`` to the route so the metrics count it there. Anything else (another
+    parameter or a repeated one, a value the app-wide check or the route would refuse, a point outside every
+    grid, no plan loaded yet) goes on to the app unchanged, which answers it as it always did. Add it as the
+    innermost middleware, so the body limit, CORS and metrics still wrap it.
+    """
+
+    PATH = "/v1/locate"
+
+    def __init__(self, app):
+        self.app = app
+        self._route = None  # the route the router matches for GET /v1/locate, learnt from the first request
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != self.PATH or scope["method"] != "GET":
+            return await self.app(scope, receive, send)
+        if self._route is None:  # the first request goes through the app, and tells the route it matched
+            await self.app(scope, receive, send)
+            if getattr(scope.get("route"), "path", None) == self.PATH:
+                self._route = scope["route"]
+            return
+        body = self._plain_answer(scope)
+        if body is None:
+            return await self.app(scope, receive, send)
+        scope["route"] = self._route
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _plain_answer(scope) -> bytes | None:
+        """The 200 answer's bytes, or None when the request is not the plain case (the app answers it)."""
+        if scope.get("root_path"):
+            return None
+        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)  # as Starlette parses it
+        query = dict(pairs)
+        if len(query) != len(pairs) or not query.keys() <= PLAIN or "lon" not in query or "lat" not in query:
+            return None  # a repeated, unknown or missing parameter: the app answers
+        if any(bad_text(v) for v in query.values()):
+            return None
+        service = getattr(scope["app"].state, "gridgis", None)
+        snap = service.snapshot if service is not None else None
+        crs = query.get("crs", "wgs84").lower()
+        if snap is None or crs not in LONLAT_CRS:
+            return None
+        try:
+            lon, lat = float(query["lon"]), float(query["lat"])
+            x, y = point_to_wgs84(lon, lat, crs, source="query lon/lat")
+        except (ValueError, GridgisError):
+            return None
+        pos = snap.locator.locate_point(x, y)
+        return _answer(snap, pos, lon, lat, crs, x, y) if pos >= 0 else None
+
+
+#: the query parameters :class:`LocateFastPath` answers (``plan`` goes to the route: it may load a plan)
+PLAIN = frozenset({"lon", "lat", "crs"})
 
 
 def _inline(schema: dict) -> dict:

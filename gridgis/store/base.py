@@ -181,15 +181,33 @@ def check_name(name: str, what: str) -> str:
 
 
 def frame_records(gdf: gpd.GeoDataFrame, id_column: str | None) -> tuple[list[str], list[str], np.ndarray]:
-    """(ids as strings, properties as JSON strings, geometries) of a layer, ready to insert."""
+    """(ids as strings, properties as JSON strings, geometries) of a layer, ready to insert.
+
+    Missing values (NaN, NaT, None, pd.NA) become ``null``, numpy scalars Python numbers, times ISO 8601.
+    Converted a column at a time (a prefecture's 455,000 buildings: 1 s instead of 4 s row by row).
+    """
     props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     ids = [str(i) for i in range(1, len(gdf) + 1)] if id_column is None else props[id_column].astype(str).tolist()
-    props = props.astype(object).where(props.notna(), None)
-    rows = [
-        json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False)
-        for row in props.to_dict(orient="records")
-    ]
+    names = [str(c) for c in props.columns]
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    if names:
+        columns = [_plain_column(props.iloc[:, i]) for i in range(len(names))]
+        rows = [encode(dict(zip(names, values, strict=True))) for values in zip(*columns, strict=True)]
+    else:
+        rows = ["{}"] * len(props)
     return ids, rows, np.asarray(gdf.geometry.values)
+
+
+def _plain_column(column: pd.Series) -> list[Any]:
+    """The values of ``column`` as JSON-ready Python values (see :func:`frame_records`)."""
+    missing = column.isna().to_numpy()
+    if column.dtype.kind in "biuf" or pd.api.types.infer_dtype(column, skipna=True) == "string":
+        values = column.tolist()  # numpy numbers and booleans become Python's; strings stay
+    else:
+        values = [_plain(v) for v in column.astype(object).tolist()]
+    if missing.any():
+        values = [None if m else v for v, m in zip(values, missing.tolist(), strict=True)]
+    return values
 
 
 def _plain(value: Any) -> Any:

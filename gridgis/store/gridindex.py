@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 
 from gridgis.assign import GridIndex
 from gridgis.assign.saved import index_bytes, index_from_bytes
-from gridgis.store.base import Store
+
+if TYPE_CHECKING:  # the publish (gridgis.store.replan, reached from base) uses this module
+    from gridgis.store.base import Store
 
 __all__ = ["COMPONENT", "plan_index"]
 

@@ -413,6 +413,7 @@ def publish(
     kept_codes = {g["grid_code"] for g in new_rows if line.get(g["grid_id"]) is not None}
     reused = sorted({g["grid_code"] for g in new_rows} & retired_codes - kept_codes)
     from gridgis.assign import GridIndex
+    from gridgis.store.gridindex import plan_index
 
     replan = Replan(
         old_plan=None if old_info is None else old_info.name,
@@ -420,7 +421,8 @@ def publish(
         mapping=full,
         retired=retired,
         new_grids=new_grids,
-        locator=GridIndex(new_grids),
+        # a publish keeps the index in the store, so every API worker reads it instead of building it
+        locator=GridIndex(new_grids) if dry_run else plan_index(store, new_info.plan_id, new_grids),
         old_communities=old_coms,
         now=utc_now(),
         actor=actor,

@@ -177,3 +177,45 @@ def test_bad_geojson_batch_names_the_field(client, published):
     assert any("coordinates" in f for f in fields)
     r = client.post("/v1/locate", json={"type": "Polygon", "coordinates": []})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("crs", ["wgs84", "gcj02"])
+def test_the_fast_path_answers_what_the_route_answers(client, published, monkeypatch, crs):
+    from api.routes.locate import LocateFastPath
+
+    lon, lat = WEST_HALF
+    client.get("/v1/locate", params={"lon": lon, "lat": lat})  # the first request goes to the route
+    answered = []
+    plain_answer = LocateFastPath._plain_answer
+    monkeypatch.setattr(
+        LocateFastPath,
+        "_plain_answer",
+        staticmethod(lambda scope: answered.append(plain_answer(scope)) or answered[-1]),
+    )
+    if crs == "gcj02":
+        lon, lat = (float(v[0]) for v in wgs84_to_gcj02(np.array([lon]), np.array([lat])))
+    fast = client.get("/v1/locate", params={"lon": lon, "lat": lat, "crs": crs})
+    routed = client.get("/v1/locate", params={"lon": lon, "lat": lat, "crs": crs, "plan": published.name})
+    repeated = client.get(f"/v1/locate?lon=0&lon={lon}&lat={lat}&crs={crs}")  # the last value counts, as before
+    assert answered[0] is not None and answered[1:] == [None, None]  # only the first took the fast path
+    assert fast.status_code == routed.status_code == repeated.status_code == 200
+    assert fast.content == routed.content == repeated.content
+    assert fast.headers == routed.headers
+    assert fast.json()["grid"]["grid_id"] == "440784101001001"
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("lon=112.905&lat=22.71&x=1", 422, "unknown_parameter"),
+        ("lon=112.905&lat=22.71%00", 422, "invalid_value"),
+        ("lon=112.905&lat=", 422, "invalid_input"),
+        ("lon=22.71&lat=112.905", 422, "bad_crs"),
+        ("lon=112.99&lat=22.71", 404, "outside_coverage"),
+        ("lon=112.905&lat=22.71&crs=utm", 422, "invalid_input"),
+    ],
+)
+def test_what_the_fast_path_leaves_the_app_refuses_as_before(client, published, query, status, code):
+    r = client.get(f"/v1/locate?{query}")
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code

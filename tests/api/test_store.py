@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
+from shapely.geometry import Point
 
 from gridgis.errors import InputError, NotFoundError
 from gridgis.store import open_store
@@ -140,3 +146,34 @@ def test_each_plan_keeps_its_grid_index_in_the_store(store, toy_layers, rng):
     with store.cursor(readonly=True) as cur:
         cur.execute(store.dialect.q("SELECT data FROM grid_indexes WHERE plan_id = ?"), (info.plan_id,))
         assert bytes(cur.fetchone()[0]) != kept
+
+
+def test_layer_properties_become_json_values_column_by_column():
+    from gridgis.store.base import frame_records
+
+    frame = gpd.GeoDataFrame(
+        {
+            "grid_id": ["g1", "g2"],
+            "households": np.array([300, 412], dtype=np.int64),
+            "share": [0.5, np.nan],
+            "seats": pd.array([3, None], dtype="Int64"),
+            "open": [True, False],
+            "name": ["雅瑶", None],
+            "since": pd.to_datetime(["2026-01-01 08:00", None]).tz_localize("Asia/Shanghai"),
+            "mixed": [np.float32(2.5), "x"],
+        },
+        geometry=[Point(0, 0), Point(1, 1)],
+        crs=4326,
+    )
+    ids, props, geoms = frame_records(frame, "grid_id")
+    assert ids == ["g1", "g2"] and len(geoms) == 2
+    assert json.loads(props[0]) == {
+        "grid_id": "g1", "households": 300, "share": 0.5, "seats": 3, "open": True, "name": "雅瑶",
+        "since": "2026-01-01T08:00:00+08:00", "mixed": 2.5,
+    }  # fmt: skip
+    assert json.loads(props[1]) == {
+        "grid_id": "g2", "households": 412, "share": None, "seats": None, "open": False, "name": None,
+        "since": None, "mixed": "x",
+    }  # fmt: skip
+    assert "雅瑶" in props[0]  # kept as text, not \\u escapes
+    assert frame_records(frame[["geometry"]], None)[:2] == (["1", "2"], ["{}", "{}"])
