@@ -1,10 +1,11 @@
 """The plan's ``blocks`` layer: the street blocks each community's basic grids were cut from.
 
 A street block (enclosure) is an area that the barrier lines (roads, rivers) and the community's boundary
-enclose (:func:`gridgis.partition.tessellate.street_blocks`). The partition prefers grids that are unions of
-whole blocks; the workbench lets a planner move a whole block's buildings to a neighbouring grid
-(``{"op": "move", "block": block_id, "to": grid_id}``, :mod:`gridgis.planedit`), which needs the blocks in
-the plan. Dedicated grids (schools, markets) are left out: the area basic grids tile is the community
+enclose (:func:`gridgis.partition.tessellate.street_blocks`); the workers that partition the communities
+return them with their grids, so the driver only numbers and counts them. The partition prefers grids that
+are unions of whole blocks; the workbench lets a planner move a whole block's buildings to a neighbouring
+grid (``{"op": "move", "block": block_id, "to": grid_id}``, :mod:`gridgis.planedit`), which needs the blocks
+in the plan. Dedicated grids (schools, markets) are left out: the area basic grids tile is the community
 without them.
 """
 
@@ -18,7 +19,6 @@ import shapely
 
 from gridgis.codes import reading_order
 from gridgis.model import STORAGE_CRS
-from gridgis.partition.tessellate import street_blocks
 
 #: the columns of the blocks layer (and the geometry, WGS84 polygons)
 BLOCK_COLUMNS = ("block_id", "community_id", "buildings", "households")
@@ -33,15 +33,16 @@ def block_id(community_id: str, seq: int) -> str:
     return f"{community_id}B{seq:04d}"
 
 
-def blocks_layer(inp, barriers: list[shapely.Geometry | None]) -> gpd.GeoDataFrame:
+def blocks_layer(inp, blocks: list[list[shapely.Geometry]]) -> gpd.GeoDataFrame:
     """The street blocks of every community of ``inp`` (a :class:`gridgis.partition.inputs.PartitionInput`).
 
     Parameters
     ----------
     inp
-        The partition's input: ``areas`` (metric, without dedicated grids), ``building_xy``, ``crs``.
-    barriers
-        Per community, its barrier lines clipped to it (metric), or None.
+        The partition's input: ``communities``, ``buildings``, ``building_xy``, ``crs``.
+    blocks
+        Per community, its street blocks (metric polygons of positive area), as the partition's workers
+        drew them (:attr:`gridgis.partition.community.CommunityResult.street_blocks`).
 
     Returns
     -------
@@ -51,18 +52,17 @@ def blocks_layer(inp, barriers: list[shapely.Geometry | None]) -> gpd.GeoDataFra
     """
     back = pyproj.Transformer.from_crs(inp.crs, STORAGE_CRS, always_xy=True)
     ids, coms, geoms = [], [], []
-    for c, area in enumerate(inp.areas):
-        blocks = street_blocks(area, barriers[c])
-        blocks = blocks[shapely.area(blocks) > 0]
-        if not len(blocks):
+    for c, mine in enumerate(blocks):
+        if not len(mine):
             continue
+        mine = np.asarray(mine, dtype=object)
         cid = str(inp.communities["community_id"].iloc[c])
-        xy = shapely.get_coordinates(shapely.point_on_surface(blocks))
-        seq = np.empty(len(blocks), dtype=np.int64)
-        seq[reading_order(xy[:, 0], xy[:, 1])] = np.arange(1, len(blocks) + 1)
+        xy = shapely.get_coordinates(shapely.point_on_surface(mine))
+        seq = np.empty(len(mine), dtype=np.int64)
+        seq[reading_order(xy[:, 0], xy[:, 1])] = np.arange(1, len(mine) + 1)
         ids += [block_id(cid, s) for s in seq]
-        coms += [cid] * len(blocks)
-        geoms += list(blocks)
+        coms += [cid] * len(mine)
+        geoms += list(mine)
     geoms_m = np.array(geoms, dtype=object)
     where, which = shapely.STRtree(geoms_m).query(shapely.points(inp.building_xy), predicate="intersects")
     first = np.unique(where, return_index=True)[1]  # a point on a shared edge counts once

@@ -19,7 +19,7 @@ from gridgis.partition.bounds import balance_bound, pocket_bound
 from gridgis.partition.keep import adjust_count
 from gridgis.partition.refine import balance, make_contiguous, shape
 from gridgis.partition.smooth import smooth_grids
-from gridgis.partition.tessellate import PRECISION_M, tessellate
+from gridgis.partition.tessellate import PRECISION_M, street_blocks, tessellate
 
 #: share of a cut along a barrier (road, river) that counts as cut length when choosing cuts
 BARRIER_COST = 0.2
@@ -84,6 +84,11 @@ class CommunityResult:
     blocks: int = 0  # street blocks (areas barriers and the boundary enclose) holding sites
     split_blocks: int = 0  # of those, blocks shared by several grids
     whole_blocks: int = 0  # grids that are unions of whole street blocks
+    street_blocks: list = field(default_factory=list)  # the blocks themselves (metric polygons), for the plan
+    # inner grid edges over the tessellation (metres): all, on barriers, inside blocks too heavy for one grid
+    cut_m: float = 0.0
+    cut_on_barriers_m: float = 0.0
+    cut_forced_m: float = 0.0
 
 
 def partition_community(task: CommunityTask) -> CommunityResult:
@@ -99,6 +104,8 @@ def partition_community(task: CommunityTask) -> CommunityResult:
     res = CommunityResult(task.community_id, site_grid=np.full(len(task.xy), -1, dtype=np.int64))
     parts = shapely.get_parts(task.area)
     parts = parts[shapely.area(parts) > 0]
+    if task.k == 0 or len(parts) == 0 or len(task.xy) == 0:
+        res.street_blocks = _positive(street_blocks(task.area, task.barriers))
     if task.k == 0 or len(parts) == 0:
         return res
     if len(task.xy) == 0:
@@ -122,6 +129,7 @@ def partition_community(task: CommunityTask) -> CommunityResult:
         xy, w = task.xy[sites], task.weights[sites]
         shapes = None if task.shapes is None else task.shapes[sites]
         tess = tessellate(parts[p], xy, task.barriers, shapes)
+        res.street_blocks.extend(_positive(tess.blocks))
         cost_graph = tess.graph(len(sites), barrier_discount=1.0 - BARRIER_COST)
         if task.initial is not None:
             labels = adjust_count(task.initial[sites], cost_graph, xy, w, k)
@@ -129,6 +137,10 @@ def partition_community(task: CommunityTask) -> CommunityResult:
         else:
             labels = by_blocks(xy, w, k, tess, cost_graph, rng, task.tol, task.tolerance)
         _count_blocks(res, tess.site_block, labels, k)
+        total, on, forced = tess.cut_lengths(labels, w, (1 + task.tolerance) * mean)
+        res.cut_m += total
+        res.cut_on_barriers_m += on
+        res.cut_forced_m += forced
         piece_grid = np.where(tess.site >= 0, labels[np.maximum(tess.site, 0)], -1)
         geoms, smoothed = smooth_grids(tess, piece_grid, k, xy, labels, shapes)
         res.smoothed += int(smoothed)
@@ -144,9 +156,16 @@ def partition_community(task: CommunityTask) -> CommunityResult:
             shift = abs(target - mean)
             bounds.append(max(shift, piece_bound * target - shift) / mean)
         res.loose.extend(tess.pieces[tess.site < 0])
-    res.loose.extend(parts[np.setdiff1d(np.arange(len(parts)), inhabited)])
+    empty = parts[np.setdiff1d(np.arange(len(parts)), inhabited)]
+    res.loose.extend(empty)
+    for part in empty:
+        res.street_blocks.extend(_positive(street_blocks(part, task.barriers)))
     res.bound = max(bounds, default=0.0)
     return res
+
+
+def _positive(blocks: np.ndarray) -> list:
+    return list(blocks[shapely.area(blocks) > 0])
 
 
 def by_blocks(xy, w, k, tess, cost_graph, rng, tol: float, tolerance: float) -> np.ndarray:

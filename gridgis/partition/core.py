@@ -164,7 +164,7 @@ def partition(
         tasks = [_task(inp, c, counts[c], seed, tolerance) for c in range(len(inp.communities))]
         results = _run(tasks, jobs, client)
     result = _assemble(inp, results, counts, tolerance, households)
-    result.blocks = blocks_layer(inp, [t.barriers for t in tasks])
+    result.blocks = blocks_layer(inp, [r.street_blocks for r in results])
     result.report["seconds"] = round(time.perf_counter() - started, 3)
     result.report["request"] = {
         "n_grids": n_grids,

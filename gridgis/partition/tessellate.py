@@ -73,6 +73,8 @@ class Tessellation:
         ``(n,)`` area of each site's region (m²) and the length of its outline on the area's
         boundary (metres): with ``length`` they give any grid's area and perimeter without
         dissolving it.
+    blocks
+        The street blocks themselves (:func:`street_blocks` of the area); ``block`` indexes them.
     """
 
     pieces: np.ndarray
@@ -84,6 +86,35 @@ class Tessellation:
     site_block: np.ndarray | None = None
     site_area: np.ndarray | None = None
     site_outer: np.ndarray | None = None
+    blocks: np.ndarray | None = None
+
+    def cut_lengths(self, labels: np.ndarray, weights: np.ndarray, upper: float) -> tuple[float, float, float]:
+        """Inner edges of a plan (``labels``: grid of each site), in metres: their length, the part on
+        barriers, and the part inside street blocks whose load alone exceeds ``upper`` (one grid cannot hold
+        such a block, so some edge must cross it: at most ``1 - forced / total`` of the edges can follow
+        barriers in any plan cutting those blocks along the same length).
+
+        Examples
+        --------
+        Three sites in a row, a street between the 2nd and the 3rd, one grid per site: the edge 0|1 lies
+        inside the block of load 2, which alone exceeds an upper bound of 1.5.
+
+        >>> t = tessellate(shapely.box(0, 0, 3, 1), np.array([[0.5, 0.5], [1.5, 0.5], [2.5, 0.5]]),
+        ...                shapely.LineString([(2, -1), (2, 2)]))
+        >>> t.cut_lengths(np.array([0, 1, 2]), np.ones(3), 1.5)
+        (2.0, 1.0, 1.0)
+        """
+        if not len(self.edges):
+            return 0.0, 0.0, 0.0
+        i, j = self.edges[:, 0], self.edges[:, 1]
+        cut = labels[i] != labels[j]
+        total, on = float(self.length[cut].sum()), float(self.barrier[cut].sum())
+        if self.site_block is None or len(self.site_block) != len(labels):
+            return total, on, 0.0
+        _, block = np.unique(self.site_block, return_inverse=True)
+        heavy = np.bincount(block.ravel(), weights=weights) > upper + 1e-9
+        inside = cut & heavy[block[i]] & heavy[block[j]]
+        return total, on, float((self.length[inside] - self.barrier[inside]).sum())
 
     def graph(self, n_sites: int, barrier_discount: float = 0.0) -> sparse.csr_matrix:
         """Symmetric site adjacency weighted by shared length (barrier length scaled by ``1 - barrier_discount``)."""
@@ -144,10 +175,11 @@ def tessellate(
             *empty,
             np.zeros(len(parts), np.int64),
             np.zeros(0, np.int64),
+            blocks=street_blocks(area, barriers),
         )
     gen_xy, gen_site = _generators(area, points, shapes)
     cells = _voronoi_cells(area, gen_xy)
-    cells, cell_of, block = _cut_by_barriers(area, cells, gen_xy, barriers)
+    cells, cell_of, block, blocks = _cut_by_barriers(area, cells, gen_xy, barriers)
     pieces, index = shapely.get_parts(cells, return_index=True)
     cell_of, block = cell_of[index], block[index]
     keep = shapely.area(pieces) > 0
@@ -169,13 +201,13 @@ def tessellate(
     on_barrier = (block[pa[cross]] != block[pb[cross]]).astype(float) * plen[cross]
     site_area, site_outer = _site_measures(area, pieces, site, n)
     if len(lo) == 0:
-        return Tessellation(pieces, site, *empty, block, site_block, site_area, site_outer)
+        return Tessellation(pieces, site, *empty, block, site_block, site_area, site_outer, blocks)
     key = lo * n + hi
     uniq, inv = np.unique(key, return_inverse=True)
     length = np.bincount(inv, weights=plen[cross])
     barrier = np.bincount(inv, weights=on_barrier)
     edges = np.column_stack([uniq // n, uniq % n]).astype(np.int64)
-    return Tessellation(pieces, site, edges, length, barrier, block, site_block, site_area, site_outer)
+    return Tessellation(pieces, site, edges, length, barrier, block, site_block, site_area, site_outer, blocks)
 
 
 def _site_measures(
@@ -263,19 +295,43 @@ def _barrier_lines(area: shapely.Geometry, barriers: shapely.Geometry | None) ->
         return None
     # a street ending on a boundary drawn along another street stops short of it or overshoots by a
     # hair once reprojected: snap its ends to the boundary so that it closes its blocks
-    return shapely.snap(lines, shapely.boundary(area), SNAP_M)
+    ring = shapely.boundary(area)
+    return _overshoot(shapely.snap(lines, ring, SNAP_M), ring, SNAP_M)
+
+
+def _overshoot(lines: shapely.Geometry, ring: shapely.Geometry, reach: float) -> shapely.Geometry:
+    """``lines`` with each end within ``reach`` of ``ring`` carried ``reach`` further, across it.
+
+    A street clipped to the area (or snapped onto its boundary) ends on the boundary only to within
+    floating point: the union that nodes streets and boundary then leaves it a dangle, and the blocks
+    on both sides of it one block. Crossing the boundary, it is noded exactly.
+    """
+    parts = shapely.get_parts(lines)
+    parts = parts[(shapely.get_type_id(parts) == 1) & (shapely.get_num_coordinates(parts) >= 2)]
+    if not len(parts):
+        return lines
+    xy, index = shapely.get_coordinates(parts, return_index=True)
+    first = np.searchsorted(index, np.arange(len(parts)))
+    last = np.append(first[1:], len(xy)) - 1
+    for end, inner in ((first, first + 1), (last, last - 1)):
+        near = shapely.dwithin(shapely.points(xy[end]), ring, reach)
+        step = xy[end] - xy[inner]
+        norm = np.hypot(step[:, 0], step[:, 1])
+        ok = near & (norm > 0)
+        xy[end[ok]] += step[ok] / norm[ok, None] * reach
+    return shapely.multilinestrings(shapely.linestrings(xy, indices=index))
 
 
 def _cut_by_barriers(
     area: shapely.Geometry, cells: np.ndarray, points: np.ndarray, barriers: shapely.Geometry | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split cells along barrier lines; return (pieces, cell of each piece, block of each piece)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split cells along barrier lines; return (pieces, cell of each piece, block of each piece, the blocks)."""
     n = len(cells)
     ident = np.arange(n)
     lines = _barrier_lines(area, barriers)
-    blocks = None if lines is None else _enclosed(area, lines)
-    if blocks is None or len(blocks) <= 1:
-        return cells, ident, np.zeros(n, dtype=np.int64)
+    blocks = shapely.get_parts(area) if lines is None else _enclosed(area, lines)
+    if lines is None or len(blocks) <= 1:
+        return cells, ident, np.zeros(n, dtype=np.int64), blocks
     tree = shapely.STRtree(blocks)
     cut = np.zeros(n, dtype=bool)
     cut[shapely.STRtree(cells).query(shapely.get_parts(lines), predicate="intersects")[1]] = True
@@ -291,6 +347,7 @@ def _cut_by_barriers(
         np.concatenate([cells[~cut], split]),
         np.concatenate([ident[~cut], cell_idx]),
         np.concatenate([block[~cut], blk_idx]),
+        blocks,
     )
 
 

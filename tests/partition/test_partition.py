@@ -246,3 +246,12 @@ def test_partitioner_sets_labels(toy_city):
     model = Partitioner(toy_city, n_grids=8).solve()
     assert len(model.labels_) == len(toy_city["buildings"])
     assert set(model.labels_) == set(model.result_.grids["grid_id"])
+
+
+def test_edges_on_roads_are_also_given_without_the_dedicated_grids_outlines(toy_city):
+    result = partition(toy_city, n_grids=9, barriers=("roads",), dedicated="facilities")
+    assert_hard_rules(result, toy_city, 9)
+    barriers = result.report["barriers"]
+    # the school's outline is an inner edge off the road; between basic grids the edges follow the road
+    assert barriers["basic_inner_edge_m"] < barriers["inner_edge_m"]
+    assert barriers["basic_share_on_barriers"] > barriers["share_on_barriers"]  # measured 1.0 and 0.83
