@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -50,8 +51,11 @@ def cli(db: str | None, host: str, port: int, workers: int, log_level: str) -> N
     except GridgisError as exc:
         click.echo(f"Note: {exc}", err=True)
     store.close()
+    if port:  # before anything claims to serve: a server already listening there, even a gridgis serve
+        _check_free(host, port)
+    metrics = None
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gridgis-metrics-")
+        metrics = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gridgis-metrics-")
     click.echo(f"Serving {url} on http://{host}:{port} (docs: /docs, OGC API: /ogc)", err=True)
     options = {
         "app": "api.main:create_app",
@@ -63,10 +67,22 @@ def cli(db: str | None, host: str, port: int, workers: int, log_level: str) -> N
         "http": "httptools",
         "loop": "uvloop",
     }
-    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
-        run_workers(options, workers)
-    else:
-        uvicorn.run(**options, workers=workers)
+    try:
+        if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+            run_workers(options, workers)
+        else:
+            uvicorn.run(**options, workers=workers)
+    finally:
+        if metrics is not None:  # the multiprocess metrics' files live as long as this server
+            shutil.rmtree(metrics, ignore_errors=True)
+
+
+def _check_free(host: str, port: int) -> None:
+    """Raise :class:`~gridgis.errors.InputError` when ``host:port`` cannot be listened on (taken, or not ours)."""
+    try:
+        listening_socket(host, port, shared=False).close()
+    except OSError as exc:
+        raise InputError(f"Cannot listen on {host}:{port}: {exc}.", fix="choose another --port or --host.") from None
 
 
 #: a worker that ends within this many seconds of its start failed to start: the service stops (exit 1)
@@ -91,8 +107,6 @@ def run_workers(options: dict, workers: int) -> None:
     Raises :class:`~gridgis.errors.InputError` when the port cannot be bound, :class:`~gridgis.errors.GridgisError`
     when a worker ends within :data:`START_SECONDS` of its start (the others are stopped)."""
     try:
-        if options["port"]:  # a server already listening there, even another gridgis serve with SO_REUSEPORT
-            listening_socket(options["host"], options["port"], shared=False).close()
         hold = listening_socket(options["host"], options["port"])  # keeps the port while workers come and go
     except OSError as exc:
         where = f"{options['host']}:{options['port']}"
@@ -138,8 +152,17 @@ def run_workers(options: dict, workers: int) -> None:
 
 
 def _serve_one(options: dict) -> None:
-    """One worker process: uvicorn on a listening socket of its own."""
+    """One worker process: uvicorn on a listening socket of its own; it stops (SIGTERM to itself) when the
+    process that started it is gone, so a killed ``gridgis serve`` leaves no worker holding the port."""
     import uvicorn
 
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="gridgis-parent-watch", daemon=True).start()
     sock = listening_socket(options["host"], options["port"])
     uvicorn.Server(uvicorn.Config(**options)).run(sockets=[sock])

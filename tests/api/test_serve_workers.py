@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 CMD = [sys.executable, "-c", "from gridgis.cli import main; main()", "serve"]
 
@@ -81,17 +82,52 @@ def test_two_workers_listen_on_sockets_of_their_own_and_share_the_clients(tmp_pa
             proc.wait(10)
 
 
-def test_a_taken_port_is_one_line_naming_it(tmp_path: Path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_taken_port_is_one_line_naming_it(tmp_path: Path, workers: str):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [*CMD, "--db", f"sqlite:///{tmp_path / 'g.db'}", "--port", str(port), "--workers", "2"],
+            [*CMD, "--db", f"sqlite:///{tmp_path / 'g.db'}", "--port", str(port), "--workers", workers],
             capture_output=True,
             text=True,
             timeout=60,
         )
     assert done.returncode == 1
     assert f"Cannot listen on 127.0.0.1:{port}" in done.stderr and "Fix: choose another --port" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr and "Serving" not in done.stderr  # it never claimed to serve
+
+
+def test_workers_stop_when_the_server_is_killed_and_leave_no_metrics_folder(tmp_path: Path):
+    """SIGKILL of ``gridgis serve`` (no chance to stop its workers): they stop by themselves and free the port;
+    a server stopped normally removes the metrics folder it made."""
+    port, tmp = _free_port(), tmp_path / "tmp"
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(GRIDGIS_CASES_ESCALATE_SECONDS="0", TMPDIR=str(tmp))
+    cmd = [*CMD, "--db", f"sqlite:///{tmp_path / 'g.db'}", "--port", str(port), "--workers", "2"]
+
+    def started() -> tuple[subprocess.Popen, dict]:
+        proc = subprocess.Popen([*cmd, "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(_workers(proc, port)) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        return proc, _workers(proc, port)
+
+    proc, workers = started()
+    assert len(list(tmp.glob("gridgis-metrics-*"))) == 1
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 15
+    while any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in workers):
+        assert time.monotonic() < deadline, "workers outlived the killed server"
+        time.sleep(0.2)
+    for stale in tmp.glob("gridgis-metrics-*"):  # a killed server cannot clean up after itself
+        stale.rename(tmp_path / stale.name)
+    proc, workers = started()  # the port is free again
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert list(tmp.glob("gridgis-metrics-*")) == []
