@@ -81,6 +81,13 @@ def _number(query, name: str) -> float:
 async def locate(request: Request) -> Response:
     service = service_of(request)
     query = request.query_params
+    for name in ("lon", "lat", "crs", "plan"):
+        if len(query.getlist(name)) > 1:  # which of two longitudes was meant is not ours to guess
+            raise InputError(
+                f"Query parameter {name!r} is given {len(query.getlist(name))} times.",
+                fix=f"send {name} once, e.g. ?lon=112.96&lat=22.76.",
+                details={"parameter": name},
+            )
     lon, lat = _number(query, "lon"), _number(query, "lat")
     crs = query.get("crs", "wgs84").lower()
     if crs not in LONLAT_CRS:
