@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -50,6 +51,10 @@ GET_PARAMETERS = [
 ]
 
 
+#: a decimal number as a query value (ASCII digits, optional sign, point and exponent)
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _number(query, name: str) -> float:
     text = query.get(name)
     if text is None or text == "":
@@ -59,6 +64,8 @@ def _number(query, name: str) -> float:
             details={"parameter": name},
         )
     try:
+        if not NUMBER.fullmatch(text):  # float() would take 112_96 and fullwidth digits
+            raise ValueError(text)
         return float(text)
     except ValueError:
         raise InputError(
@@ -169,6 +176,8 @@ class LocateFastPath:
         if snap is None or crs not in LONLAT_CRS:
             return None
         try:
+            if not (NUMBER.fullmatch(query["lon"]) and NUMBER.fullmatch(query["lat"])):
+                return None
             lon, lat = float(query["lon"]), float(query["lat"])
             x, y = point_to_wgs84(lon, lat, crs, source="query lon/lat")
         except (ValueError, GridgisError):

@@ -43,7 +43,7 @@ class PostGISStore(Store):
             self.pool.wait(timeout=30)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise StoreError(
-                f"Cannot connect to PostGIS at {_redact(url)}: {exc}.",
+                f"Cannot connect to PostGIS at {_redact(url)}: {str(exc).strip().rstrip('.?')}.",
                 fix="check GRIDGIS_DATABASE_URL / --db and that the server runs.",
             ) from exc
         self.migrate_component("core", MIGRATIONS)

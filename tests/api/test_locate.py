@@ -103,7 +103,7 @@ def test_batch_accepts_geojson(client, published):
     [
         ({"lat": 22.71}, "invalid_input", "'lon' is missing"),
         ({"lon": "abc", "lat": 22.71}, "invalid_input", "not a number"),
-        ({"lon": "nan", "lat": 22.71}, "bad_crs", "non-numeric"),
+        ({"lon": "nan", "lat": 22.71}, "invalid_input", "not a number"),  # nor inf, 112_96, fullwidth digits
         ({"lon": 112.9, "lat": 95}, "bad_crs", "not degrees"),
         ({"lon": 22.71, "lat": 112.905}, "bad_crs", "swapped"),
         ({"lon": -74.0, "lat": 40.7}, "bad_crs", "outside China"),
@@ -209,6 +209,8 @@ def test_the_fast_path_answers_what_the_route_answers(client, published, monkeyp
     [
         ("lon=112.905&lat=22.71&x=1", 422, "unknown_parameter"),
         ("lon=112.905&lat=22.71&lat=22.72", 422, "invalid_input"),
+        ("lon=112_905&lat=22.71", 422, "invalid_input"),
+        ("lon=%EF%BC%91%EF%BC%91%EF%BC%92.905&lat=22.71", 422, "invalid_input"),
         ("lon=112.905&lat=22.71&plan=a&plan=b", 422, "invalid_input"),
         ("lon=112.905&lat=22.71%00", 422, "invalid_value"),
         ("lon=112.905&lat=", 422, "invalid_input"),
