@@ -55,6 +55,12 @@ GET_PARAMETERS = [
 NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+def decimal(text: str) -> float | None:
+    """``text`` as a number when it is a plain decimal (:data:`NUMBER`; ``float`` alone would also take
+    ``112_96``, fullwidth digits, ``nan`` and ``inf``), else None."""
+    return float(text) if NUMBER.fullmatch(text) else None
+
+
 def _number(query, name: str) -> float:
     text = query.get(name)
     if text is None or text == "":
@@ -63,16 +69,14 @@ def _number(query, name: str) -> float:
             fix="send lon and lat in degrees, e.g. ?lon=112.96&lat=22.76.",
             details={"parameter": name},
         )
-    try:
-        if not NUMBER.fullmatch(text):  # float() would take 112_96 and fullwidth digits
-            raise ValueError(text)
-        return float(text)
-    except ValueError:
+    value = decimal(text)
+    if value is None:
         raise InputError(
             f"Query parameter {name}={text[:40]!r} is not a number.",
             fix="send decimal degrees, e.g. 112.96.",
             details={"parameter": name, "value": text[:40]},
-        ) from None
+        )
+    return value
 
 
 # Parameters are read by hand (documented through openapi_extra): this is the hot path, and FastAPI's
@@ -175,10 +179,10 @@ class LocateFastPath:
         crs = query.get("crs", "wgs84").lower()
         if snap is None or crs not in LONLAT_CRS:
             return None
+        lon, lat = decimal(query["lon"]), decimal(query["lat"])
+        if lon is None or lat is None:
+            return None
         try:
-            if not (NUMBER.fullmatch(query["lon"]) and NUMBER.fullmatch(query["lat"])):
-                return None
-            lon, lat = float(query["lon"]), float(query["lat"])
             x, y = point_to_wgs84(lon, lat, crs, source="query lon/lat")
         except (ValueError, GridgisError):
             return None

@@ -79,8 +79,13 @@ def cli(db: str | None, host: str, port: int, workers: int, log_level: str) -> N
 
 def _check_free(host: str, port: int) -> None:
     """Raise :class:`~gridgis.errors.InputError` when ``host:port`` cannot be listened on (taken, or not ours)."""
+    _bound(host, port, shared=False).close()
+
+
+def _bound(host: str, port: int, *, shared: bool) -> socket.socket:
+    """:func:`listening_socket`, its OSError as the one-line :class:`~gridgis.errors.InputError` of the CLI."""
     try:
-        listening_socket(host, port, shared=False).close()
+        return listening_socket(host, port, shared=shared)
     except OSError as exc:
         raise InputError(f"Cannot listen on {host}:{port}: {exc}.", fix="choose another --port or --host.") from None
 
@@ -106,11 +111,7 @@ def run_workers(options: dict, workers: int) -> None:
 
     Raises :class:`~gridgis.errors.InputError` when the port cannot be bound, :class:`~gridgis.errors.GridgisError`
     when a worker ends within :data:`START_SECONDS` of its start (the others are stopped)."""
-    try:
-        hold = listening_socket(options["host"], options["port"])  # keeps the port while workers come and go
-    except OSError as exc:
-        where = f"{options['host']}:{options['port']}"
-        raise InputError(f"Cannot listen on {where}: {exc}.", fix="choose another --port or --host.") from None
+    hold = _bound(options["host"], options["port"], shared=True)  # keeps the port while workers come and go
     options = {**options, "port": hold.getsockname()[1]}  # --port 0: the port the system chose, for every worker
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
